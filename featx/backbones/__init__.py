@@ -1,0 +1,37 @@
+"""Frozen pretrained backbones: a registry of names, each with its own preprocessing."""
+
+from featx.backbones._base import POOLED, Backbone, global_average_pool
+from featx.backbones._preprocessing import Preprocessing
+from featx.backbones._registry import (
+    FAMILIES,
+    create_backbone,
+    describe_backbone,
+    list_backbones,
+    register_backbone,
+    unregister_backbone,
+)
+from featx.backbones._timm import efficientnet_lite0, map_state_dict_by_position
+
+#: The backbone used when none is named.
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+register_backbone(
+    "efficientnet_lite0",
+    efficientnet_lite0,
+    description="EfficientNet-Lite0, ImageNet, 1280-d, 224 px; embedded weights, no download (default)",
+)
+
+__all__ = [
+    "DEFAULT_BACKBONE",
+    "FAMILIES",
+    "POOLED",
+    "Backbone",
+    "Preprocessing",
+    "create_backbone",
+    "describe_backbone",
+    "global_average_pool",
+    "list_backbones",
+    "map_state_dict_by_position",
+    "register_backbone",
+    "unregister_backbone",
+]

@@ -1,0 +1,173 @@
+"""The frozen backbone: a network, its preprocessing and the layers it reports."""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+from torch import nn
+
+from featx.backbones._preprocessing import Preprocessing
+
+#: Layer name meaning "the pooled penultimate embedding" (pre-logits).
+POOLED = "pooled"
+
+
+class _StopForward(Exception):
+    """Raised by a hook once every requested intermediate layer has been seen."""
+
+
+def global_average_pool(t: torch.Tensor) -> torch.Tensor:
+    """Pool a layer output to (N, C): mean over H, W for (N, C, H, W), over tokens for (N, T, C)."""
+    if isinstance(t, (tuple, list)):
+        t = t[0]
+    if t.ndim == 4:
+        return t.mean(dim=(2, 3))
+    if t.ndim == 3:
+        return t.mean(dim=1)
+    if t.ndim == 2:
+        return t
+    raise ValueError(f"Cannot pool a layer output of shape {tuple(t.shape)}; expected 2, 3 or 4 dimensions.")
+
+
+class Backbone(nn.Module):
+    """A frozen pretrained network that maps images to embeddings.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network. It is put in eval mode and its parameters stop requiring grad.
+    name : str
+        Canonical name (part of the cache key).
+    preprocessing : Preprocessing
+        Evaluation preprocessing of the weights.
+    pooled_fn : callable
+        ``pooled_fn(model, x) -> (N, D)``: the pooled penultimate embedding.
+    pooled_dim : int
+        Width ``D`` of that embedding.
+    layers : sequence of str, default=("pooled",)
+        What to return: ``"pooled"`` and/or names from ``model.named_modules()``; each named
+        layer is globally average-pooled and all are concatenated in the order given, from
+        one forward pass (which stops early when ``"pooled"`` is not requested).
+    info : dict, optional
+        Extra provenance (architecture, weights source) recorded in the cache.
+
+    Notes
+    -----
+    ``forward`` takes images as uint8 in [0, 255] or float in [0, 1], shape (N, 3, H, W),
+    normalises them with the weights' mean and std, and returns float features.
+    """
+
+    def __init__(self, model, *, name, preprocessing, pooled_fn, pooled_dim, layers=(POOLED,), info=None):
+        super().__init__()
+        layers = tuple(layers) if layers else (POOLED,)
+        if len(set(layers)) != len(layers):
+            raise ValueError(f"layers must not repeat a name; got {list(layers)}.")
+        modules = dict(model.named_modules())
+        unknown = [name_ for name_ in layers if name_ != POOLED and name_ not in modules]
+        if unknown:
+            top = [n for n in modules if n and n.count(".") <= 1][:25]
+            raise ValueError(
+                f"Unknown layer(s) {unknown} for backbone {name!r}; expected {POOLED!r} or a module name "
+                f"such as {top}."
+            )
+        self.model = model
+        self.name = name
+        self.preprocessing = preprocessing
+        self.layers = layers
+        self.info = dict(info or {})
+        self._pooled_fn = pooled_fn
+        self._pooled_dim = int(pooled_dim)
+        self._layer_dims = None
+        self._fingerprint = None
+        self._captured = {}
+        for layer in layers:
+            if layer != POOLED:
+                modules[layer].register_forward_hook(self._make_hook(layer))
+        std = torch.tensor(preprocessing.std, dtype=torch.float32).view(1, 3, 1, 1)
+        mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self.register_buffer("_inv_std", 1.0 / std, persistent=False)
+        self.register_buffer("_mean", mean, persistent=False)
+        self.model.requires_grad_(False)
+        self.train(False)
+
+    def _make_hook(self, layer):
+        intermediates = [n for n in self.layers if n != POOLED]
+
+        def hook(module, args, output):
+            self._captured[layer] = global_average_pool(output)
+            if POOLED not in self.layers and len(self._captured) == len(intermediates):
+                raise _StopForward
+
+        return hook
+
+    def train(self, mode: bool = True):
+        """Backbones stay in eval mode: BatchNorm and dropout are frozen."""
+        return super().train(False)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 [0, 255] or float [0, 1] images to normalised float32."""
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        return (x - self._mean) * self._inv_std
+
+    def _forward_parts(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.normalize(x)
+        self._captured.clear()
+        pooled = None
+        try:
+            pooled = self._pooled_fn(self.model, x) if POOLED in self.layers else self.model(x)
+        except _StopForward:
+            pass
+        outs = [pooled if layer == POOLED else self._captured[layer] for layer in self.layers]
+        self._captured.clear()
+        return [o.flatten(1) for o in outs]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embeddings of a batch of images, shape (N, embed_dim)."""
+        outs = self._forward_parts(x)
+        return torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]
+
+    @property
+    def layer_dims(self) -> tuple[int, ...]:
+        """Width of each requested layer (a dry run on one blank image when intermediates are asked)."""
+        if self._layer_dims is None:
+            if self.layers == (POOLED,):
+                self._layer_dims = (self._pooled_dim,)
+            else:
+                device = self._mean.device
+                with torch.inference_mode():
+                    outs = self._forward_parts(torch.zeros(1, 3, *self.preprocessing.input_size, device=device))
+                self._layer_dims = tuple(int(o.shape[1]) for o in outs)
+        return self._layer_dims
+
+    @property
+    def embed_dim(self) -> int:
+        """Total width of the returned features."""
+        return int(sum(self.layer_dims))
+
+    @property
+    def weights_fingerprint(self) -> str:
+        """BLAKE2b hash of every parameter and buffer (names, dtypes, shapes and bytes)."""
+        if self._fingerprint is None:
+            h = hashlib.blake2b(digest_size=20)
+            for key, t in sorted(self.model.state_dict().items()):
+                t = t.detach().cpu().contiguous()
+                h.update(f"{key}|{t.dtype}|{tuple(t.shape)}\n".encode())
+                h.update(t.reshape(-1).view(torch.uint8).numpy())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def describe(self) -> dict:
+        """JSON-able provenance: name, weights fingerprint, layers, widths, preprocessing."""
+        return {
+            "name": self.name,
+            "weights_fingerprint": self.weights_fingerprint,
+            "layers": list(self.layers),
+            "layer_dims": list(self.layer_dims),
+            "preprocessing": self.preprocessing.to_dict(),
+            **self.info,
+        }
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, layers={list(self.layers)}"
+

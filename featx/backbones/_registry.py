@@ -1,0 +1,115 @@
+"""Name -> backbone factory. Exact names are registered; three families are parsed."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Callable
+
+from featx.backbones._base import Backbone
+
+#: Name prefixes handled by a family rather than a registered entry.
+FAMILIES = {
+    "timm:": "timm:<name>[.<tag>]      any timm model; weights via timm's cache (internet once)",
+    "torchvision:": "torchvision:<name>[:<weights>]  torchvision weights via torch hub's cache (internet once)",
+    "file:": "file:<path> + arch=...   a local checkpoint loaded with weights_only=True",
+}
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[..., Backbone]
+    description: str
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register_backbone(name: str, factory: Callable[..., Backbone], *, description: str = "") -> None:
+    """Register a backbone factory under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Unique name without ``:`` (colons are reserved for the families).
+    factory : callable
+        ``factory(*, layers=None, **kwargs) -> Backbone``.
+    description : str
+        One line shown by ``featx backbones``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is already registered or contains ``:``.
+    """
+    if ":" in name:
+        raise ValueError(f"Backbone names may not contain ':' (reserved for {sorted(FAMILIES)}); got {name!r}.")
+    if name in _REGISTRY:
+        raise ValueError(f"A backbone is already registered under the name {name!r}.")
+    _REGISTRY[name] = _Entry(factory, description)
+
+
+def unregister_backbone(name: str) -> None:
+    """Remove a registered name (``KeyError`` when absent)."""
+    try:
+        del _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"No backbone is registered under the name {name!r}.") from None
+
+
+def list_backbones(pattern: str | None = None) -> list[str]:
+    """Registered backbone names, sorted, optionally filtered by a shell-style pattern."""
+    names = sorted(_REGISTRY)
+    return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+
+def describe_backbone(name: str) -> str:
+    """The one-line description a name was registered with."""
+    return _REGISTRY[name].description
+
+
+def create_backbone(name: str, *, layers=None, **kwargs) -> Backbone:
+    """Build a frozen backbone by name.
+
+    Parameters
+    ----------
+    name : str
+        A registered name (see :func:`list_backbones`; default ``efficientnet_lite0``),
+        ``timm:<name>[.<tag>]``, ``torchvision:<name>[:<weights>]`` or ``file:<path>``.
+    layers : sequence of str, optional
+        ``"pooled"`` (the default: pooled penultimate embedding) and/or module names,
+        each globally average-pooled and concatenated.
+    **kwargs
+        Passed to the factory: ``pretrained=False`` for ``timm:``, ``arch=`` for ``file:``.
+
+    Returns
+    -------
+    Backbone
+        In eval mode, with no parameter requiring grad.
+
+    Examples
+    --------
+    >>> from featx.backbones import create_backbone
+    >>> bb = create_backbone("timm:test_resnet", pretrained=False)
+    >>> bb.embed_dim
+    96
+    """
+    if isinstance(layers, str):
+        layers = (layers,)
+    family, sep, rest = name.partition(":")
+    if sep:
+        if f"{family}:" not in FAMILIES:
+            raise ValueError(f"Unknown backbone family {family + ':'!r}; expected one of {sorted(FAMILIES)}.")
+        if not rest:
+            raise ValueError(f"Backbone name {name!r} names no model after {family + ':'!r}.")
+        from featx.backbones import _file, _timm, _torchvision
+
+        builder = {"timm": _timm.timm_backbone, "torchvision": _torchvision.torchvision_backbone,
+                   "file": _file.file_backbone}[family]
+        return builder(rest, layers=layers, **kwargs)
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"Unknown backbone {name!r}; expected one of {list_backbones()} or a name starting with "
+            f"{sorted(FAMILIES)}."
+        )
+    return _REGISTRY[name].factory(layers=layers, **kwargs)

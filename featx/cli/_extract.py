@@ -1,0 +1,58 @@
+"""``featx extract`` and ``featx backbones``."""
+
+from __future__ import annotations
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("extract", help="embed a data source with a frozen backbone into the HDF5 cache")
+    p.add_argument("data", help="image folder, CSV manifest (path,label[,domain]) or builtin:digits")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="see `featx backbones` (default: %(default)s)")
+    p.add_argument("--arch", help="architecture for --backbone file:<path> (timm:<name> or torchvision:<name>)")
+    p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
+                   help="layer to report, repeatable: 'pooled' (default) or a module name")
+    p.add_argument("--cache-dir", default=None, help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto)")
+    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--workers", default="auto", help="decode workers (default: auto)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(run=run_extract)
+
+    b = sub.add_parser("backbones", help="list backbone names")
+    b.set_defaults(run=run_backbones)
+
+
+def run_extract(args) -> int:
+    from featx.backbones import create_backbone
+    from featx.extract import extract_features
+
+    kwargs = {"arch": args.arch} if args.arch else {}
+    if args.arch and not args.backbone.startswith("file:"):
+        raise ValueError(f"--arch is only for --backbone file:<path>; got --backbone {args.backbone}.")
+    backbone = create_backbone(args.backbone, layers=args.layers, **kwargs)
+    fs = extract_features(
+        args.data,
+        backbone,
+        cache_dir=args.cache_dir,
+        batch_size=args.batch_size,
+        device=args.device,
+        precision=args.precision,
+        num_workers=args.workers if args.workers == "auto" else int(args.workers),
+        progress=not args.no_progress,
+    )
+    n, d = fs.X.shape
+    computed = fs.metadata["n_computed"]
+    print(f"cache file: {fs.metadata['path']}")
+    print(f"rows: {n} x {d} features ({computed} computed now, {n - computed} from cache); "
+          f"classes: {len(fs.classes)}; domains: {sorted(set(fs.domains))}")
+    return 0
+
+
+def run_backbones(args) -> int:
+    from featx.backbones import FAMILIES, describe_backbone, list_backbones
+
+    for name in list_backbones():
+        print(f"{name:24s} {describe_backbone(name)}")
+    for text in FAMILIES.values():
+        print(text)
+    return 0

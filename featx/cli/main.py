@@ -1,0 +1,49 @@
+"""``featx`` command line.
+
+Examples
+--------
+featx extract builtin:digits                       # the embedded default backbone, offline
+featx extract path/to/images --backbone timm:resnet50.a1_in1k --layer layer3 --layer pooled
+featx extract manifest.csv --backbone file:ckpt.pth --arch timm:resnet18 --precision bfloat16
+featx backbones                                    # names you can pass to --backbone
+featx cache ls | info FILE | verify [FILE...] | rm FILE... [--all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from featx._version import __version__
+from featx.cli import _cache, _extract
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="featx", description="Frozen pretrained features for scikit-learn.")
+    parser.add_argument("--version", action="version", version=f"featx {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v, -vv)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _extract.add_parsers(sub)
+    _cache.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        if args.verbose:
+            raise
+        print(f"featx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cli() -> None:  # pragma: no cover - console-script entry point
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Built-in image sets that need no download."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from featx.data._sources import InMemoryImages
+
+
+def load_digits_images(*, size: int = 32, n_samples: int | None = None) -> InMemoryImages:
+    """scikit-learn's bundled handwritten digits (1,797 real 8x8 scans) as images.
+
+    Each 8x8 image of intensities 0..16 is scaled to 0..255 (white strokes on black, like
+    MNIST) and enlarged to ``size`` x ``size`` pixels by nearest-neighbour repetition, so
+    the images stay exactly the data scikit-learn ships.
+
+    Parameters
+    ----------
+    size : int, default=32
+        Output side in pixels; a multiple of 8.
+    n_samples : int, optional
+        Keep only the first ``n_samples`` images (for quick runs).
+
+    Returns
+    -------
+    InMemoryImages
+        Grayscale uint8 images with labels ``"0"``..``"9"``, ids ``"digits/<index>"`` and
+        domain ``"digits"``.
+    """
+    from sklearn.datasets import load_digits
+
+    if size % 8 or size <= 0:
+        raise ValueError(f"size must be a positive multiple of 8; got {size}.")
+    data = load_digits()
+    images = np.rint(data.images * (255.0 / 16.0)).astype(np.uint8)
+    target = data.target
+    if n_samples is not None:
+        images, target = images[:n_samples], target[:n_samples]
+    k = size // 8
+    images = images.repeat(k, axis=1).repeat(k, axis=2)
+    return InMemoryImages(
+        images,
+        labels=[str(t) for t in target],
+        ids=[f"digits/{i:04d}" for i in range(len(images))],
+        domain="digits",
+        name="digits",
+        classes=[str(c) for c in range(10)],
+    )
+
+
+BUILTIN_SOURCES = {"digits": load_digits_images}

@@ -1,0 +1,197 @@
+"""``extract_features``: source + backbone -> cached features -> FeatureSet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from featx._version import __version__
+from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
+from featx.data import ImageSource, open_source
+from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, read_cache
+from featx.extract._device import autocast, check_precision, resolve_device
+from featx.extract._loader import aligned_batches, default_num_workers, make_loader
+from featx.features import FeatureSet
+
+logger = logging.getLogger(__name__)
+
+#: Cache root when none is given: $FEATX_CACHE_DIR, else ./cache.
+def default_cache_dir() -> Path:
+    """``$FEATX_CACHE_DIR`` if set, else ``./cache``."""
+    return Path(os.environ.get("FEATX_CACHE_DIR", "cache"))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "x"
+
+
+def cache_key(backbone: Backbone, source: ImageSource, precision: str) -> dict:
+    """Everything that changes the numbers: backbone name, weights fingerprint, layers,
+    preprocessing (with the decoder version), precision and the data-source fingerprint."""
+    return {
+        "format": FORMAT_VERSION,
+        "backbone": backbone.name,
+        "weights": backbone.weights_fingerprint,
+        "layers": list(backbone.layers),
+        "preprocessing": backbone.preprocessing.to_dict(),
+        "precision": precision,
+        "source": source.fingerprint(),
+    }
+
+
+def cache_path_for(cache_dir, backbone: Backbone, source: ImageSource, key: dict) -> tuple[Path, str]:
+    """``<cache_dir>/<backbone>/<source>-<hash16>.h5`` and the full key hash."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    name = backbone.name.rsplit("/", 1)[-1] if backbone.name.startswith("file:") else backbone.name
+    return Path(cache_dir) / _slug(name) / f"{_slug(source.name)}-{digest[:16]}.h5", digest
+
+
+def _provenance(backbone: Backbone, source: ImageSource, device, precision, batch_size) -> dict:
+    import h5py
+    import timm
+
+    return {
+        "featx_version": __version__,
+        "torch_version": str(torch.__version__),
+        "timm_version": timm.__version__,
+        "h5py_version": h5py.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "precision": precision,
+        "batch_size": batch_size,
+        "backbone": backbone.describe(),
+        "source": source.describe(),
+    }
+
+
+def extract_features(
+    source,
+    backbone=DEFAULT_BACKBONE,
+    *,
+    layers=None,
+    cache_dir=None,
+    batch_size: int = 32,
+    device="auto",
+    precision: str = "float32",
+    num_workers="auto",
+    progress: bool = True,
+) -> FeatureSet:
+    """Embed every image of ``source`` with a frozen backbone, through the HDF5 cache.
+
+    A complete cache file for the same key is read without building a data loader or
+    running the network. An incomplete one (an interrupted run) is resumed: only its
+    pending batches are computed. Any change to the key gives a new file.
+
+    Parameters
+    ----------
+    source : str, Path or ImageSource
+        Image folder, ``.csv`` manifest, ``builtin:digits``, or a source object.
+    backbone : str or Backbone, default="efficientnet_lite0"
+        A name for :func:`featx.backbones.create_backbone`, or a built backbone.
+    layers : sequence of str, optional
+        Layers to report (names only; ignored when ``backbone`` is already built).
+    cache_dir : str or Path, optional
+        Cache root; default ``$FEATX_CACHE_DIR`` or ``./cache``.
+    batch_size : int, default=32
+        Images per forward pass. Batches are aligned to multiples of it, so a resumed run
+        computes the same batches as an uninterrupted one.
+    device : str, default="auto"
+        ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda[:N]`` or ``mps``.
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Autocast precision of the forward pass; features are stored as float32.
+    num_workers : int or "auto", default="auto"
+        DataLoader decode workers.
+    progress : bool, default=True
+        Show a progress bar with images/s.
+
+    Returns
+    -------
+    FeatureSet
+        ``metadata`` holds the cache ``path``, the ``key``, and ``n_computed`` (rows
+        computed by this call; 0 on a cache hit).
+    """
+    from filelock import FileLock
+
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    source = open_source(source)
+    if len(source) == 0:
+        raise ValueError("The data source holds no samples.")
+    if not isinstance(backbone, Backbone):
+        backbone = create_backbone(backbone, layers=layers)
+    dev = resolve_device(device)
+    precision = check_precision(precision, dev)
+    key = cache_key(backbone, source, precision)
+    path, digest = cache_path_for(cache_dir if cache_dir is not None else default_cache_dir(), backbone, source, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if not path.exists():
+            for stale in path.parent.glob(path.name + ".tmp*"):
+                stale.unlink(missing_ok=True)
+            create_cache_file(
+                path,
+                key=key,
+                key_hash=digest,
+                dim=backbone.embed_dim,
+                ids=source.ids,
+                labels=source.labels,
+                domains=source.domains,
+                classes=source.classes,
+                attrs={
+                    **_provenance(backbone, source, dev, precision, batch_size),
+                    "layer_dims": list(backbone.layer_dims),
+                },
+            )
+        with CacheWriter(path, digest) as writer:
+            pending = writer.pending
+            if len(pending):
+                logger.info("extracting %d of %d rows into %s", len(pending), len(source), path)
+                workers = default_num_workers(source, dev) if num_workers == "auto" else int(num_workers)
+                _run(backbone, source, writer, pending, dev, precision, batch_size, workers, progress)
+    fs = read_cache(path)
+    fs.metadata.update(path=str(path), key=key, n_computed=int(len(pending)))
+    return fs
+
+
+def _run(backbone, source, writer, pending, device, precision, batch_size, num_workers, progress):
+    from tqdm.auto import tqdm
+
+    batches = aligned_batches(pending, len(source), batch_size)
+    loader = make_loader(
+        source, backbone.preprocessing, batches, num_workers=num_workers, pin_memory=device.type == "cuda"
+    )
+    model = backbone.to(device)
+    if device.type != "mps":
+        model = model.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    bar = tqdm(total=sum(map(len, batches)), unit="img", desc=f"extract {source.name}", disable=not progress)
+    start = time.perf_counter()
+    try:
+        with torch.inference_mode(), autocast(device, precision):
+            for idx, images in loader:
+                images = images.to(device, non_blocking=True)
+                feats = model(images).float().cpu().numpy()
+                writer.write(idx.numpy(), feats)
+                bar.update(len(idx))
+    finally:
+        bar.close()
+        model.to("cpu")
+    elapsed = time.perf_counter() - start
+    logger.info("%d images in %.1f s (%.1f images/s)", bar.n, elapsed, bar.n / max(elapsed, 1e-9))
+
+
+def load_features(path, *, partial: bool = False) -> FeatureSet:
+    """Read a cache file written by :func:`extract_features` (see :func:`read_cache`)."""
+    return read_cache(path, partial=partial)

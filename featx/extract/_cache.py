@@ -1,0 +1,275 @@
+"""The HDF5 feature cache: one file per key, crash-safe, resumable, checksummed.
+
+Layout of ``<cache_dir>/<backbone>/<source>-<key16>.h5``::
+
+    features   (n, d) float32, chunked (rows, d), storage allocated at creation
+    status     (n,)   uint8, 0 = pending, 1 = done
+    chunk_crc  (n_chunks,) int64, CRC-32 of each complete chunk's bytes, -1 = not yet
+    ids, domains (n,) UTF-8 strings;  labels (n,) int64 (-1 = unlabelled);  classes (k,) strings
+    attrs      key (JSON) and key_hash, provenance (versions, device, precision, time, ...)
+
+Why it survives ``kill -9`` anywhere: the file is created complete (every dataset at its
+final shape, storage allocated early, ids/labels/domains written) under a temporary name
+and renamed into place, so after that the writer changes no HDF5 metadata at all, only raw
+bytes at fixed offsets. Rows are written and flushed *before* their ``status`` flags are
+set and flushed, so a row flagged done is always on disk. A resumed run recomputes exactly
+the pending rows. Readers read ``status`` first and return only rows flagged done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from featx.features import FeatureSet
+
+FORMAT_VERSION = 1
+_CHUNK_BYTES = 2 << 20  # 2 MiB chunks: large sequential reads, small enough to rewrite cheaply
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ImportError("The feature cache needs h5py: pip install h5py") from exc
+    return h5py
+
+
+def chunk_rows(n: int, dim: int) -> int:
+    """Rows per chunk: the largest power of two with ``rows * dim * 4 <= 2 MiB``, at most ``n``."""
+    rows = 1 << max(0, int(np.floor(np.log2(max(1, _CHUNK_BYTES // (4 * dim))))))
+    return max(1, min(rows, n))
+
+
+def _runs(idx: np.ndarray):
+    """Split sorted indices into (start, stop, offset) runs of consecutive values."""
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    offset = 0
+    for part in np.split(idx, breaks):
+        yield int(part[0]), int(part[-1]) + 1, offset
+        offset += len(part)
+
+
+def create_cache_file(path: Path, *, key: dict, key_hash: str, dim: int, ids, labels, domains, classes, attrs):
+    """Write a complete, empty cache file under a temporary name and rename it to ``path``."""
+    h5py = _h5py()
+    n = len(ids)
+    rows = chunk_rows(n, dim)
+    n_chunks = -(-n // rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    strings = h5py.string_dtype("utf-8")
+    with h5py.File(tmp, "w") as f:
+        for name, shape, dtype, chunks, fill in (
+            ("features", (n, dim), "f4", (rows, dim), 0.0),
+            ("status", (n,), "u1", None, 0),
+            ("chunk_crc", (n_chunks,), "i8", None, -1),
+        ):
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+            if chunks:
+                dcpl.set_chunk(chunks)
+            dcpl.set_fill_value(np.array(fill, dtype=dtype))
+            space = h5py.h5s.create_simple(shape)
+            h5py.h5d.create(f.id, name.encode(), h5py.h5t.py_create(np.dtype(dtype)), space, dcpl=dcpl)
+        f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=strings)
+        f.create_dataset("domains", data=np.array(domains, dtype=object), dtype=strings)
+        f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        f.create_dataset("classes", data=np.array(list(classes), dtype=object), dtype=strings, shape=(len(classes),))
+        f.attrs.update({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in attrs.items()})
+        f.attrs.update(
+            format_version=FORMAT_VERSION,
+            key=json.dumps(key, sort_keys=True),
+            key_hash=key_hash,
+            chunk_rows=rows,
+            n_samples=n,
+            n_features=dim,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+    os.replace(tmp, path)
+
+
+class CacheWriter:
+    """Fills the pending rows of an existing cache file.
+
+    Parameters
+    ----------
+    path : Path
+        A file made by :func:`create_cache_file`.
+    key_hash : str
+        The key the caller computed; a file made for another key raises ``ValueError``.
+    """
+
+    def __init__(self, path: Path, key_hash: str):
+        h5py = _h5py()
+        self.path = Path(path)
+        self._file = h5py.File(self.path, "r+", locking=False, rdcc_nbytes=16 << 20)
+        found = self._file.attrs.get("key_hash")
+        if found != key_hash:
+            self._file.close()
+            raise ValueError(f"Cache file {str(self.path)!r} was written for key {found}, not for key {key_hash}.")
+        self._features = self._file["features"]
+        self._status = self._file["status"]
+        self._crc = self._file["chunk_crc"]
+        self._rows = int(self._file.attrs["chunk_rows"])
+        self.done = self._status[:] == 1
+        self._fill_missing_checksums(range(len(self._crc)))
+
+    @property
+    def pending(self) -> np.ndarray:
+        """Indices of rows not yet computed."""
+        return np.flatnonzero(~self.done)
+
+    def write(self, idx, features: np.ndarray) -> None:
+        """Store rows ``idx``, flush, then flag them done and flush again."""
+        idx = np.asarray(idx, dtype=np.int64)
+        order = np.argsort(idx, kind="stable")
+        idx, features = idx[order], np.ascontiguousarray(features[order], dtype=np.float32)
+        runs = list(_runs(idx))
+        for start, stop, off in runs:
+            self._features[start:stop] = features[off : off + stop - start]
+        self._file.flush()
+        for start, stop, _ in runs:
+            self._status[start:stop] = 1
+        self._file.flush()
+        self.done[idx] = True
+        self._fill_missing_checksums(np.unique(idx // self._rows))
+
+    def _fill_missing_checksums(self, chunks) -> None:
+        crc = self._crc[:]
+        wrote = False
+        for c in chunks:
+            lo, hi = c * self._rows, min(len(self.done), (c + 1) * self._rows)
+            if crc[c] < 0 and self.done[lo:hi].all():
+                self._crc[c] = zlib.crc32(self._features[lo:hi].tobytes())
+                wrote = True
+        if wrote:
+            self._file.flush()
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._file.id.valid:
+            self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _attrs(f) -> dict:
+    out = {}
+    for k, v in f.attrs.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, str) and v[:1] in "[{":
+            try:
+                v = json.loads(v)
+            except ValueError:
+                pass
+        out[k] = v
+    return out
+
+
+def read_cache(path, *, partial: bool = False) -> FeatureSet:
+    """Load a cache file as a :class:`FeatureSet`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.h5`` file.
+    partial : bool, default=False
+        Return only the finished rows of an incomplete file instead of raising.
+    """
+    h5py = _h5py()
+    path = Path(path)
+    with h5py.File(path, "r", locking=False) as f:
+        done = f["status"][:] == 1  # read first: a row flagged done is already on disk
+        if not done.all() and not partial:
+            raise ValueError(
+                f"Cache file {str(path)!r} is incomplete: {int(done.sum())} of {done.size} rows are done. "
+                "Run the same extraction again to finish it, or read it with partial=True."
+            )
+        X = f["features"][:]
+        meta = _attrs(f)
+        fs = FeatureSet(
+            X=X,
+            y=f["labels"][:],
+            ids=np.array(f["ids"].asstr()[:], dtype=object),
+            domains=np.array(f["domains"].asstr()[:], dtype=object),
+            classes=tuple(f["classes"].asstr()[:]),
+            metadata={**meta, "path": str(path)},
+        )
+    return fs if done.all() else fs.subset(done)
+
+
+def cache_info(path) -> dict:
+    """Provenance and progress of a cache file (no feature data is read)."""
+    h5py = _h5py()
+    with h5py.File(path, "r", locking=False) as f:
+        info = _attrs(f)
+        info["n_done"] = int((f["status"][:] == 1).sum())
+    info["path"] = str(path)
+    info["size_bytes"] = os.path.getsize(path)
+    return info
+
+
+def verify_cache(path) -> list[str]:
+    """Check a cache file; return a list of problems (empty when it is sound).
+
+    Checks that it opens, has every dataset with consistent shapes, that every complete
+    chunk's CRC-32 matches its bytes, and that finished rows are finite.
+    """
+    h5py = _h5py()
+    problems = []
+    try:
+        f = h5py.File(path, "r", locking=False)
+    except Exception as exc:
+        return [f"cannot open as HDF5: {exc}"]
+    with f:
+        names = ("features", "status", "chunk_crc", "ids", "labels", "domains", "classes")
+        missing = [k for k in names if k not in f]
+        if missing:
+            return [f"missing datasets {missing}"]
+        try:
+            n, rows = int(f.attrs["n_samples"]), int(f.attrs["chunk_rows"])
+            shapes = {k: f[k].shape[0] for k in ("features", "status", "ids", "labels", "domains")}
+            if set(shapes.values()) != {n}:
+                return [f"datasets disagree on the number of rows: {shapes}, expected {n}"]
+            done = f["status"][:] == 1
+            crc = f["chunk_crc"][:]
+            for c in range(len(crc)):
+                lo, hi = c * rows, min(n, (c + 1) * rows)
+                if not done[lo:hi].all():
+                    continue
+                block = f["features"][lo:hi]
+                if crc[c] < 0:
+                    problems.append(f"chunk {c} (rows {lo}-{hi - 1}) is complete but has no checksum")
+                elif zlib.crc32(block.tobytes()) != crc[c]:
+                    problems.append(f"chunk {c} (rows {lo}-{hi - 1}) does not match its checksum")
+                elif not np.isfinite(block).all():
+                    problems.append(f"chunk {c} (rows {lo}-{hi - 1}) holds NaN or inf")
+        except Exception as exc:
+            problems.append(f"cannot read: {exc}")
+    return problems
+
+
+def list_cache(cache_dir) -> list[Path]:
+    """Every cache file under ``cache_dir``, sorted."""
+    root = Path(cache_dir)
+    return sorted(root.rglob("*.h5")) if root.is_dir() else []
+
+
+def remove_cache(path) -> None:
+    """Delete a cache file with its lock and any temporary leftovers."""
+    path = Path(path)
+    if path.suffix != ".h5":
+        raise ValueError(f"Refusing to remove {str(path)!r}: not a featx cache file (.h5).")
+    for p in [path, path.with_name(path.name + ".lock"), *path.parent.glob(path.name + ".tmp*")]:
+        p.unlink(missing_ok=True)

@@ -1,0 +1,73 @@
+"""The feature set handed from the cache to scikit-learn (numpy only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class FeatureSet:
+    """Embeddings of a data source, with what is known of each sample.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32
+        The embeddings, one row per sample.
+    y : ndarray of shape (n_samples,), int64
+        Label index into ``classes``; ``-1`` where a sample has no label.
+    ids : ndarray of shape (n_samples,), str
+        Stable sample ids (for image folders, the path relative to the root).
+    domains : ndarray of shape (n_samples,), str
+        Domain name of each sample.
+    classes : tuple of str
+        Class names; ``classes[y[i]]`` is the label of sample ``i``.
+    metadata : dict
+        Provenance: cache file, cache key, backbone, layers, precision, and how many
+        rows this call computed (``n_computed``) versus read from the cache.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = FeatureSet(X=np.zeros((2, 3), np.float32), y=np.array([0, 1]),
+    ...                 ids=np.array(["a.png", "b.png"]), domains=np.array(["d", "d"]),
+    ...                 classes=("cat", "dog"))
+    >>> fs.labels.tolist()
+    ['cat', 'dog']
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    ids: np.ndarray
+    domains: np.ndarray
+    classes: tuple[str, ...]
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.X)
+        for name in ("y", "ids", "domains"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"FeatureSet.{name} has {len(getattr(self, name))} rows, but X has {n} rows."
+                )
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class name of each sample (``None`` where unlabelled)."""
+        names = np.array(list(self.classes) + [None], dtype=object)
+        return names[self.y]
+
+    def subset(self, mask) -> FeatureSet:
+        """Rows selected by a boolean mask or an index array, as a new FeatureSet."""
+        return FeatureSet(
+            X=self.X[mask],
+            y=self.y[mask],
+            ids=self.ids[mask],
+            domains=self.domains[mask],
+            classes=self.classes,
+            metadata=dict(self.metadata),
+        )

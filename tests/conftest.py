@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny seeded backbones, generated image folders, the shared data path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def make_images(root: Path, *, classes=("cat", "dog"), per_class=6, seed=0, fmt="png") -> Path:
+    """Write small random RGB images of varied sizes into ``root/<class>/``."""
+    rng = np.random.default_rng(seed)
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            h, w = rng.integers(20, 60, size=2)
+            arr = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(root / c / f"{c}_{i:02d}.{fmt}")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    """12 PNG images, two classes."""
+    return make_images(tmp_path / "images")
+
+
+@pytest.fixture
+def tiny_backbone():
+    """timm's ``test_resnet`` (96-d, 160 px) with seeded random weights."""
+    import torch
+
+    from featx.backbones import create_backbone
+
+    torch.manual_seed(0)
+    return create_backbone("timm:test_resnet", pretrained=False)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data``; the test is skipped when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent")
+    return SHARED_DATA

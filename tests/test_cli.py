@@ -1,0 +1,80 @@
+from pathlib import Path
+
+import h5py
+import pytest
+import torch
+
+from featx.cli.main import main
+
+
+@pytest.fixture
+def checkpoint(tmp_path, tiny_backbone):
+    path = tmp_path / "tiny.pth"
+    torch.save(tiny_backbone.model.state_dict(), path)
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_backbones_lists_names(capsys):
+    code, out, _ = run(capsys, "backbones")
+    assert code == 0 and "efficientnet_lite0" in out and "timm:<name>" in out
+
+
+def test_extract_then_cache_commands(capsys, image_folder, checkpoint, tmp_path):
+    cache = tmp_path / "cache"
+    args = ["extract", image_folder, "--backbone", f"file:{checkpoint}", "--arch", "timm:test_resnet",
+            "--cache-dir", cache, "--batch-size", 4, "--workers", 0, "--no-progress"]
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "rows: 12 x 96 features (12 computed now, 0 from cache)" in out
+    path = out.split("cache file: ")[1].splitlines()[0]
+    code, out, _ = run(capsys, *args)
+    assert "(0 computed now, 12 from cache)" in out
+
+    code, out, _ = run(capsys, "cache", "--cache-dir", cache, "ls")
+    assert code == 0 and "12/12" in out and path in out
+    code, out, _ = run(capsys, "cache", "info", path)
+    assert code == 0 and '"n_done": 12' in out and "test_resnet" in out
+    code, out, _ = run(capsys, "cache", "--cache-dir", cache, "verify")
+    assert code == 0 and "1 sound, 0 damaged" in out
+
+    with h5py.File(path, "r+") as f:
+        f["features"][0, 0] += 1
+    code, out, _ = run(capsys, "cache", "verify", path)
+    assert code == 1 and "DAMAGED" in out and "featx cache rm" in out
+
+    code, out, err = run(capsys, "cache", "--cache-dir", cache, "rm")
+    assert code == 2 and "takes cache files or --all" in err
+    code, out, _ = run(capsys, "cache", "rm", path)
+    assert code == 0 and not Path(path).exists()
+    code, out, _ = run(capsys, "cache", "--cache-dir", cache, "ls")
+    assert "no cache files" in out
+
+
+def test_extract_layers_and_rm_all(capsys, image_folder, checkpoint, tmp_path):
+    cache = tmp_path / "c"
+    code, out, _ = run(capsys, "extract", image_folder, "--backbone", f"file:{checkpoint}", "--arch", "test_resnet",
+                       "--layer", "layer1", "--layer", "pooled", "--cache-dir", cache, "--workers", 0, "--no-progress")
+    assert code == 0 and "x 128 features" in out
+    code, out, _ = run(capsys, "cache", "--cache-dir", cache, "rm", "--all")
+    assert code == 0 and out.count("removed") == 1
+
+
+def test_errors_exit_2_with_a_message(capsys, image_folder, tmp_path):
+    code, _, err = run(capsys, "extract", image_folder, "--backbone", "efficientnet_lite0", "--arch", "x")
+    assert code == 2 and "--arch is only for --backbone file:" in err
+    code, _, err = run(capsys, "extract", tmp_path / "missing", "--backbone", "nope")
+    assert code == 2 and "Unknown backbone 'nope'" in err
+    code, _, err = run(capsys, "cache", "info", tmp_path / "none.h5")
+    assert code == 2 and "No cache file" in err
+
+
+def test_damaged_file_is_listed_not_fatal(capsys, tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "bad.h5").write_bytes(b"junk")
+    code, out, _ = run(capsys, "cache", "--cache-dir", tmp_path, "ls")
+    assert code == 0 and "unreadable" in out

@@ -1,0 +1,271 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from featx.backbones import Backbone, create_backbone
+from featx.data import ImageFolder, InMemoryImages
+from featx.extract import (
+    ImageDecodeError,
+    cache_info,
+    extract_features,
+    load_features,
+    read_cache,
+    remove_cache,
+    resolve_device,
+    verify_cache,
+)
+from featx.extract._cache import CacheWriter, chunk_rows
+from featx.extract._loader import aligned_batches
+
+from .conftest import make_images
+
+
+class ForwardCounter:
+    """Counts images passed through Backbone.forward."""
+
+    def __init__(self, monkeypatch):
+        self.images = 0
+        self.calls = 0
+        real = Backbone.forward
+
+        def counting(bb, x):
+            self.calls += 1
+            self.images += len(x)
+            return real(bb, x)
+
+        monkeypatch.setattr(Backbone, "forward", counting)
+
+
+def extract(src, bb, cache_dir, **kw):
+    kw.setdefault("progress", False)
+    kw.setdefault("num_workers", 0)
+    return extract_features(src, bb, cache_dir=cache_dir, **kw)
+
+
+def test_features_equal_a_direct_forward_pass(image_folder, tiny_backbone, tmp_path):
+    fs = extract(image_folder, tiny_backbone, tmp_path / "c", batch_size=5)
+    src = ImageFolder(image_folder)
+    images = np.stack([tiny_backbone.preprocessing(src.load(i)) for i in range(len(src))])
+    with torch.inference_mode():
+        direct = tiny_backbone(torch.from_numpy(images).permute(0, 3, 1, 2)).numpy()
+    assert fs.X.dtype == np.float32 and fs.X.shape == (12, 96)
+    np.testing.assert_allclose(fs.X, direct, rtol=1e-5, atol=1e-5)
+    assert list(fs.ids) == src.ids and fs.y.tolist() == src.labels.tolist()
+    assert fs.classes == ("cat", "dog") and set(fs.domains) == {"images"}
+    assert fs.metadata["n_computed"] == 12 and fs.metadata["key"]["precision"] == "float32"
+
+
+def test_batched_equals_unbatched_and_runs_are_deterministic(image_folder, tiny_backbone, tmp_path):
+    one = extract(image_folder, tiny_backbone, tmp_path / "a", batch_size=1)
+    many = extract(image_folder, tiny_backbone, tmp_path / "b", batch_size=8)
+    again = extract(image_folder, tiny_backbone, tmp_path / "c", batch_size=8, num_workers=2)
+    np.testing.assert_allclose(one.X, many.X, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(many.X, again.X)
+
+
+def test_cache_hit_runs_no_forward_pass(image_folder, tiny_backbone, tmp_path, monkeypatch):
+    first = extract(image_folder, tiny_backbone, tmp_path)
+    counter = ForwardCounter(monkeypatch)
+    second = extract(image_folder, tiny_backbone, tmp_path)
+    assert counter.calls == 0 and second.metadata["n_computed"] == 0
+    np.testing.assert_array_equal(first.X, second.X)
+    loaded = load_features(first.metadata["path"])
+    np.testing.assert_array_equal(loaded.X, first.X)
+    assert list(loaded.ids) == list(first.ids) and loaded.classes == first.classes
+
+
+def test_resume_after_a_crash_computes_only_pending_rows(image_folder, tiny_backbone, tmp_path, monkeypatch):
+    reference = extract(image_folder, tiny_backbone, tmp_path / "ref", batch_size=3)
+    real_write = CacheWriter.write
+    writes = []
+
+    def crash_after_two(self, idx, feats):
+        if len(writes) == 2:
+            raise KeyboardInterrupt("simulated crash")
+        writes.append(len(idx))
+        real_write(self, idx, feats)
+
+    monkeypatch.setattr(CacheWriter, "write", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        extract(image_folder, tiny_backbone, tmp_path / "run", batch_size=3)
+    monkeypatch.setattr(CacheWriter, "write", real_write)
+    path = next((tmp_path / "run").rglob("*.h5"))
+    partial = read_cache(path, partial=True)
+    assert len(partial) == 6
+    with pytest.raises(ValueError, match="incomplete: 6 of 12 rows"):
+        read_cache(path)
+    counter = ForwardCounter(monkeypatch)
+    resumed = extract(image_folder, tiny_backbone, tmp_path / "run", batch_size=3)
+    assert counter.images == 6 and resumed.metadata["n_computed"] == 6
+    np.testing.assert_array_equal(resumed.X, reference.X)
+    assert verify_cache(path) == []
+
+
+def test_changed_key_never_reuses_features(image_folder, tiny_backbone, tmp_path):
+    base = extract(image_folder, tiny_backbone, tmp_path)
+    paths = {base.metadata["path"]}
+    bf16 = extract(image_folder, tiny_backbone, tmp_path, precision="bfloat16")
+    torch.manual_seed(0)
+    layered = create_backbone("timm:test_resnet", pretrained=False, layers=["layer2", "pooled"])
+    two = extract(image_folder, layered, tmp_path)
+    torch.manual_seed(1)
+    other_weights = extract(image_folder, create_backbone("timm:test_resnet", pretrained=False), tmp_path)
+    for fs in (bf16, two, other_weights):
+        assert fs.metadata["n_computed"] == 12 and fs.metadata["path"] not in paths
+        paths.add(fs.metadata["path"])
+    assert two.X.shape[1] == 96 + layered.layer_dims[0]
+    np.testing.assert_allclose(two.X[:, -96:], base.X, rtol=1e-5, atol=1e-5)
+    # a modified image changes the source fingerprint, so the key
+    Image.new("RGB", (30, 30), (9, 9, 9)).save(image_folder / "dog" / "dog_00.png")
+    changed = extract(image_folder, tiny_backbone, tmp_path)
+    assert changed.metadata["path"] not in paths and changed.metadata["n_computed"] == 12
+    with pytest.raises(ValueError, match="was written for key"):
+        CacheWriter(Path(base.metadata["path"]), "another-key")
+
+
+def test_bfloat16_output_is_float32_and_close(image_folder, tiny_backbone, tmp_path):
+    f32 = extract(image_folder, tiny_backbone, tmp_path)
+    bf16 = extract(image_folder, tiny_backbone, tmp_path, precision="bfloat16")
+    assert bf16.X.dtype == np.float32
+    cos = (f32.X * bf16.X).sum(1) / np.linalg.norm(f32.X, axis=1) / np.linalg.norm(bf16.X, axis=1)
+    assert cos.min() > 0.99
+
+
+def test_in_memory_and_builtin_sources(tiny_backbone, tmp_path):
+    arr = np.random.default_rng(0).integers(0, 256, (5, 16, 16), dtype=np.uint8)
+    fs = extract(InMemoryImages(arr, labels=list("ababa"), domain="mem"), tiny_backbone, tmp_path)
+    assert fs.X.shape == (5, 96) and fs.classes == ("a", "b") and list(fs.domains) == ["mem"] * 5
+    digits = extract("builtin:digits", tiny_backbone, tmp_path, batch_size=256)
+    assert digits.X.shape == (1797, 96) and digits.ids[0] == "digits/0000"
+
+
+def test_verify_detects_tampering_and_rm_cleans_up(image_folder, tiny_backbone, tmp_path):
+    fs = extract(image_folder, tiny_backbone, tmp_path)
+    path = Path(fs.metadata["path"])
+    assert verify_cache(path) == []
+    info = cache_info(path)
+    assert info["n_done"] == info["n_samples"] == 12 and info["backbone"]["name"] == "timm:test_resnet"
+    with h5py.File(path, "r+") as f:
+        f["features"][3, 5] += 1.0
+    assert any("does not match its checksum" in p for p in verify_cache(path))
+    with h5py.File(path, "r+") as f:
+        f["features"][3, 5] = np.nan
+        f["chunk_crc"][0] = -1
+    assert any("no checksum" in p for p in verify_cache(path))
+    with h5py.File(path, "r+") as f:
+        del f["ids"]
+    assert verify_cache(path) == ["missing datasets ['ids']"]
+    path.write_bytes(b"not hdf5")
+    assert verify_cache(path)[0].startswith("cannot open as HDF5")
+    remove_cache(path)
+    assert not path.exists() and not Path(str(path) + ".lock").exists()
+    with pytest.raises(ValueError, match="not a featx cache file"):
+        remove_cache(tmp_path / "x.txt")
+
+
+def test_verify_flags_nan_rows(image_folder, tiny_backbone, tmp_path):
+    import zlib
+
+    path = Path(extract(image_folder, tiny_backbone, tmp_path).metadata["path"])
+    with h5py.File(path, "r+") as f:
+        block = f["features"][:]
+        block[0, 0] = np.inf
+        f["features"][:] = block
+        f["chunk_crc"][0] = zlib.crc32(block.tobytes())
+    assert any("NaN or inf" in p for p in verify_cache(path))
+
+
+def test_decode_error_names_the_file(image_folder, tiny_backbone, tmp_path):
+    (image_folder / "cat" / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(ImageDecodeError, match=r"Cannot decode sample 'cat/broken.png'"):
+        extract(image_folder, tiny_backbone, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"precision": "int8"}, "precision must be one of"),
+        ({"device": "cuda:7" if not torch.cuda.is_available() else "nonsense"}, "device"),
+    ],
+)
+def test_argument_errors(image_folder, tiny_backbone, tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        extract(image_folder, tiny_backbone, tmp_path, **kwargs)
+
+
+def test_empty_source_is_an_error(tiny_backbone, tmp_path):
+    with pytest.raises(ValueError, match="holds no samples"):
+        extract(InMemoryImages(np.zeros((0, 8, 8), np.uint8)), tiny_backbone, tmp_path)
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    assert resolve_device(torch.device("cpu")).type == "cpu"
+    with pytest.raises(ValueError, match="device must be"):
+        resolve_device("gpu please")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_aligned_batches_and_chunk_rows():
+    assert aligned_batches(np.array([4, 5, 9]), 10, 4) == [[4, 5, 6, 7], [8, 9]]
+    assert chunk_rows(10, 1280) == 10 and chunk_rows(10**6, 1280) == 256 and chunk_rows(5, 10**7) == 1
+
+
+_CHILD = """
+import sys, time, torch
+from featx.backbones import Backbone, create_backbone
+from featx.extract import extract_features
+real = Backbone.forward
+def slow(bb, x):
+    time.sleep(0.15)
+    return real(bb, x)
+Backbone.forward = slow
+torch.manual_seed(0)
+bb = create_backbone("timm:test_resnet", pretrained=False)
+extract_features(sys.argv[1], bb, cache_dir=sys.argv[2], batch_size=2, num_workers=0, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_mid_extraction_resumes_bit_identically(tmp_path, tiny_backbone, monkeypatch):
+    folder = make_images(tmp_path / "imgs", per_class=10)
+    reference = extract(folder, tiny_backbone, tmp_path / "ref", batch_size=2)
+    cache = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder), str(cache)], env=env)
+    try:
+        deadline = time.time() + 120
+        done = 0
+        while time.time() < deadline and done < 4:
+            time.sleep(0.05)
+            files = list(cache.rglob("*.h5"))
+            if files:
+                try:
+                    done = len(read_cache(files[0], partial=True))
+                except OSError:
+                    pass
+        assert done >= 4, "the child never wrote rows"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    path = next(cache.rglob("*.h5"))
+    before = read_cache(path, partial=True)
+    assert 4 <= len(before) < 20
+    counter = ForwardCounter(monkeypatch)
+    resumed = extract(folder, tiny_backbone, cache, batch_size=2)
+    assert counter.images == 20 - len(before)
+    np.testing.assert_array_equal(resumed.X, reference.X)
+    assert verify_cache(path) == []

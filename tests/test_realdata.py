@@ -1,0 +1,30 @@
+"""The embedded default backbone on the real ants/bees images (skipped without ../shared)."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from featx.backbones import create_backbone
+from featx.extract import extract_features
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+
+
+def test_default_backbone_on_hymenoptera(shared_data, tmp_path):
+    root = shared_data / "hymenoptera_data"
+    bb = create_backbone("efficientnet_lite0")
+    train = extract_features(root / "train", bb, cache_dir=tmp_path, progress=False)
+    val = extract_features(root / "val", bb, cache_dir=tmp_path, progress=False)
+    assert train.X.shape == (245, 1280) and val.X.shape == (153, 1280)
+    assert train.classes == ("ants", "bees") and np.isfinite(train.X).all()
+    clf = LogisticRegression(max_iter=2000).fit(train.X, train.y)
+    acc = clf.score(val.X, val.y)
+    print(f"hymenoptera val accuracy, logistic regression on frozen features: {acc:.3f}")
+    assert acc >= 0.92
+    # the weights really are ImageNet's: ImageNet class 310 is 'ant', 309 is 'bee'
+    with torch.inference_mode():
+        logits = bb.model.classifier(torch.from_numpy(val.X))
+    top5 = logits.topk(5, dim=1).indices.numpy()
+    hit = [(310 if y == 0 else 309) in row for row, y in zip(top5, val.y)]
+    assert np.mean(hit) > 0.6
