@@ -198,3 +198,19 @@ def test_digits_are_the_real_sklearn_digits():
     assert len(load_digits_images(n_samples=10, size=16)) == 10
     with pytest.raises(ValueError, match="multiple of 8"):
         load_digits_images(size=12)
+
+
+@pytest.mark.parametrize("shape", [(375, 500), (500, 333), (90, 300)])
+def test_box_resize_equals_resize_then_crop(shape):
+    import math
+
+    arr = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    img = Image.fromarray(arr)
+    out = resize_and_crop(img, (56, 56), crop_pct=0.875).astype(float)
+    s = math.floor(56 / 0.875)
+    r = s / min(shape)
+    nw, nh = max(s, round(shape[1] * r)), max(s, round(shape[0] * r))
+    big = img.resize((nw, nh), Image.Resampling.BICUBIC)
+    left, top = int(round((nw - 56) / 2)), int(round((nh - 56) / 2))
+    ref = np.asarray(big.crop((left, top, left + 56, top + 56))).astype(float)
+    assert np.abs(out - ref).mean() < 1.0

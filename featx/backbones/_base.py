@@ -81,15 +81,18 @@ class Backbone(nn.Module):
         self._layer_dims = None
         self._fingerprint = None
         self._captured = {}
-        for layer in layers:
-            if layer != POOLED:
-                modules[layer].register_forward_hook(self._make_hook(layer))
+        self._hooks = []
+        self._register_hooks()
         std = torch.tensor(preprocessing.std, dtype=torch.float32).view(1, 3, 1, 1)
         mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(1, 3, 1, 1)
         self.register_buffer("_inv_std", 1.0 / std, persistent=False)
         self.register_buffer("_mean", mean, persistent=False)
         self.model.requires_grad_(False)
         self.train(False)
+
+    def _register_hooks(self):
+        modules = dict(self.model.named_modules())
+        self._hooks = [modules[n].register_forward_hook(self._make_hook(n)) for n in self.layers if n != POOLED]
 
     def _make_hook(self, layer):
         intermediates = [n for n in self.layers if n != POOLED]
@@ -156,6 +159,36 @@ class Backbone(nn.Module):
                 h.update(t.reshape(-1).view(torch.uint8).numpy())
             self._fingerprint = h.hexdigest()
         return self._fingerprint
+
+    def folded(self) -> Backbone:
+        """An inference copy with BatchNorm folded into the convolutions before it.
+
+        Same name, weights fingerprint, preprocessing and layers; outputs equal this
+        backbone's up to float rounding (checked on a random batch, else ``self`` is
+        returned). ``info["batchnorm_folded"]`` counts the folded layers.
+        """
+        from featx.backbones._fold import fold_batchnorm
+
+        g = torch.Generator().manual_seed(0)
+        example = self.normalize(torch.randint(0, 256, (2, 3, *self.preprocessing.input_size), generator=g,
+                                               dtype=torch.uint8).to(self._mean.device))
+        for h in self._hooks:
+            h.remove()
+        try:
+            model, count = fold_batchnorm(self.model, example, run=self._pooled_fn)
+        finally:
+            self._register_hooks()
+        if not count:
+            return self
+        try:
+            out = Backbone(model, name=self.name, preprocessing=self.preprocessing, pooled_fn=self._pooled_fn,
+                           pooled_dim=self._pooled_dim, layers=self.layers,
+                           info={**self.info, "batchnorm_folded": count})
+        except ValueError:  # a requested layer was a BatchNorm that folding removed
+            return self
+        out._fingerprint = self.weights_fingerprint
+        out._layer_dims = self._layer_dims
+        return out
 
     def describe(self) -> dict:
         """JSON-able provenance: name, weights fingerprint, layers, widths, preprocessing."""

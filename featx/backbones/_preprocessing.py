@@ -10,7 +10,7 @@ from featx.data._images import resize_and_crop
 
 #: Identifies featx's decode-and-resize implementation; part of every cache key, so a change
 #: to how images are decoded never reuses features computed the old way.
-DECODER_VERSION = "pil-draft-v1"
+DECODER_VERSION = "pil-draft-boxresize-v1"
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,13 @@ def resize_and_crop(
     else:
         ratio = max(scale_h, scale_w) / min(iw, ih)
         nw, nh = max(scale_w, round(iw * ratio)), max(scale_h, round(ih * ratio))
-    if (nw, nh) != (iw, ih):
-        img = img.resize((nw, nh), _RESAMPLE[interpolation])
     left, top = int(round((nw - w) / 2.0)), int(round((nh - h) / 2.0))
-    img = img.crop((left, top, left + w, top + h))
+    if (nw, nh) == (iw, ih):
+        img = img.crop((left, top, left + w, top + h))
+    else:
+        # Resample only the region that survives the crop: the same filter taps as resizing
+        # the whole image and then cropping (the filter still reads pixels around the box).
+        rx, ry = nw / iw, nh / ih
+        box = (left / rx, top / ry, (left + w) / rx, (top + h) / ry)
+        img = img.resize((w, h), _RESAMPLE[interpolation], box=box)
     return np.asarray(img, dtype=np.uint8)

@@ -34,9 +34,10 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "x"
 
 
-def cache_key(backbone: Backbone, source: ImageSource, precision: str) -> dict:
+def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batchnorm: bool = True) -> dict:
     """Everything that changes the numbers: backbone name, weights fingerprint, layers,
-    preprocessing (with the decoder version), precision and the data-source fingerprint."""
+    preprocessing (with the decoder version), precision, BatchNorm folding and the
+    data-source fingerprint."""
     return {
         "format": FORMAT_VERSION,
         "backbone": backbone.name,
@@ -44,6 +45,7 @@ def cache_key(backbone: Backbone, source: ImageSource, precision: str) -> dict:
         "layers": list(backbone.layers),
         "preprocessing": backbone.preprocessing.to_dict(),
         "precision": precision,
+        "fold_batchnorm": bool(fold_batchnorm),
         "source": source.fingerprint(),
     }
 
@@ -85,6 +87,7 @@ def extract_features(
     device="auto",
     precision: str = "float32",
     num_workers="auto",
+    fold_batchnorm: bool = True,
     progress: bool = True,
 ) -> FeatureSet:
     """Embed every image of ``source`` with a frozen backbone, through the HDF5 cache.
@@ -112,6 +115,9 @@ def extract_features(
         Autocast precision of the forward pass; features are stored as float32.
     num_workers : int or "auto", default="auto"
         DataLoader decode workers.
+    fold_batchnorm : bool, default=True
+        Fold BatchNorm into the preceding convolutions for the forward pass (about 30%
+        faster on CPU; equal up to float rounding, and part of the cache key).
     progress : bool, default=True
         Show a progress bar with images/s.
 
@@ -132,7 +138,7 @@ def extract_features(
         backbone = create_backbone(backbone, layers=layers)
     dev = resolve_device(device)
     precision = check_precision(precision, dev)
-    key = cache_key(backbone, source, precision)
+    key = cache_key(backbone, source, precision, fold_batchnorm)
     path, digest = cache_path_for(cache_dir if cache_dir is not None else default_cache_dir(), backbone, source, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
@@ -158,7 +164,8 @@ def extract_features(
             if len(pending):
                 logger.info("extracting %d of %d rows into %s", len(pending), len(source), path)
                 workers = default_num_workers(source, dev) if num_workers == "auto" else int(num_workers)
-                _run(backbone, source, writer, pending, dev, precision, batch_size, workers, progress)
+                model = backbone.folded() if fold_batchnorm else backbone
+                _run(model, source, writer, pending, dev, precision, batch_size, workers, progress)
     fs = read_cache(path)
     fs.metadata.update(path=str(path), key=key, n_computed=int(len(pending)))
     return fs
@@ -169,7 +176,8 @@ def _run(backbone, source, writer, pending, device, precision, batch_size, num_w
 
     batches = aligned_batches(pending, len(source), batch_size)
     loader = make_loader(
-        source, backbone.preprocessing, batches, num_workers=num_workers, pin_memory=device.type == "cuda"
+        source, backbone.preprocessing, batches, num_workers=num_workers, pin_memory=device.type == "cuda",
+        nice=device.type == "cpu",
     )
     model = backbone.to(device)
     if device.type != "mps":
@@ -177,7 +185,7 @@ def _run(backbone, source, writer, pending, device, precision, batch_size, num_w
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     bar = tqdm(total=sum(map(len, batches)), unit="img", desc=f"extract {source.name}", disable=not progress)
-    start = time.perf_counter()
+    start, done = time.perf_counter(), 0
     try:
         with torch.inference_mode(), autocast(device, precision):
             for idx, images in loader:
@@ -185,11 +193,12 @@ def _run(backbone, source, writer, pending, device, precision, batch_size, num_w
                 feats = model(images).float().cpu().numpy()
                 writer.write(idx.numpy(), feats)
                 bar.update(len(idx))
+                done += len(idx)
     finally:
         bar.close()
         model.to("cpu")
     elapsed = time.perf_counter() - start
-    logger.info("%d images in %.1f s (%.1f images/s)", bar.n, elapsed, bar.n / max(elapsed, 1e-9))
+    logger.info("%d images in %.1f s (%.1f images/s)", done, elapsed, done / max(elapsed, 1e-9))
 
 
 def load_features(path, *, partial: bool = False) -> FeatureSet:

@@ -63,7 +63,15 @@ def aligned_batches(pending: np.ndarray, n: int, batch_size: int) -> list[list[i
     return [list(range(b * batch_size, min(n, (b + 1) * batch_size))) for b in blocks]
 
 
-def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory: bool) -> DataLoader:
+def _lower_priority(worker_id: int) -> None:
+    """Decode workers yield to the forward pass's threads when they compete for cores."""
+    try:
+        os.nice(int(os.environ.get("FEATX_NICE", "10")))
+    except OSError:  # pragma: no cover - not permitted on this system
+        pass
+
+
+def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory: bool, nice: bool = False) -> DataLoader:
     """A DataLoader over the given index batches."""
     return DataLoader(
         PreprocessedImages(source, preprocessing),
@@ -72,5 +80,6 @@ def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory:
         collate_fn=collate_uint8,
         pin_memory=pin_memory,
         prefetch_factor=4 if num_workers else None,
+        worker_init_fn=_lower_priority if nice else None,
         persistent_workers=False,
     )

@@ -1,0 +1,150 @@
+"""Extraction throughput: forward-only vs featx end to end vs the common tutorial loop.
+
+(a) forward-only: featx's backbone as extraction runs it (BatchNorm folded, channels-last)
+    on pre-made uint8 tensors, batch 32;
+(b) featx end to end: JPEG files -> decode/resize in DataLoader workers -> forward -> HDF5,
+    from an empty cache (``extract_features``; backbone construction excluded);
+(c) the common tutorial loop: PIL ``Resize((224, 224))`` + ``ToTensor`` + ``Normalize``,
+    ``DataLoader(batch_size=32, num_workers=0)``, float32 NCHW, features in a Python list.
+
+All three use the same backbone and process the same number of images in one run; the
+ratios (b)/(a) and (b)/(c) are printed for each precision and written to JSON.
+
+    python benchmarks/extract_throughput.py [--data DIR] [--precisions float32,bfloat16] [--device auto]
+                                            [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from featx.backbones import create_backbone
+from featx.data import ImageFolder
+from featx.extract import extract_features, resolve_device
+from featx.extract._device import autocast
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera_data"
+
+
+def forward_only(bb, n, device, precision, batch_size=32):
+    h, w = bb.preprocessing.input_size
+    x = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8).to(device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    model = bb.folded().to(device).to(memory_format=torch.channels_last)  # what extract_features runs
+    with torch.inference_mode(), autocast(device, precision):
+        model(x)  # warm-up
+        _sync(device)
+        start, done = time.perf_counter(), 0
+        while done < n:
+            model(x)
+            done += batch_size
+        _sync(device)
+    return done / (time.perf_counter() - start)
+
+
+def featx_end_to_end(bb, data, device, precision):
+    n = len(ImageFolder(data))
+    with tempfile.TemporaryDirectory() as cache:
+        _sync(device)
+        start = time.perf_counter()
+        fs = extract_features(data, bb, cache_dir=cache, device=device, precision=precision, progress=False)
+        _sync(device)
+        elapsed = time.perf_counter() - start
+    assert fs.metadata["n_computed"] == n
+    return n / elapsed
+
+
+def tutorial_loop(bb, data, device):
+    from PIL import Image
+    from torch.utils.data import DataLoader, Dataset
+    from torchvision import transforms
+
+    pre = bb.preprocessing
+    tf = transforms.Compose(
+        [transforms.Resize(pre.input_size), transforms.ToTensor(), transforms.Normalize(pre.mean, pre.std)]
+    )
+    paths = ImageFolder(data).paths
+
+    class Files(Dataset):
+        def __len__(self):
+            return len(paths)
+
+        def __getitem__(self, i):
+            return tf(Image.open(paths[i]).convert("RGB"))
+
+    model = bb.model.to(device).to(memory_format=torch.contiguous_format)
+    feats = []
+    _sync(device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for x in DataLoader(Files(), batch_size=32, num_workers=0):
+            x = x.to(device)
+            feats.append(model.forward_head(model.forward_features(x), pre_logits=True).cpu())
+    _sync(device)
+    return len(paths) / (time.perf_counter() - start)
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="image folder (default: ../shared hymenoptera)")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--precisions", default="float32,bfloat16")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "extract_throughput.json")
+    args = p.parse_args(argv)
+    if not args.data.is_dir():
+        raise SystemExit(f"no image folder at {args.data}; pass --data")
+    device = resolve_device(args.device)
+    bb = create_backbone(args.backbone)
+    n = len(ImageFolder(args.data))
+    runs = {"tutorial": []}
+    precisions = args.precisions.split(",")
+    for _ in range(args.repeats):  # interleaved, so drifts in machine speed hit all alike
+        runs["tutorial"].append(tutorial_loop(bb, args.data, device))
+        for precision in precisions:
+            runs.setdefault(("a", precision), []).append(forward_only(bb, n, device, precision))
+            runs.setdefault(("b", precision), []).append(featx_end_to_end(bb, args.data, device, precision))
+    tutorial = float(np.median(runs["tutorial"]))
+    rows = []
+    for precision in precisions:
+        a, b = float(np.median(runs[("a", precision)])), float(np.median(runs[("b", precision)]))
+        rows.append({"precision": precision, "forward_only": a, "featx": b, "tutorial_float32": tutorial,
+                     "featx_over_forward": b / a, "featx_over_tutorial": b / tutorial,
+                     "all_forward_only": runs[("a", precision)], "all_featx": runs[("b", precision)],
+                     "all_tutorial": runs["tutorial"]})
+    print(f"\n{args.backbone} on {n} images of {args.data.name}, device {device}, {torch.get_num_threads()} threads, "
+          f"median of {args.repeats} interleaved runs")
+    print("| precision | (a) forward-only img/s | (b) featx files->HDF5 img/s | (c) tutorial loop fp32 img/s "
+          "| (b)/(a) | (b)/(c) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['precision']} | {r['forward_only']:.1f} | {r['featx']:.1f} | {r['tutorial_float32']:.1f} "
+              f"| {r['featx_over_forward']:.2f} | {r['featx_over_tutorial']:.2f} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"repeats": args.repeats, "backbone": args.backbone, "data": str(args.data), "n_images": n, "device": str(device),
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "torch": str(torch.__version__), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
+    args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
