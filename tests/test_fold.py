@@ -26,6 +26,8 @@ def test_folded_backbone_matches_and_keeps_identity(name):
     bb = create_backbone(name, pretrained=False, layers=["pooled"])
     folded = bb.folded()
     assert folded is not bb and folded.info["batchnorm_folded"] > 0
+    assert bb.folded() is folded and folded.folded() is folded  # built once
+    assert all(k.startswith("model.") for k in bb.state_dict())  # the copy is not a submodule
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.model.modules())
     assert folded.weights_fingerprint == bb.weights_fingerprint and folded.name == bb.name
     x = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8)

@@ -80,6 +80,7 @@ class Backbone(nn.Module):
         self._pooled_dim = int(pooled_dim)
         self._layer_dims = None
         self._fingerprint = None
+        self._folded = None
         self._captured = {}
         self._hooks = []
         self._register_hooks()
@@ -164,13 +165,16 @@ class Backbone(nn.Module):
         """An inference copy with BatchNorm folded into the convolutions before it.
 
         Same name, weights fingerprint, preprocessing and layers; outputs equal this
-        backbone's up to float rounding (checked on a random batch, else ``self`` is
-        returned). ``info["batchnorm_folded"]`` counts the folded layers.
+        backbone's up to float rounding (checked on a random image, else ``self`` is
+        returned). ``info["batchnorm_folded"]`` counts the folded layers. Built once per
+        backbone and reused. Do not change the weights of a backbone after calling this.
         """
         from featx.backbones._fold import fold_batchnorm
 
+        if self._folded is not None:
+            return self._folded
         g = torch.Generator().manual_seed(0)
-        example = self.normalize(torch.randint(0, 256, (2, 3, *self.preprocessing.input_size), generator=g,
+        example = self.normalize(torch.randint(0, 256, (1, 3, *self.preprocessing.input_size), generator=g,
                                                dtype=torch.uint8).to(self._mean.device))
         for h in self._hooks:
             h.remove()
@@ -178,6 +182,8 @@ class Backbone(nn.Module):
             model, count = fold_batchnorm(self.model, example, run=self._pooled_fn)
         finally:
             self._register_hooks()
+        # plain attribute, not a registered submodule (nn.Module.__setattr__ would register it)
+        self.__dict__["_folded"] = self
         if not count:
             return self
         try:
@@ -188,6 +194,8 @@ class Backbone(nn.Module):
             return self
         out._fingerprint = self.weights_fingerprint
         out._layer_dims = self._layer_dims
+        out.__dict__["_folded"] = out
+        self.__dict__["_folded"] = out
         return out
 
     def describe(self) -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from featx.data import ImageSource, InMemoryImages
+from featx.data import ImageSource
 
 
 class ImageDecodeError(RuntimeError):
@@ -43,14 +43,38 @@ def collate_uint8(items):
 
 
 def default_num_workers(source: ImageSource, device: torch.device) -> int:
-    """Decode workers: none for small in-memory sets; on CPU one per 4 cores (the rest
-    run the network), on a GPU all cores but one."""
-    if isinstance(source, InMemoryImages) and len(source) <= 20_000:
+    """Decode workers for ``num_workers="auto"``.
+
+    On the CPU: 0, meaning batches are decoded in the main process by a pool of threads
+    (Pillow releases the GIL), one per torch thread, *between* forward passes. With few
+    cores, decoding beside the forward pass makes the two fight for the same cores (and
+    OpenMP threads wait on a preempted partner at every barrier); taking turns with all
+    cores on each is faster. On a GPU the network does not need the cores: all but one
+    decode in worker processes, overlapping with the forward pass.
+    """
+    if device.type == "cpu":
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if device.type == "cpu":
-        return max(1, cores // 4)
     return max(1, min(16, cores - 1))
+
+
+class ThreadedBatches:
+    """Decode each batch with a thread pool in the calling process; yields like a DataLoader."""
+
+    def __init__(self, dataset: PreprocessedImages, batches, threads: int, pin_memory: bool = False):
+        self.dataset, self.batches, self.threads = dataset, batches, max(1, threads)
+        self.pin_memory = pin_memory
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="featx-decode") as pool:
+            for batch in self.batches:
+                idx, images = collate_uint8(list(pool.map(self.dataset.__getitem__, batch)))
+                yield idx, images.pin_memory() if self.pin_memory else images
 
 
 def aligned_batches(pending: np.ndarray, n: int, batch_size: int) -> list[list[int]]:
@@ -71,8 +95,12 @@ def _lower_priority(worker_id: int) -> None:
         pass
 
 
-def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory: bool, nice: bool = False) -> DataLoader:
-    """A DataLoader over the given index batches."""
+def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory: bool, nice: bool = False):
+    """Batches of ``(indices, uint8 images)``: worker processes when ``num_workers > 0``,
+    else a thread pool in this process with one thread per torch thread."""
+    if num_workers == 0:
+        dataset = PreprocessedImages(source, preprocessing)
+        return ThreadedBatches(dataset, batches, torch.get_num_threads(), pin_memory=pin_memory)
     return DataLoader(
         PreprocessedImages(source, preprocessing),
         batch_sampler=batches,
