@@ -11,7 +11,7 @@ All three use the same backbone and process the same number of images in one run
 ratios (b)/(a) and (b)/(c) are printed for each precision and written to JSON.
 
     python benchmarks/extract_throughput.py [--data DIR] [--precisions float32,bfloat16] [--device auto]
-                                            [--repeats 3]
+                                            [--repeats 3] [--workers auto|N]
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ def forward_only(bb, n, device, precision, batch_size=32):
     return done / (time.perf_counter() - start)
 
 
-def featx_end_to_end(bb, data, device, precision):
+def featx_end_to_end(bb, data, device, precision, num_workers="auto"):
     n = len(ImageFolder(data))
     with tempfile.TemporaryDirectory() as cache:
         _sync(device)
         start = time.perf_counter()
-        fs = extract_features(data, bb, cache_dir=cache, device=device, precision=precision, progress=False)
+        fs = extract_features(data, bb, cache_dir=cache, device=device, precision=precision, progress=False,
+                              num_workers=num_workers)
         _sync(device)
         elapsed = time.perf_counter() - start
     assert fs.metadata["n_computed"] == n
@@ -94,6 +95,18 @@ def tutorial_loop(bb, data, device):
     return len(paths) / (time.perf_counter() - start)
 
 
+def _cpu_description() -> str:
+    """CPU model and whether it has native bfloat16 (AVX512-BF16 or AMX) instructions."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    simd = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{model} ({', '.join(simd) or 'no AVX2'})"
+
+
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -106,6 +119,7 @@ def main(argv=None):
     p.add_argument("--precisions", default="float32,bfloat16")
     p.add_argument("--device", default="auto")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
+    p.add_argument("--workers", default="auto", help="featx num_workers for (b) (default: auto)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "extract_throughput.json")
     args = p.parse_args(argv)
     if not args.data.is_dir():
@@ -119,7 +133,8 @@ def main(argv=None):
         runs["tutorial"].append(tutorial_loop(bb, args.data, device))
         for precision in precisions:
             runs.setdefault(("a", precision), []).append(forward_only(bb, n, device, precision))
-            runs.setdefault(("b", precision), []).append(featx_end_to_end(bb, args.data, device, precision))
+            workers = args.workers if args.workers == "auto" else int(args.workers)
+            runs.setdefault(("b", precision), []).append(featx_end_to_end(bb, args.data, device, precision, workers))
     tutorial = float(np.median(runs["tutorial"]))
     rows = []
     for precision in precisions:
@@ -137,8 +152,8 @@ def main(argv=None):
         print(f"| {r['precision']} | {r['forward_only']:.1f} | {r['featx']:.1f} | {r['tutorial_float32']:.1f} "
               f"| {r['featx_over_forward']:.2f} | {r['featx_over_tutorial']:.2f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"repeats": args.repeats, "backbone": args.backbone, "data": str(args.data), "n_images": n, "device": str(device),
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+    meta = {"repeats": args.repeats, "workers": args.workers, "backbone": args.backbone, "data": str(args.data), "n_images": n, "device": str(device),
+            "cpu": _cpu_description(), "cores": os.cpu_count(),
             "torch": str(torch.__version__), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))

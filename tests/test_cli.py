@@ -78,3 +78,9 @@ def test_damaged_file_is_listed_not_fatal(capsys, tmp_path):
     (tmp_path / "x" / "bad.h5").write_bytes(b"junk")
     code, out, _ = run(capsys, "cache", "--cache-dir", tmp_path, "ls")
     assert code == 0 and "unreadable" in out
+
+
+def test_bad_workers_value_is_an_argparse_error(capsys, image_folder):
+    with pytest.raises(SystemExit):
+        main(["extract", str(image_folder), "--workers", "many"])
+    assert "expected 'auto' or a non-negative integer" in capsys.readouterr().err

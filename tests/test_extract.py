@@ -269,3 +269,33 @@ def test_kill_9_mid_extraction_resumes_bit_identically(tmp_path, tiny_backbone, 
     assert counter.images == 20 - len(before)
     np.testing.assert_array_equal(resumed.X, reference.X)
     assert verify_cache(path) == []
+
+
+def test_layers_with_a_built_backbone_must_agree(image_folder, tiny_backbone, tmp_path):
+    with pytest.raises(ValueError, match="applies to backbone names"):
+        extract(image_folder, tiny_backbone, tmp_path, layers=["layer1"])
+    assert extract(image_folder, tiny_backbone, tmp_path, layers="pooled").X.shape == (12, 96)
+
+
+def test_worker_processes_give_the_same_features(image_folder, tiny_backbone, tmp_path):
+    threads = extract(image_folder, tiny_backbone, tmp_path / "t", num_workers=0, batch_size=4)
+    procs = extract(image_folder, tiny_backbone, tmp_path / "p", num_workers=1, batch_size=4)
+    np.testing.assert_array_equal(threads.X, procs.X)
+
+
+@pytest.mark.slow
+def test_a_second_process_on_the_same_key_waits_and_reads(tmp_path, tiny_backbone, monkeypatch):
+    folder = make_images(tmp_path / "imgs", per_class=4)
+    cache = tmp_path / "shared-cache"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder), str(cache)], env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(cache.rglob("*.h5")):
+            time.sleep(0.05)  # the child holds the lock from before the file exists until it is done
+        counter = ForwardCounter(monkeypatch)
+        fs = extract(folder, tiny_backbone, cache, batch_size=2)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        proc.kill()
+    assert counter.calls == 0 and fs.metadata["n_computed"] == 0 and len(fs) == 8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("extract", help="embed a data source with a frozen backbone into the HDF5 cache")
@@ -14,12 +16,21 @@ def add_parsers(sub) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto)")
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--workers", default="auto", help="decode workers (default: auto)")
+    p.add_argument("--workers", default="auto", type=_workers,
+                   help="decode worker processes; 0 = a thread pool in this process (default: auto)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run_extract)
 
     b = sub.add_parser("backbones", help="list backbone names")
     b.set_defaults(run=run_backbones)
+
+
+def _workers(text: str):
+    if text == "auto":
+        return text
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a non-negative integer; got {text!r}")
+    return int(text)
 
 
 def run_extract(args) -> int:
@@ -37,7 +48,7 @@ def run_extract(args) -> int:
         batch_size=args.batch_size,
         device=args.device,
         precision=args.precision,
-        num_workers=args.workers if args.workers == "auto" else int(args.workers),
+        num_workers=args.workers,
         progress=not args.no_progress,
     )
     n, d = fs.X.shape

@@ -24,7 +24,6 @@ from featx.features import FeatureSet
 
 logger = logging.getLogger(__name__)
 
-#: Cache root when none is given: $FEATX_CACHE_DIR, else ./cache.
 def default_cache_dir() -> Path:
     """``$FEATX_CACHE_DIR`` if set, else ``./cache``."""
     return Path(os.environ.get("FEATX_CACHE_DIR", "cache"))
@@ -103,7 +102,7 @@ def extract_features(
     backbone : str or Backbone, default="efficientnet_lite0"
         A name for :func:`featx.backbones.create_backbone`, or a built backbone.
     layers : sequence of str, optional
-        Layers to report (names only; ignored when ``backbone`` is already built).
+        Layers to report, for a backbone given by name (a built Backbone has its own).
     cache_dir : str or Path, optional
         Cache root; default ``$FEATX_CACHE_DIR`` or ``./cache``.
     batch_size : int, default=32
@@ -136,6 +135,11 @@ def extract_features(
         raise ValueError("The data source holds no samples.")
     if not isinstance(backbone, Backbone):
         backbone = create_backbone(backbone, layers=layers)
+    elif layers is not None and tuple([layers] if isinstance(layers, str) else layers) != backbone.layers:
+        raise ValueError(
+            f"layers={layers!r} applies to backbone names; the Backbone given reports {list(backbone.layers)}. "
+            "Pass create_backbone(name, layers=...) instead."
+        )
     dev = resolve_device(device)
     precision = check_precision(precision, dev)
     key = cache_key(backbone, source, precision, fold_batchnorm)

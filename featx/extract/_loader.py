@@ -90,7 +90,7 @@ def aligned_batches(pending: np.ndarray, n: int, batch_size: int) -> list[list[i
 def _lower_priority(worker_id: int) -> None:
     """Decode workers yield to the forward pass's threads when they compete for cores."""
     try:
-        os.nice(int(os.environ.get("FEATX_NICE", "10")))
+        os.nice(10)
     except OSError:  # pragma: no cover - not permitted on this system
         pass
 
