@@ -132,10 +132,11 @@ def test_changed_key_never_reuses_features(image_folder, tiny_backbone, tmp_path
         CacheWriter(Path(base.metadata["path"]), "another-key")
 
 
-def test_bfloat16_output_is_float32_and_close(image_folder, tiny_backbone, tmp_path):
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_reduced_precision_output_is_float32_and_close(image_folder, tiny_backbone, tmp_path, precision):
     f32 = extract(image_folder, tiny_backbone, tmp_path)
-    bf16 = extract(image_folder, tiny_backbone, tmp_path, precision="bfloat16")
-    assert bf16.X.dtype == np.float32
+    bf16 = extract(image_folder, tiny_backbone, tmp_path, precision=precision)
+    assert bf16.X.dtype == np.float32 and bf16.metadata["key"]["precision"] == precision
     cos = (f32.X * bf16.X).sum(1) / np.linalg.norm(f32.X, axis=1) / np.linalg.norm(bf16.X, axis=1)
     assert cos.min() > 0.99
 
