@@ -9,7 +9,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "featx"
 
 
 def test_import_featx_does_not_import_torch_or_h5py():
-    code = "import sys, featx, featx.data, featx.features; print(sorted(m for m in ('torch', 'h5py', 'timm') if m in sys.modules))"
+    code = (
+        "import sys, featx, featx.data, featx.features, featx.domains, featx.adapt, featx.classify; "
+        "print(sorted(m for m in ('torch', 'h5py', 'timm') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
     assert out.stdout.strip() == "[]"
 
@@ -25,8 +28,13 @@ def test_no_logging_setup_or_global_sklearn_config_outside_the_cli():
     assert offenders == []
 
 
-def test_data_layer_never_imports_torch():
-    for path in (PACKAGE / "data").rglob("*.py"):
+NUMPY_ONLY = ["data", "adapt", "classify.py", "domains.py", "features.py"]
+
+
+def test_data_and_estimator_layers_never_import_torch_or_h5py():
+    paths = [p for name in NUMPY_ONLY for p in ((PACKAGE / name).rglob("*.py") if (PACKAGE / name).is_dir() else [PACKAGE / name])]
+    assert len(paths) > 8
+    for path in paths:
         tree = ast.parse(path.read_text())
         names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]

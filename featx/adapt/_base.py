@@ -1,0 +1,79 @@
+"""Shared shell of the alignment transformers: domain handling, validation, fit_transform."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from featx.domains import DEFAULT_TARGET, check_sample_domain
+
+
+class BaseAdapter(TransformerMixin, BaseEstimator):
+    """Base of featx's domain-alignment transformers.
+
+    Subclasses implement ``_fit(X_source, X_target)`` and ``_map(X, is_source)``. ``fit``
+    accepts ``sample_domain`` (source ``>= 0``, target ``< 0``), infers it from ``y == -1``
+    when absent, and fits a single-domain (identity-like) map when there is no target.
+    ``transform`` maps rows by their domain and treats rows as target when no domain is
+    given; ``fit_transform`` maps the training rows by their own domains.
+    """
+
+    __metadata_request__fit = {"sample_domain": True}
+    __metadata_request__transform = {"sample_domain": True}
+
+    def fit(self, X, y=None, *, sample_domain=None):
+        """Fit the alignment on source and target rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), optional
+            Labels; ``-1`` marks unlabelled target rows (used to infer domains).
+        sample_domain : array-like of shape (n_samples,), optional
+            Domain of each row: source ``>= 0``, target ``< 0``.
+
+        Returns
+        -------
+        self
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        sd = check_sample_domain(X, y, sample_domain)
+        Xs, Xt = X[sd >= 0], X[sd < 0]
+        if len(Xs) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 source rows (sample_domain >= 0); got {len(Xs)}.")
+        if len(Xt) == 0:
+            Xt = Xs  # single domain: the map degenerates to (near) identity
+        elif len(Xt) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 target rows (sample_domain < 0); got 1.")
+        self._fit(np.asarray(Xs, dtype=np.float64), np.asarray(Xt, dtype=np.float64), sd)
+        return self
+
+    def transform(self, X, *, sample_domain=None):
+        """Map rows into the aligned space: source rows by the source map, target rows by the
+        target map. Without ``sample_domain`` every row is treated as target."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        sd = np.full(len(X), DEFAULT_TARGET) if sample_domain is None else check_sample_domain(X, None, sample_domain)
+        out = np.empty((len(X), self._n_features_out), dtype=X.dtype)
+        for is_source in (True, False):
+            rows = (sd >= 0) if is_source else (sd < 0)
+            if rows.any():
+                out[rows] = self._map(np.asarray(X[rows], dtype=np.float64), is_source)
+        return out
+
+    def fit_transform(self, X, y=None, *, sample_domain=None):
+        """Fit, then map the training rows by their own domains."""
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        sd = check_sample_domain(X, y, sample_domain)
+        return self.fit(X, y, sample_domain=sd).transform(X, sample_domain=sd)
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of the transformed rows."""
+        return self.n_features_in_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

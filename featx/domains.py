@@ -1,0 +1,115 @@
+"""The domain convention shared with skada: ``X, y, sample_domain`` (numpy only).
+
+Every row has an integer domain: source domains are ``>= 0`` and target domains ``< 0``;
+target rows whose label must stay unseen carry ``y == -1``. featx numbers the sources it
+packs ``1, 2, ...`` and the targets ``-2, -3, ...`` (skada's defaults for one source and one
+target are ``1`` and ``-2``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from featx.features import FeatureSet
+
+#: Label of an unlabelled (masked) target row.
+MASKED_LABEL = -1
+#: Domain given to source rows when it has to be inferred.
+DEFAULT_SOURCE = 1
+#: Domain given to target rows when it has to be inferred.
+DEFAULT_TARGET = -2
+
+
+def check_sample_domain(X, y=None, sample_domain=None) -> np.ndarray:
+    """Validate or infer ``sample_domain`` for the rows of ``X``.
+
+    Without ``sample_domain``, rows with ``y == -1`` are target and the others source; with
+    neither ``y`` nor ``sample_domain`` every row is source.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), int64
+
+    Raises
+    ------
+    ValueError
+        If the lengths disagree or the domains are not integers.
+    """
+    n = len(X)
+    if sample_domain is None:
+        if y is None:
+            return np.full(n, DEFAULT_SOURCE, dtype=np.int64)
+        y = np.asarray(y)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} rows, but X has {n} rows.")
+        masked = (y == MASKED_LABEL) if y.dtype.kind in "iuf" else np.zeros(n, dtype=bool)
+        return np.where(masked, DEFAULT_TARGET, DEFAULT_SOURCE).astype(np.int64)
+    sd = np.asarray(sample_domain)
+    if sd.ndim != 1 or len(sd) != n:
+        raise ValueError(f"sample_domain must have shape ({n},), one domain per row of X; got shape {sd.shape}.")
+    if sd.dtype.kind not in "iu":
+        if sd.dtype.kind == "f" and np.all(np.isfinite(sd)) and np.all(sd == np.round(sd)):
+            sd = sd.astype(np.int64)
+        else:
+            raise ValueError(f"sample_domain must hold integers (source >= 0, target < 0); got dtype {sd.dtype}.")
+    return sd.astype(np.int64)
+
+
+def split_domains(X, y=None, sample_domain=None):
+    """Split rows into source and target parts.
+
+    Returns
+    -------
+    X_source, y_source, X_target, y_target
+        ``y_*`` are ``None`` when ``y`` is ``None``.
+    """
+    sd = check_sample_domain(X, y, sample_domain)
+    src, tgt = sd >= 0, sd < 0
+    y = None if y is None else np.asarray(y)
+    return X[src], None if y is None else y[src], X[tgt], None if y is None else y[tgt]
+
+
+def pack_domains(source, target=None, *, mask_target_labels: bool = True):
+    """Stack feature sets into skada's ``X, y, sample_domain`` triplet.
+
+    Parameters
+    ----------
+    source : FeatureSet or sequence of FeatureSet
+        Labelled source domain(s), numbered 1, 2, ...
+    target : FeatureSet or sequence of FeatureSet, optional
+        Target domain(s), numbered -2, -3, ...
+    mask_target_labels : bool, default=True
+        Replace target labels by -1, so nothing downstream can learn from them.
+
+    Returns
+    -------
+    X : ndarray (n, d)
+    y : ndarray (n,), int64
+    sample_domain : ndarray (n,), int64
+    domain_names : dict of int to str
+        Domain number to the name of the domains in that feature set.
+
+    Raises
+    ------
+    ValueError
+        If the feature sets disagree on the number of features or on their classes.
+    """
+    sources = [source] if isinstance(source, FeatureSet) else list(source)
+    targets = [] if target is None else [target] if isinstance(target, FeatureSet) else list(target)
+    if not sources:
+        raise ValueError("pack_domains needs at least one source FeatureSet.")
+    parts = [(fs, i + 1) for i, fs in enumerate(sources)] + [(fs, -(i + 2)) for i, fs in enumerate(targets)]
+    first = sources[0]
+    for fs, _ in parts:
+        if fs.X.shape[1] != first.X.shape[1]:
+            raise ValueError(f"Feature sets must have the same number of features; got {fs.X.shape[1]} and {first.X.shape[1]}.")
+        if fs.classes and first.classes and tuple(fs.classes) != tuple(first.classes):
+            raise ValueError(f"Feature sets must share their classes; got {list(fs.classes)} and {list(first.classes)}.")
+    X = np.concatenate([fs.X for fs, _ in parts])
+    y = np.concatenate([
+        np.full(len(fs), MASKED_LABEL, dtype=np.int64) if d < 0 and mask_target_labels else np.asarray(fs.y, np.int64)
+        for fs, d in parts
+    ])
+    sd = np.concatenate([np.full(len(fs), d, dtype=np.int64) for fs, d in parts])
+    names = {d: "+".join(sorted(set(map(str, fs.domains)))) for fs, d in parts}
+    return X, y, sd, names

@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from featx.adapt import CORAL, AdaptThenClassify, SubspaceAlignment, coral_maps, subspace_alignment
+from featx.classify import list_classifiers, make_classifier
+from featx.domains import check_sample_domain, pack_domains, split_domains
+from featx.features import FeatureSet
+
+
+def shifted(n=150, d=5, seed=0):
+    """Two classes; the target is the source rotated and rescaled (a covariate shift)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 2 * n)
+    X = rng.normal(size=(2 * n, d)) + 3.0 * (y[:, None] - 0.5) * np.eye(d)[0]
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    X[n:] = X[n:] @ np.diag(np.linspace(4.0, 0.5, d)) @ q
+    sd = np.r_[np.ones(n), -2 * np.ones(n)].astype(int)
+    return X, y, sd
+
+
+def test_coral_matches_source_covariance_to_target():
+    X, y, sd = shifted()
+    Z = CORAL(reg=1e-8).fit_transform(X, y, sample_domain=sd)
+    np.testing.assert_allclose(np.cov(Z[sd > 0].T), np.cov(X[sd < 0].T), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(Z[sd < 0], X[sd < 0])  # target rows unchanged
+    np.testing.assert_array_equal(CORAL().fit(X, sample_domain=sd).transform(X[:3]), X[:3])  # default: target
+
+
+def test_coral_maps_are_inverse_square_roots():
+    X, _, sd = shifted(d=3)
+    whiten, colour = coral_maps(X[sd > 0], X[sd < 0], reg=0.5)
+    cs = np.cov(X[sd > 0].T) + 0.5 * np.eye(3)
+    np.testing.assert_allclose(whiten @ cs @ whiten, np.eye(3), atol=1e-10)
+    np.testing.assert_allclose(colour @ colour, np.cov(X[sd < 0].T) + 0.5 * np.eye(3), atol=1e-10)
+
+
+def test_single_domain_fit_is_identity():
+    X, y, _ = shifted()
+    np.testing.assert_allclose(CORAL().fit_transform(X, y), X, atol=1e-10)
+
+
+def test_subspace_alignment_matrix_and_maps():
+    X, y, sd = shifted(d=6)
+    sa = SubspaceAlignment(n_components=3).fit(X, sample_domain=sd)
+    np.testing.assert_allclose(sa.M_, sa.components_source_.T @ sa.components_target_)
+    np.testing.assert_allclose(sa.M_, subspace_alignment(sa.components_source_, sa.components_target_))
+    Z = sa.transform(X, sample_domain=sd)
+    src = X[sd > 0]
+    np.testing.assert_allclose(Z[sd > 0], (src - src.mean(0)) @ sa.components_source_ @ sa.M_)
+    assert Z.shape == (len(X), 3) and len(sa.get_feature_names_out()) == 3
+    assert SubspaceAlignment().fit(X, sample_domain=sd).n_components_ == 6
+
+
+def test_adapt_then_classify_never_learns_the_masked_label_and_helps():
+    # class means 0 and 3 on feature 0; the target shrinks that feature 5x, so a source-only
+    # threshold near 1.5 calls every target row class 0. Re-colouring the source fixes it.
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    X = rng.normal(size=(400, 5)) + 3.0 * y[:, None] * np.eye(5)[0]
+    sd = np.r_[np.ones(200), -2 * np.ones(200)].astype(int)
+    X[sd < 0, 0] *= 0.2
+    y_masked = np.where(sd < 0, -1, y)
+    model = AdaptThenClassify(CORAL(reg=1e-3), LogisticRegression()).fit(X, y_masked, sample_domain=sd)
+    assert model.classes_.tolist() == [0, 1]
+    target = sd < 0
+    adapted = model.score(X[target], y[target])
+    plain = LogisticRegression().fit(X[~target], y[~target]).score(X[target], y[target])
+    assert adapted > plain + 0.1
+    assert model.predict_proba(X[target]).shape == (target.sum(), 2)
+    # inferred domains: y == -1 rows are target
+    inferred = AdaptThenClassify(CORAL(reg=1e-3), LogisticRegression()).fit(X, y_masked)
+    np.testing.assert_array_equal(inferred.predict(X[target]), model.predict(X[target]))
+
+
+def test_pack_and_split_feature_sets():
+    def fs(n, dom, seed):
+        rng = np.random.default_rng(seed)
+        return FeatureSet(X=rng.normal(size=(n, 4)).astype(np.float32), y=rng.integers(0, 2, n),
+                          ids=np.array([f"{dom}{i}" for i in range(n)]), domains=np.array([dom] * n),
+                          classes=("a", "b"))
+
+    src, tgt = fs(5, "amazon", 0), fs(3, "webcam", 1)
+    X, y, sd, names = pack_domains(src, tgt)
+    assert sd.tolist() == [1] * 5 + [-2] * 3 and names == {1: "amazon", -2: "webcam"}
+    assert (y[5:] == -1).all() and y[:5].tolist() == src.y.tolist()
+    Xs, ys, Xt, yt = split_domains(X, y, sd)
+    np.testing.assert_array_equal(Xt, tgt.X)
+    assert pack_domains([src], [tgt], mask_target_labels=False)[1][5:].tolist() == tgt.y.tolist()
+    with pytest.raises(ValueError, match="at least one source"):
+        pack_domains([])
+    with pytest.raises(ValueError, match="same number of features"):
+        pack_domains(src, FeatureSet(X=np.zeros((1, 2)), y=np.zeros(1, int), ids=np.array(["x"]),
+                                     domains=np.array(["d"]), classes=("a", "b")))
+    with pytest.raises(ValueError, match="share their classes"):
+        pack_domains(src, FeatureSet(X=np.zeros((1, 4)), y=np.zeros(1, int), ids=np.array(["x"]),
+                                     domains=np.array(["d"]), classes=("c",)))
+
+
+def test_check_sample_domain_inference_and_errors():
+    X = np.zeros((3, 2))
+    assert check_sample_domain(X).tolist() == [1, 1, 1]
+    assert check_sample_domain(X, [0, -1, 2]).tolist() == [1, -2, 1]
+    assert check_sample_domain(X, ["a", "b", "c"]).tolist() == [1, 1, 1]
+    assert check_sample_domain(X, None, [1.0, -2.0, 1.0]).dtype == np.int64
+    with pytest.raises(ValueError, match="y has 2 rows, but X has 3 rows"):
+        check_sample_domain(X, [0, 1])
+    with pytest.raises(ValueError, match=r"sample_domain must have shape \(3,\)"):
+        check_sample_domain(X, None, [1, 1])
+    with pytest.raises(ValueError, match="sample_domain must hold integers"):
+        check_sample_domain(X, None, [0.5, 1, 1])
+
+
+@pytest.mark.parametrize(
+    "est, sd, match",
+    [
+        (CORAL(), [1, -2, -2, -2], "at least 2 source rows"),
+        (CORAL(), [1, 1, 1, -2], "at least 2 target rows"),
+        (CORAL(reg=-1), [1, 1, -2, -2], "'reg' parameter of CORAL must be a float >= 0. Got -1"),
+        (SubspaceAlignment(n_components=9), [1, 1, -2, -2], r"'n_components' parameter .* int in \[1, 2\]"),
+    ],
+)
+def test_adapter_errors(est, sd, match):
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, sample_domain=np.array(sd))
+
+
+def test_adapt_then_classify_needs_labelled_source():
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    with pytest.raises(ValueError, match="needs labelled source rows"):
+        AdaptThenClassify().fit(X, np.array([-1, -1, -1, -1]))
+
+
+def test_classifier_presets():
+    X, y, _ = shifted()
+    for name in list_classifiers():
+        assert make_classifier(name).fit(X, y).score(X, y) > 0.6, name
+    with pytest.raises(ValueError, match="Unknown classifier preset 'svm'"):
+        make_classifier("svm")
