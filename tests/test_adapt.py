@@ -2,7 +2,19 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from featx.adapt import CORAL, AdaptThenClassify, SubspaceAlignment, coral_maps, subspace_alignment
+from sklearn.decomposition import PCA
+
+from featx.adapt import (
+    BDA,
+    CORAL,
+    JDA,
+    TCA,
+    AdaptThenClassify,
+    EasyTL,
+    SubspaceAlignment,
+    coral_maps,
+    subspace_alignment,
+)
 from featx.classify import list_classifiers, make_classifier
 from featx.domains import check_sample_domain, pack_domains, split_domains
 from featx.features import FeatureSet
@@ -138,3 +150,105 @@ def test_classifier_presets():
         assert make_classifier(name).fit(X, y).score(X, y) > 0.6, name
     with pytest.raises(ValueError, match="Unknown classifier preset 'svm'"):
         make_classifier("svm")
+
+
+def mmd2(A, B):
+    return float(((A.mean(0) - B.mean(0)) ** 2).sum())
+
+
+@pytest.mark.parametrize("est", [TCA(3), TCA(3, kernel="rbf"), JDA(3, n_iter=3), BDA(3, n_iter=3, balance=0.3)])
+def test_transfer_components_lower_the_mmd_between_domains(est):
+    X, y, sd = shifted(n=80, d=6)
+    X[sd < 0] += 2.0  # also a mean shift
+    y_masked = np.where(sd < 0, -1, y)
+    Z = est.fit_transform(X, y_masked, sample_domain=sd)
+    base = PCA(3).fit_transform(X)  # an unaligned projection of the same width
+    rel = lambda A: mmd2(A[sd > 0], A[sd < 0]) / A.var(0).sum()  # noqa: E731 - scale-free MMD
+    assert Z.shape == (len(X), 3)
+    assert rel(Z) < 0.2 * rel(base)
+
+
+def test_jda_uses_no_target_label():
+    X, y, sd = shifted(n=60, d=5)
+    masked = np.where(sd < 0, -1, y)
+    shuffled = masked.copy()
+    a = JDA(3, n_iter=3).fit_transform(X, masked, sample_domain=sd)
+    # any values in the target rows of y must be ignored when sample_domain says target
+    shuffled[sd < 0] = np.random.default_rng(0).integers(0, 2, (sd < 0).sum())
+    b = JDA(3, n_iter=3).fit_transform(X, shuffled, sample_domain=sd)
+    np.testing.assert_allclose(a, b)
+    assert JDA(3, n_iter=2).fit(X, masked, sample_domain=sd).pseudo_labels_.shape == ((sd < 0).sum(),)
+
+
+def test_tca_memory_budget_switches_to_nystrom_or_refuses(caplog):
+    X, y, sd = shifted(n=300, d=4)
+    exact = TCA(2, kernel="rbf").fit(X, sample_domain=sd)
+    assert exact.landmarks_used_ == 600
+    small = TCA(2, kernel="rbf", max_memory=600_000, random_state=0)
+    with caplog.at_level("WARNING"):
+        small.fit(X, sample_domain=sd)
+    assert 10 <= small.landmarks_used_ < 600 and "Nystrom" in caplog.text
+    with pytest.raises(ValueError, match="n_landmarks=500 needs about"):
+        TCA(2, kernel="rbf", n_landmarks=500, max_memory=600_000).fit(X, sample_domain=sd)
+    with pytest.raises(ValueError, match="does not fit max_memory"):
+        TCA(2, kernel="rbf", max_memory=1000).fit(X, sample_domain=sd)
+    with pytest.raises(ValueError, match="over max_memory"):
+        TCA(2, max_memory=1000).fit(X, sample_domain=sd)
+
+
+def test_nystrom_with_all_rows_reproduces_the_kernel():
+    from featx.adapt._kernel import FeatureMap, rbf_kernel
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    fm = FeatureMap(X, "rbf", 0.5, 40, 0)
+    Phi = fm(X)
+    np.testing.assert_allclose(Phi @ Phi.T, rbf_kernel(X, X, 0.5), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "est, match",
+    [
+        (TCA(kernel="poly"), "'kernel' parameter of TCA"),
+        (TCA(0), "'n_components' parameter of TCA"),
+        (TCA(mu=0), "'mu' parameter of TCA"),
+        (JDA(n_iter=0), "'n_iter' parameter of JDA"),
+        (BDA(balance=2), "'balance' parameter of BDA"),
+        (TCA(kernel="rbf", n_landmarks=0), "'n_landmarks' parameter of TCA"),
+    ],
+)
+def test_tca_family_parameter_errors(est, match):
+    X, y, sd = shifted(n=20, d=3)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, np.where(sd < 0, -1, y), sample_domain=sd)
+
+
+def test_intra_domain_programming_is_the_lp_optimum():
+    from scipy.optimize import linprog
+
+    from featx.adapt import intra_domain_programming
+
+    rng = np.random.default_rng(0)
+    for n, C in [(12, 4), (30, 6), (7, 7)]:
+        D = rng.random((n, C))
+        D[:, 0] -= 1.0  # most rows prefer class 0, so the class constraints bind
+        assign = intra_domain_programming(D)
+        assert set(assign) == set(range(C))
+        # the LP: min sum D*M, rows sum to 1, columns sum >= 1, 0 <= M <= 1
+        A_eq = np.kron(np.eye(n), np.ones(C))
+        A_ub = -np.kron(np.ones(n), np.eye(C))
+        lp = linprog(D.ravel(), A_ub=A_ub, b_ub=-np.ones(C), A_eq=A_eq, b_eq=np.ones(n), bounds=(0, 1))
+        assert D[np.arange(n), assign].sum() == pytest.approx(lp.fun, abs=1e-9)
+    assert intra_domain_programming(np.array([[0.0, 1.0, 2.0]])).tolist() == [0]  # fewer rows than classes
+
+
+def test_easytl_on_shifted_data_and_errors():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    X = rng.normal(size=(400, 5)) + 3.0 * y[:, None] * np.eye(5)[0]
+    sd = np.r_[np.ones(200), -2 * np.ones(200)].astype(int)
+    model = EasyTL().fit(X, np.where(sd < 0, -1, y), sample_domain=sd)
+    assert model.classes_.tolist() == [0, 1] and model.score(X[sd < 0], y[sd < 0]) > 0.9
+    with pytest.raises(ValueError, match="'intra_align' parameter of EasyTL"):
+        EasyTL(intra_align="gfk").fit(X, y)
+    with pytest.raises(ValueError, match="EasyTL needs labelled source rows"):
+        EasyTL().fit(X, np.full(400, -1))
