@@ -28,3 +28,17 @@ def test_default_backbone_on_hymenoptera(shared_data, tmp_path):
     top5 = logits.topk(5, dim=1).indices.numpy()
     hit = [(310 if y == 0 else 309) in row for row, y in zip(top5, val.y)]
     assert np.mean(hit) > 0.6
+
+
+def test_easytl_reproduces_the_published_office_caltech_average(shared_data):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "pipelines" / "office_caltech.py"
+    spec = importlib.util.spec_from_file_location("office_caltech", path)
+    oc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oc)
+    data = {k: oc.load_domain(shared_data / "office_caltech10_surf", v) for k, v in oc.DOMAINS.items()}
+    for method, published in (("EasyTL", 50.5), ("EasyTL(c)", 45.4), ("1NN", 31.4)):
+        avg = 100 * np.mean([oc.run_task(method, *data[s], *data[t]) for s, t in oc.TASKS])
+        assert abs(avg - published) < 1.5, (method, avg)

@@ -19,6 +19,23 @@ def labelled_source_mask(y, sample_domain) -> np.ndarray:
     return (np.asarray(sample_domain) >= 0) & ~masked
 
 
+def check_labelled_source(estimator, X, y, sample_domain):
+    """Validate ``X, y`` for a domain-aware classifier's ``fit``.
+
+    Returns ``X, y, sample_domain, keep`` where ``keep`` marks the labelled source rows;
+    raises ``ValueError`` when there are none.
+    """
+    X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32])
+    sd = check_sample_domain(X, y, sample_domain)
+    keep = labelled_source_mask(y, sd)
+    if not keep.any():
+        raise ValueError(
+            f"{type(estimator).__name__} needs labelled source rows (sample_domain >= 0, y != -1); got none."
+        )
+    check_classification_targets(y[keep])
+    return X, y, sd, keep
+
+
 def _classifier_has(method):
     def check(self):
         clf = getattr(self, "classifier_", None)
@@ -77,12 +94,7 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         from featx.adapt._coral import CORAL
 
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        sd = check_sample_domain(X, y, sample_domain)
-        keep = labelled_source_mask(y, sd)
-        if not keep.any():
-            raise ValueError("AdaptThenClassify needs labelled source rows (sample_domain >= 0, y != -1); got none.")
-        check_classification_targets(y[keep])
+        X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         self.adapter_ = clone(self.adapter if self.adapter is not None else CORAL())
         Z = self.adapter_.fit_transform(X, y, sample_domain=sd)
         self.classifier_ = clone(self.classifier if self.classifier is not None else LogisticRegression(max_iter=1000))

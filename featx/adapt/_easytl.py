@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from featx.adapt._compose import labelled_source_mask
+from featx.adapt._compose import check_labelled_source
 from featx.adapt._coral import coral_maps
-from featx.domains import check_sample_domain
 
 
 def intra_domain_programming(D: np.ndarray) -> np.ndarray:
@@ -106,12 +104,7 @@ class EasyTL(ClassifierMixin, BaseEstimator):
         """
         if self.intra_align not in ("coral", "raw"):
             raise ValueError(f"The 'intra_align' parameter of EasyTL must be 'coral' or 'raw'. Got {self.intra_align!r} instead.")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        sd = check_sample_domain(X, y, sample_domain)
-        keep = labelled_source_mask(y, sd)
-        if not keep.any():
-            raise ValueError("EasyTL needs labelled source rows (sample_domain >= 0, y != -1); got none.")
-        check_classification_targets(y[keep])
+        X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         Xs, ys = np.asarray(X[keep], dtype=np.float64), y[keep]
         Xt = np.asarray(X[sd < 0], dtype=np.float64)
         if self.intra_align == "coral" and len(Xt) >= 2:
