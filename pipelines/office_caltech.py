@@ -59,8 +59,9 @@ def linear_svm():
 class SharedPCA(SubspaceAlignment):
     """PCA fitted on source and target rows together (the literature's 'PCA' baseline)."""
 
-    def _fit(self, Xs, Xt, sd):
-        super()._fit(np.vstack([Xs, Xt]), np.vstack([Xs, Xt]), sd)
+    def _fit(self, Xs, Xt, ys):
+        both = np.vstack([Xs, Xt])
+        super()._fit(both, both, ys)
         self.mean_target_, self.components_target_ = self.mean_source_, self.components_source_
         self.M_ = np.eye(self.n_components_)
 

@@ -12,7 +12,9 @@ from featx.domains import DEFAULT_TARGET, check_sample_domain
 class BaseAdapter(TransformerMixin, BaseEstimator):
     """Base of featx's domain-alignment transformers.
 
-    Subclasses implement ``_fit(X_source, X_target)`` and ``_map(X, is_source)``. ``fit``
+    Subclasses implement ``_fit(X_source, X_target, y_source)`` and ``_map(X, is_source)``;
+    with no target rows, ``X_target`` is ``X_source`` (the same object) and ``y_source`` is
+    ``None`` when no ``y`` was given. ``fit``
     accepts ``sample_domain`` (source ``>= 0``, target ``< 0``), infers it from ``y == -1``
     when absent, and fits a single-domain (identity-like) map when there is no target.
     ``transform`` maps rows by their domain and treats rows as target when no domain is
@@ -39,14 +41,14 @@ class BaseAdapter(TransformerMixin, BaseEstimator):
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         sd = check_sample_domain(X, y, sample_domain)
-        Xs, Xt = X[sd >= 0], X[sd < 0]
+        Xs, Xt = np.asarray(X[sd >= 0], dtype=np.float64), np.asarray(X[sd < 0], dtype=np.float64)
         if len(Xs) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 source rows (sample_domain >= 0); got {len(Xs)}.")
         if len(Xt) == 0:
             Xt = Xs  # single domain: the map degenerates to (near) identity
         elif len(Xt) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 target rows (sample_domain < 0); got 1.")
-        self._fit(np.asarray(Xs, dtype=np.float64), np.asarray(Xt, dtype=np.float64), sd)
+        self._fit(Xs, Xt, None if y is None else np.asarray(y)[sd >= 0])
         return self
 
     def transform(self, X, *, sample_domain=None):

@@ -88,7 +88,7 @@ class CORAL(OneToOneFeatureMixin, BaseAdapter):
     def __init__(self, reg=1.0):
         self.reg = reg
 
-    def _fit(self, Xs, Xt, sd):
+    def _fit(self, Xs, Xt, ys):
         if not isinstance(self.reg, numbers.Real) or self.reg < 0:
             raise ValueError(f"The 'reg' parameter of CORAL must be a float >= 0. Got {self.reg!r} instead.")
         self.whiten_, self.colour_ = coral_maps(Xs, Xt, float(self.reg))

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.adapt._compose import check_labelled_source
 from featx.adapt._coral import coral_maps
+from featx.adapt._kernel import squared_distances
 
 
 def intra_domain_programming(D: np.ndarray) -> np.ndarray:
@@ -117,9 +118,7 @@ class EasyTL(ClassifierMixin, BaseEstimator):
     def _distances(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        X = np.asarray(X, dtype=np.float64)
-        sq = (X**2).sum(1)[:, None] - 2 * X @ self.centroids_.T + (self.centroids_**2).sum(1)[None, :]
-        return np.sqrt(np.maximum(sq, 0.0))
+        return np.sqrt(squared_distances(np.asarray(X, dtype=np.float64), self.centroids_))
 
     def predict(self, X):
         """Labels of a batch of (target) rows, assigned jointly."""

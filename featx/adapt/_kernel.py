@@ -13,13 +13,18 @@ logger = logging.getLogger(__name__)
 _BYTES = 8  # float64
 
 
-def rbf_kernel(A: np.ndarray, B: np.ndarray, gamma: float) -> np.ndarray:
-    """:math:`k(a, b) = \\exp(-\\gamma \\lVert a - b \\rVert^2)` for all row pairs."""
-    K = A @ B.T  # one (n, m) buffer, updated in place
+def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """:math:`\\lVert a - b \\rVert^2` for all row pairs, in one (n, m) buffer."""
+    K = A @ B.T
     K *= -2.0
     K += (A**2).sum(1)[:, None]
     K += (B**2).sum(1)[None, :]
-    np.maximum(K, 0.0, out=K)
+    return np.maximum(K, 0.0, out=K)
+
+
+def rbf_kernel(A: np.ndarray, B: np.ndarray, gamma: float) -> np.ndarray:
+    """:math:`k(a, b) = \\exp(-\\gamma \\lVert a - b \\rVert^2)` for all row pairs."""
+    K = squared_distances(A, B)
     K *= -gamma
     return np.exp(K, out=K)
 

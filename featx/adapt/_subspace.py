@@ -65,7 +65,7 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
     def __init__(self, n_components=None):
         self.n_components = n_components
 
-    def _fit(self, Xs, Xt, sd):
+    def _fit(self, Xs, Xt, ys):
         limit = min(Xs.shape[1], Xs.shape[0], Xt.shape[0])
         k = self.n_components
         if k is None:

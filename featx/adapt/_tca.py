@@ -102,8 +102,6 @@ class TCA(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
         Landmarks of the RBF map (``None`` for linear).
     """
 
-    _kind = "TCA"
-
     def __init__(self, n_components=30, *, kernel="linear", gamma=None, mu=1.0, n_landmarks=None,
                  max_memory=2**31, random_state=None):
         self.n_components = n_components
@@ -143,7 +141,7 @@ class TCA(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
         is_source = np.r_[np.ones(len(Xs), bool), np.zeros(len(Xt), bool)]
         return self.feature_map_(X), is_source
 
-    def _fit(self, Xs, Xt, sd):
+    def _fit(self, Xs, Xt, ys):
         Phi, is_source = self._prepare(Xs, Xt)
         self.components_ = transfer_components(Phi, is_source, self.n_components, self.mu, mmd_vectors(is_source), [1.0])
         self.n_components_ = self.components_.shape[1]
@@ -189,21 +187,14 @@ class JDA(TCA):
     def _balance(self):
         return 1.0, 1.0  # weights of the marginal and the conditional terms
 
-    def fit(self, X, y=None, *, sample_domain=None):
-        self._y = y
-        try:
-            return super().fit(X, y, sample_domain=sample_domain)
-        finally:
-            del self._y
-
-    def _fit(self, Xs, Xt, sd):
+    def _fit(self, Xs, Xt, ys):
         name = type(self).__name__
         if not isinstance(self.n_iter, numbers.Integral) or self.n_iter < 1:
             raise ValueError(f"The 'n_iter' parameter of {name} must be a positive int. Got {self.n_iter!r} instead.")
         Phi, is_source = self._prepare(Xs, Xt)
-        y_src = None if self._y is None else np.asarray(self._y)[sd >= 0]
+        y_src = ys
         labelled = None
-        if y_src is not None and (sd < 0).any():  # pseudo-labels need labels and a target
+        if y_src is not None and Xt is not Xs:  # pseudo-labels need labels and a target
             labelled = y_src != MASKED_LABEL if y_src.dtype.kind in "iuf" else np.ones(len(y_src), bool)
             labelled = labelled if labelled.any() else None
         w_marg, w_cond = self._balance()

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from featx.backbones._base import Backbone
-from featx.backbones._timm import _pooled, build_timm_architecture
+from featx.backbones._timm import _pooled, _timm, build_timm_architecture
 from featx.backbones._torchvision import _identity_pooled, build_torchvision_architecture
 from featx.backbones._preprocessing import Preprocessing
 
@@ -62,7 +62,7 @@ def file_backbone(path: str, *, arch: str | None = None, layers=None) -> Backbon
     elif family in ("", "timm"):
         model = build_timm_architecture(arch_name)
         classifier = model.pretrained_cfg.get("classifier") or ""
-        cfg = __import__("timm").data.resolve_model_data_config(model)
+        cfg = _timm().data.resolve_model_data_config(model)
         model.reset_classifier(0)
         pre, pooled_fn, dim = Preprocessing.from_timm_config(cfg), _pooled, model.num_features
     else:

@@ -32,13 +32,18 @@ def wrap_timm_model(model, *, name, layers=None, info=None) -> Backbone:
     )
 
 
-def build_timm_architecture(model_name: str, **kwargs):
-    """A timm model with random weights; a clear error for unknown names."""
+def check_timm_name(model_name: str) -> None:
+    """Raise a clear ``ValueError`` for a name timm does not know (offline, nothing built)."""
     timm = _timm()
     if not timm.is_model(model_name):
         close = timm.list_models(f"*{model_name.split('.')[0][:6]}*")[:10]
         raise ValueError(f"Unknown timm model {model_name!r}; similar names: {close}.")
-    return timm.create_model(model_name, pretrained=False, **kwargs)
+
+
+def build_timm_architecture(model_name: str, **kwargs):
+    """A timm model with random weights; a clear error for unknown names."""
+    check_timm_name(model_name)
+    return _timm().create_model(model_name, pretrained=False, **kwargs)
 
 
 def timm_backbone(model_name: str, *, pretrained: bool = True, layers=None, **kwargs) -> Backbone:
@@ -59,7 +64,7 @@ def timm_backbone(model_name: str, *, pretrained: bool = True, layers=None, **kw
     if not pretrained:
         model = build_timm_architecture(model_name, **kwargs)
     else:
-        build_timm_architecture(model_name.split(".")[0])  # name check only: fails fast, offline
+        check_timm_name(model_name.split(".")[0])  # fails fast, offline
         try:
             model = timm.create_model(model_name, pretrained=True, **kwargs)
         except Exception as exc:  # network, hub and cache errors all surface here
