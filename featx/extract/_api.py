@@ -167,7 +167,7 @@ def extract_features(
             pending = writer.pending
             if len(pending):
                 logger.info("extracting %d of %d rows into %s", len(pending), len(source), path)
-                workers = default_num_workers(source, dev) if num_workers == "auto" else int(num_workers)
+                workers = default_num_workers(dev) if num_workers == "auto" else int(num_workers)
                 model = backbone.folded() if fold_batchnorm else backbone
                 _run(model, source, writer, pending, dev, precision, batch_size, workers, progress)
     fs = read_cache(path)

@@ -42,7 +42,7 @@ def collate_uint8(items):
     return idx, batch.permute(0, 3, 1, 2)
 
 
-def default_num_workers(source: ImageSource, device: torch.device) -> int:
+def default_num_workers(device: torch.device) -> int:
     """Decode workers for ``num_workers="auto"``.
 
     On the CPU: 0, meaning batches are decoded in the main process by a pool of threads
@@ -98,16 +98,16 @@ def _lower_priority(worker_id: int) -> None:
 def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory: bool, nice: bool = False):
     """Batches of ``(indices, uint8 images)``: worker processes when ``num_workers > 0``,
     else a thread pool in this process with one thread per torch thread."""
+    dataset = PreprocessedImages(source, preprocessing)
     if num_workers == 0:
-        dataset = PreprocessedImages(source, preprocessing)
         return ThreadedBatches(dataset, batches, torch.get_num_threads(), pin_memory=pin_memory)
     return DataLoader(
-        PreprocessedImages(source, preprocessing),
+        dataset,
         batch_sampler=batches,
         num_workers=num_workers,
         collate_fn=collate_uint8,
         pin_memory=pin_memory,
-        prefetch_factor=4 if num_workers else None,
+        prefetch_factor=4,
         worker_init_fn=_lower_priority if nice else None,
         persistent_workers=False,
     )
