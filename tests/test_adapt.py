@@ -10,9 +10,12 @@ from featx.adapt import (
     JDA,
     TCA,
     AdaptThenClassify,
+    GFK,
     EasyTL,
     SubspaceAlignment,
     coral_maps,
+    cov_power,
+    geodesic_flow_factor,
     subspace_alignment,
 )
 from featx.classify import list_classifiers, make_classifier
@@ -41,10 +44,25 @@ def test_coral_matches_source_covariance_to_target():
 
 def test_coral_maps_are_inverse_square_roots():
     X, _, sd = shifted(d=3)
-    whiten, colour = coral_maps(X[sd > 0], X[sd < 0], reg=0.5)
+    whiten, colour = (m.dense() for m in coral_maps(X[sd > 0], X[sd < 0], reg=0.5))
     cs = np.cov(X[sd > 0].T) + 0.5 * np.eye(3)
     np.testing.assert_allclose(whiten @ cs @ whiten, np.eye(3), atol=1e-10)
     np.testing.assert_allclose(colour @ colour, np.cov(X[sd < 0].T) + 0.5 * np.eye(3), atol=1e-10)
+
+
+@pytest.mark.parametrize("n, d", [(40, 10), (10, 40)])  # eigh of the covariance, thin SVD of the rows
+def test_cov_power_is_exact_for_both_shapes(n, d):
+    X = np.random.default_rng(1).normal(size=(n, d)) @ np.diag(np.linspace(0.1, 3, d))
+    C = np.cov(X.T) + 0.3 * np.eye(d)
+    inv_root, root = cov_power(X, 0.3, -0.5), cov_power(X, 0.3, 0.5)
+    np.testing.assert_allclose(inv_root.dense() @ C @ inv_root.dense(), np.eye(d), atol=1e-9)
+    np.testing.assert_allclose(root.dense() @ root.dense(), C, atol=1e-9)
+    np.testing.assert_allclose(root.apply(X[:3]), X[:3] @ root.dense(), atol=1e-12)
+    # reg = 0: a pseudo-inverse root, the projector onto the rows' span
+    pinv = cov_power(X, 0.0, -0.5).dense()
+    P = pinv @ np.cov(X.T) @ pinv
+    np.testing.assert_allclose(P @ P, P, atol=1e-8)
+    assert round(np.trace(P)) == min(n - 1, d)
 
 
 def test_single_domain_fit_is_identity():
@@ -62,6 +80,47 @@ def test_subspace_alignment_matrix_and_maps():
     np.testing.assert_allclose(Z[sd > 0], (src - src.mean(0)) @ sa.components_source_ @ sa.M_)
     assert Z.shape == (len(X), 3) and len(sa.get_feature_names_out()) == 3
     assert SubspaceAlignment().fit(X, sample_domain=sd).n_components_ == 6
+
+
+def _orthonormal(rng, D, d):
+    return np.linalg.qr(rng.normal(size=(D, d)))[0]
+
+
+def _geodesic_kernel_by_quadrature(Ps, Pt, nodes=40):
+    """G = int_0^1 Y(t) Y(t)^T dt along Edelman et al.'s Grassmann geodesic
+    Y(t) = Ps V cos(t S) V^T + U sin(t S) V^T with (I - Ps Ps^T) Pt (Ps^T Pt)^-1 = U tan(S) V^T,
+    integrated with Gauss-Legendre nodes: an independent route to GFK's closed form."""
+    U, tan, Vt = np.linalg.svd((Pt - Ps @ (Ps.T @ Pt)) @ np.linalg.inv(Ps.T @ Pt), full_matrices=False)
+    S = np.arctan(tan)
+    t, w = np.polynomial.legendre.leggauss(nodes)
+    t, w = (t + 1) / 2, w / 2
+    def Y(t):
+        return Ps @ Vt.T @ np.diag(np.cos(t * S)) @ Vt + U @ np.diag(np.sin(t * S)) @ Vt
+
+    return sum(wi * Y(ti) @ Y(ti).T for ti, wi in zip(t, w)), Y(1.0)
+
+
+def test_gfk_closed_form_equals_the_integral_along_the_geodesic():
+    rng = np.random.default_rng(0)
+    Ps, Pt = _orthonormal(rng, 12, 4), _orthonormal(rng, 12, 4)
+    G_quad, Y1 = _geodesic_kernel_by_quadrature(Ps, Pt)
+    np.testing.assert_allclose(Y1 @ Y1.T, Pt @ Pt.T, atol=1e-10)  # the geodesic ends on the target
+    F = geodesic_flow_factor(Ps, Pt)
+    np.testing.assert_allclose(F @ F.T, G_quad, atol=1e-10)
+    # identical subspaces: the flow stays put and G is the projector onto them
+    F = geodesic_flow_factor(Ps, Ps @ _orthonormal(rng, 4, 4))
+    np.testing.assert_allclose(F @ F.T, Ps @ Ps.T, atol=1e-10)
+
+
+def test_gfk_transform_reproduces_the_kernel():
+    X, y, sd = shifted(d=6)
+    gfk = GFK(n_components=2).fit(X, sample_domain=sd)
+    Z = gfk.transform(X, sample_domain=sd)
+    assert Z.shape == (len(X), 4) and len(gfk.get_feature_names_out()) == 4
+    Xc = np.where((sd > 0)[:, None], X - X[sd > 0].mean(0), X - X[sd < 0].mean(0))
+    G = gfk.components_ @ gfk.components_.T
+    np.testing.assert_allclose(Z @ Z.T, Xc @ G @ Xc.T, atol=1e-9)
+    assert GFK().fit(X, sample_domain=sd).n_components_ == 6
 
 
 def test_adapt_then_classify_never_learns_the_masked_label_and_helps():
@@ -130,6 +189,7 @@ def test_check_sample_domain_inference_and_errors():
         (CORAL(), [1, 1, 1, -2], "at least 2 target rows"),
         (CORAL(reg=-1), [1, 1, -2, -2], "'reg' parameter of CORAL must be a float >= 0. Got -1"),
         (SubspaceAlignment(n_components=9), [1, 1, -2, -2], r"'n_components' parameter .* int in \[1, 2\]"),
+        (GFK(n_components=0), [1, 1, -2, -2], r"'n_components' parameter of GFK must be an int in \[1, 2\]"),
     ],
 )
 def test_adapter_errors(est, sd, match):

@@ -30,7 +30,7 @@ def test_default_backbone_on_hymenoptera(shared_data, tmp_path):
     assert np.mean(hit) > 0.6
 
 
-def test_easytl_reproduces_the_published_office_caltech_average(shared_data):
+def _office_caltech(shared_data):
     import importlib.util
     from pathlib import Path
 
@@ -38,7 +38,19 @@ def test_easytl_reproduces_the_published_office_caltech_average(shared_data):
     spec = importlib.util.spec_from_file_location("office_caltech", path)
     oc = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(oc)
-    data = {k: oc.load_domain(shared_data / "office_caltech10_surf", v) for k, v in oc.DOMAINS.items()}
+    return oc, {k: oc.load_domain(shared_data / "office_caltech10_surf", v) for k, v in oc.DOMAINS.items()}
+
+
+def test_easytl_reproduces_the_published_office_caltech_average(shared_data):
+    oc, data = _office_caltech(shared_data)
     for method, published in (("EasyTL", 50.5), ("EasyTL(c)", 45.4), ("1NN", 31.4)):
         avg = 100 * np.mean([oc.run_task(method, *data[s], *data[t]) for s, t in oc.TASKS])
         assert abs(avg - published) < 1.5, (method, avg)
+
+
+def test_gfk_equals_the_jda_papers_gfk_column_on_six_tasks(shared_data):
+    """Per-task GFK + 1-NN accuracies printed in the JDA paper (Long et al., ICCV 2013)."""
+    oc, data = _office_caltech(shared_data)
+    published = {"CA": 41.02, "CW": 40.68, "AC": 40.25, "AD": 36.31, "WC": 30.72, "DA": 32.05}
+    for (s, t), value in published.items():
+        assert abs(100 * oc.run_task("GFK", *data[s], *data[t]) - value) < 0.01, (s, t)

@@ -2,8 +2,10 @@
 
 from featx.adapt._base import BaseAdapter
 from featx.adapt._compose import AdaptThenClassify, labelled_source_mask
-from featx.adapt._coral import CORAL, coral_maps
+from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
 from featx.adapt._easytl import EasyTL, intra_domain_programming
+from featx.adapt._gfk import GFK, geodesic_flow_factor
+from featx.adapt._presets import list_methods, make_method
 from featx.adapt._tca import BDA, JDA, TCA, mmd_vectors, transfer_components
 from featx.adapt._subspace import SubspaceAlignment, pca_basis, subspace_alignment
 
@@ -14,11 +16,17 @@ __all__ = [
     "JDA",
     "TCA",
     "EasyTL",
+    "GFK",
     "BaseAdapter",
     "SubspaceAlignment",
     "coral_maps",
+    "cov_power",
+    "CovPower",
+    "geodesic_flow_factor",
     "intra_domain_programming",
     "labelled_source_mask",
+    "list_methods",
+    "make_method",
     "mmd_vectors",
     "transfer_components",
     "pca_basis",

@@ -55,14 +55,15 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    adapter : transformer, optional
+    adapter : transformer or "passthrough", optional
         A featx adapter (``fit(X, y, sample_domain=...)``); default :class:`CORAL`.
+        ``"passthrough"``: no alignment, the classifier alone on labelled source rows.
     classifier : classifier, optional
         Any scikit-learn classifier; default ``LogisticRegression(max_iter=1000)``.
 
     Attributes
     ----------
-    adapter_ : fitted clone of ``adapter``
+    adapter_ : fitted clone of ``adapter``, or ``"passthrough"``
     classifier_ : fitted clone of ``classifier``
     classes_ : ndarray
     n_features_in_ : int
@@ -95,8 +96,11 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         from featx.adapt._coral import CORAL
 
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
-        self.adapter_ = clone(self.adapter if self.adapter is not None else CORAL())
-        Z = self.adapter_.fit_transform(X, y, sample_domain=sd)
+        if isinstance(self.adapter, str) and self.adapter == "passthrough":
+            self.adapter_, Z = "passthrough", X
+        else:
+            self.adapter_ = clone(self.adapter if self.adapter is not None else CORAL())
+            Z = self.adapter_.fit_transform(X, y, sample_domain=sd)
         self.classifier_ = clone(self.classifier if self.classifier is not None else LogisticRegression(max_iter=1000))
         self.classifier_.fit(Z[keep], y[keep])
         self.classes_ = self.classifier_.classes_
@@ -105,6 +109,8 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _adapted(self, X, sample_domain):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if isinstance(self.adapter_, str):
+            return X
         return self.adapter_.transform(X, sample_domain=sample_domain)
 
     def predict(self, X, *, sample_domain=None):

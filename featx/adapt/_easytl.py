@@ -108,11 +108,12 @@ class EasyTL(ClassifierMixin, BaseEstimator):
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         Xs, ys = np.asarray(X[keep], dtype=np.float64), y[keep]
         Xt = np.asarray(X[sd < 0], dtype=np.float64)
-        if self.intra_align == "coral" and len(Xt) >= 2:
-            whiten, colour = coral_maps(Xs, Xt, 1.0)
-            Xs = Xs @ whiten @ colour
         self.classes_, codes = np.unique(ys, return_inverse=True)
-        self.centroids_ = np.stack([Xs[codes == k].mean(axis=0) for k in range(len(self.classes_))])
+        centroids = np.stack([Xs[codes == k].mean(axis=0) for k in range(len(self.classes_))])
+        if self.intra_align == "coral" and len(Xt) >= 2:
+            whiten, colour = coral_maps(Xs, Xt, 1.0)  # linear, so it maps the centroids directly
+            centroids = colour.apply(whiten.apply(centroids))
+        self.centroids_ = centroids
         return self
 
     def _distances(self, X):

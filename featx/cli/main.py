@@ -7,6 +7,8 @@ featx extract path/to/images --backbone timm:resnet50.a1_in1k --layer layer3 --l
 featx extract manifest.csv --backbone file:ckpt.pth --arch timm:resnet18 --precision bfloat16
 featx backbones                                    # names you can pass to --backbone
 featx cache ls | info FILE | verify [FILE...] | rm FILE... [--all]
+featx fit office.h5 --source amazon --target webcam --method coral --head logreg --predictions pred.csv
+featx evaluate office.h5 --source amazon --target webcam --methods all --heads logreg,1nn
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import sys
 
 from featx._version import __version__
-from featx.cli import _cache, _extract
+from featx.cli import _cache, _extract, _fit
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _extract.add_parsers(sub)
     _cache.add_parser(sub)
+    _fit.add_parsers(sub)
     return parser
 
 

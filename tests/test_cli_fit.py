@@ -1,0 +1,131 @@
+"""``featx fit`` / ``featx evaluate`` on cache files written from generated features (no torch)."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from featx.adapt import AdaptThenClassify, list_methods, make_method
+from featx.cli.main import main
+from featx.domains import scale_per_domain
+from featx.extract._cache import CacheWriter, create_cache_file
+
+
+def write_cache(path, X, y, domains, classes=("a", "b")):
+    """A complete featx cache file holding ``X`` (what `featx extract` writes)."""
+    ids = [f"img{i:03d}.png" for i in range(len(X))]
+    create_cache_file(path, key={"test": str(path)}, key_hash="k", dim=X.shape[1], ids=ids, labels=y,
+                      domains=domains, classes=classes, attrs={})
+    with CacheWriter(path, "k") as w:
+        w.write(np.arange(len(X)), X.astype(np.float32))
+    return path
+
+
+def two_domains(n=60, d=8, seed=0):
+    """Two classes; the target domain is rescaled and shifted."""
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.arange(n) % 2, np.arange(n) % 2]
+    X = rng.normal(size=(2 * n, d)) + 2.5 * y[:, None] * np.eye(d)[0]
+    X[n:] = X[n:] * np.linspace(3.0, 0.5, d) + 4.0
+    return X, y, np.array(["amazon"] * n + ["webcam"] * n)
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def office(tmp_path):
+    X, y, domains = two_domains()
+    return write_cache(tmp_path / "office.h5", X, y, domains)
+
+
+def test_fit_by_domain_name_prints_accuracy_and_writes_predictions(capsys, office, tmp_path):
+    pred = tmp_path / "out" / "pred.csv"
+    code, out, _ = run(capsys, "fit", office, "--source", "amazon", "--target", "webcam",
+                       "--method", "coral", "--head", "1nn", "--predictions", pred)
+    assert code == 0, out
+    assert "source rows: 60, target rows: 60, features: 8" in out
+    acc = float(out.split("target accuracy ")[1].split("%")[0])
+    assert acc > 80
+    rows = list(csv.DictReader(open(pred)))
+    assert len(rows) == 60 and rows[0]["domain"] == "webcam" and rows[0]["id"] == "img060.png"
+    assert {r["prediction"] for r in rows} == {"a", "b"}
+
+
+def test_fit_with_files_as_domains_and_unlabelled_target(capsys, tmp_path):
+    X, y, domains = two_domains()
+    src = write_cache(tmp_path / "src.h5", X[:60], y[:60], domains[:60])
+    tgt = write_cache(tmp_path / "tgt.h5", X[60:], np.full(60, -1), domains[60:])
+    code, out, _ = run(capsys, "fit", "--source", src, "--target", tgt, "--method", "easytl")
+    assert code == 0 and "easytl: target accuracy n/a (the target rows carry no labels)" in out
+    code, _, err = run(capsys, "evaluate", "--source", src, "--target", tgt)
+    assert code == 2 and "needs target rows with labels" in err
+
+
+def test_evaluate_table_and_json(capsys, office, tmp_path):
+    out_json = tmp_path / "r.json"
+    code, out, _ = run(capsys, "evaluate", office, "--source", "amazon", "--target", "webcam",
+                       "--methods", "none,coral,easytl", "--heads", "logreg,1nn", "--json", out_json)
+    assert code == 0
+    results = json.loads(out_json.read_text())["results"]
+    assert [(r["method"], r["head"]) for r in results] == [
+        ("none", "logreg"), ("none", "1nn"), ("coral", "logreg"), ("coral", "1nn"), ("easytl", "-")]
+    assert "| coral | 1nn |" in out
+    assert all(0 <= r["accuracy"] <= 100 for r in results)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--source", "amazon", "--target", "dslr"], "No rows with domain 'dslr' in the given cache files; found domains ['amazon', 'webcam']"),
+        (["--source", "amazon", "--target", "amazon"], "Source and target must be different domains; got ['amazon']"),
+        (["--source", " , ", "--target", "webcam"], "Expected at least one domain name or .h5 file"),
+        (["--source", "amazon", "--target", "webcam", "--method", "dann"], "Unknown alignment method 'dann'"),
+        (["--source", "amazon", "--target", "webcam", "--head", "xgb"], "Unknown classifier preset 'xgb'"),
+    ],
+)
+def test_fit_errors(capsys, office, argv, message):
+    code, _, err = run(capsys, "fit", office, *argv)
+    assert code == 2 and message in err
+
+
+def test_domain_in_several_files_and_unknown_evaluate_names(capsys, office, tmp_path):
+    X, y, domains = two_domains(seed=1)
+    other = write_cache(tmp_path / "other.h5", X, y, domains)
+    code, _, err = run(capsys, "fit", office, other, "--source", "amazon", "--target", "webcam")
+    assert code == 2 and "Domain 'amazon' is in several cache files" in err
+    code, _, err = run(capsys, "evaluate", office, "--source", "amazon", "--target", "webcam", "--methods", "coral,x")
+    assert code == 2 and "Unknown method(s) ['x']" in err
+    code, _, err = run(capsys, "evaluate", office, "--source", "amazon", "--target", "webcam", "--heads", ",")
+    assert code == 2 and "Unknown head(s) ','" in err
+
+
+def test_make_method_presets_and_passthrough():
+    assert set(list_methods()) >= {"none", "coral", "sa", "gfk", "tca", "jda", "bda", "easytl"}
+    X, y, domains = two_domains()
+    sd = np.where(domains == "amazon", 1, -2)
+    y_masked = np.where(sd < 0, -1, y)
+    for name in list_methods():
+        model = make_method(name, "1nn").fit(X, y_masked, sample_domain=sd)
+        assert model.predict(X[sd < 0]).shape == (60,)
+    plain = make_method("none", "1nn").fit(X, y_masked, sample_domain=sd)
+    assert isinstance(plain, AdaptThenClassify) and plain.adapter_ == "passthrough"
+    np.testing.assert_array_equal(plain.predict(X), plain.classifier_.predict(X))
+    assert -1 not in plain.classes_
+
+
+def test_scale_per_domain():
+    X, _, domains = two_domains()
+    sd = np.where(domains == "amazon", 1, -2)
+    Z = scale_per_domain(X, sd, "zscore")
+    for d in (1, -2):
+        np.testing.assert_allclose(Z[sd == d].mean(0), 0, atol=1e-12)
+        np.testing.assert_allclose(Z[sd == d].std(0), 1, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(scale_per_domain(X, sd, "unit"), axis=1), 1)
+    np.testing.assert_array_equal(scale_per_domain(X, sd, "none"), X)
+    with pytest.raises(ValueError, match="how must be 'zscore', 'unit' or 'none'; got 'l2'"):
+        scale_per_domain(X, sd, "l2")
