@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 
 from featx.adapt._base import BaseAdapter
-from featx.adapt._subspace import pca_basis
+from featx.adapt._subspace import pca_basis, subspace_size
 
 
 def geodesic_flow_factor(Ps: np.ndarray, Pt: np.ndarray) -> np.ndarray:
@@ -93,15 +91,7 @@ class GFK(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
         self.n_components = n_components
 
     def _fit(self, Xs, Xt, ys):
-        limit = min(Xs.shape[1], Xs.shape[0], Xt.shape[0])
-        k = self.n_components
-        if k is None:
-            k = max(1, min(20, Xs.shape[1], Xs.shape[0] - 1, Xt.shape[0] - 1))
-        elif not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
-            raise ValueError(
-                f"The 'n_components' parameter of GFK must be an int in [1, {limit}] "
-                f"(min of n_features and the rows per domain) or None. Got {k!r} instead."
-            )
+        k = subspace_size(self, Xs, Xt, cap=20)
         self.mean_source_, Ps = pca_basis(Xs, k)
         self.mean_target_, Pt = pca_basis(Xt, k)
         self.components_ = geodesic_flow_factor(Ps, Pt)

@@ -20,6 +20,21 @@ def pca_basis(X: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]
     return mean, basis * np.where(signs == 0, 1.0, signs)
 
 
+def subspace_size(estimator, Xs, Xt, cap: int) -> int:
+    """Validated ``estimator.n_components``: an int in ``[1, min(d, n_s, n_t)]``, or for
+    ``None`` ``min(cap, d, n_s - 1, n_t - 1)`` (at least 1)."""
+    limit = min(Xs.shape[1], Xs.shape[0], Xt.shape[0])
+    k = estimator.n_components
+    if k is None:
+        return max(1, min(cap, Xs.shape[1], Xs.shape[0] - 1, Xt.shape[0] - 1))
+    if not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
+        raise ValueError(
+            f"The 'n_components' parameter of {type(estimator).__name__} must be an int in [1, {limit}] "
+            f"(min of n_features and the rows per domain) or None. Got {k!r} instead."
+        )
+    return int(k)
+
+
 def subspace_alignment(Ps: np.ndarray, Pt: np.ndarray) -> np.ndarray:
     """The alignment matrix of subspace alignment.
 
@@ -66,15 +81,7 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
         self.n_components = n_components
 
     def _fit(self, Xs, Xt, ys):
-        limit = min(Xs.shape[1], Xs.shape[0], Xt.shape[0])
-        k = self.n_components
-        if k is None:
-            k = max(1, min(Xs.shape[1], Xs.shape[0] - 1, Xt.shape[0] - 1, 100))
-        elif not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
-            raise ValueError(
-                f"The 'n_components' parameter of SubspaceAlignment must be an int in [1, {limit}] "
-                f"(min of n_features and the rows per domain) or None. Got {k!r} instead."
-            )
+        k = subspace_size(self, Xs, Xt, cap=100)
         self.mean_source_, self.components_source_ = pca_basis(Xs, k)
         self.mean_target_, self.components_target_ = pca_basis(Xt, k)
         self.M_ = subspace_alignment(self.components_source_, self.components_target_)
