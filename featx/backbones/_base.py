@@ -132,6 +132,16 @@ class Backbone(nn.Module):
         return torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]
 
     @property
+    def pooled_fn(self):
+        """``pooled_fn(model, x) -> (N, D)``: the pooled penultimate embedding of normalised ``x``."""
+        return self._pooled_fn
+
+    @property
+    def pooled_dim(self) -> int:
+        """Width of the pooled embedding."""
+        return self._pooled_dim
+
+    @property
     def layer_dims(self) -> tuple[int, ...]:
         """Width of each requested layer (a dry run on one blank image when intermediates are asked)."""
         if self._layer_dims is None:

@@ -59,9 +59,12 @@ def default_num_workers(device: torch.device) -> int:
 
 
 class ThreadedBatches:
-    """Decode each batch with a thread pool in the calling process; yields like a DataLoader."""
+    """Decode each batch with a thread pool in the calling process; yields like a DataLoader.
 
-    def __init__(self, dataset: PreprocessedImages, batches, threads: int, pin_memory: bool = False):
+    ``dataset[i]`` must return ``(i, HWC uint8 array)``.
+    """
+
+    def __init__(self, dataset: Dataset, batches, threads: int, pin_memory: bool = False):
         self.dataset, self.batches, self.threads = dataset, batches, max(1, threads)
         self.pin_memory = pin_memory
 
@@ -98,7 +101,12 @@ def _lower_priority(worker_id: int) -> None:
 def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory: bool, nice: bool = False):
     """Batches of ``(indices, uint8 images)``: worker processes when ``num_workers > 0``,
     else a thread pool in this process with one thread per torch thread."""
-    dataset = PreprocessedImages(source, preprocessing)
+    return make_batch_loader(PreprocessedImages(source, preprocessing), batches, num_workers=num_workers,
+                             pin_memory=pin_memory, nice=nice)
+
+
+def make_batch_loader(dataset: Dataset, batches, *, num_workers: int, pin_memory: bool, nice: bool = False):
+    """As :func:`make_loader`, for any dataset whose items are ``(index, HWC uint8 array)``."""
     if num_workers == 0:
         return ThreadedBatches(dataset, batches, torch.get_num_threads(), pin_memory=pin_memory)
     return DataLoader(

@@ -1,0 +1,83 @@
+"""Training-step time per freezing policy: a frozen prefix builds no autograd graph, so its
+backward pass (and its weight gradients) are skipped.
+
+One step = forward + backward + optimizer step on a batch of pre-made uint8 images at the
+backbone's input size (no decoding), median over timed steps after warm-up steps.
+
+    python benchmarks/finetune_step.py [--backbone efficientnet_lite0] [--batch-size 32] [--steps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from featx.backbones import create_backbone
+from featx.finetune import parse_freeze, stage_groups
+from featx.finetune._freeze import apply_freeze, freeze_batchnorm_statistics
+from featx.finetune._net import FineTuneNet
+from featx.finetune._optim import TrainableOptimizer
+
+
+def step_seconds(backbone, freeze: str, batch_size: int, steps: int, warmup: int = 2) -> tuple[float, int]:
+    torch.manual_seed(0)
+    net = FineTuneNet(backbone, 2).to(memory_format=torch.channels_last)
+    groups = stage_groups(net.body)
+    apply_freeze(net.body, parse_freeze(freeze).frozen(0, groups))
+    opt = TrainableOptimizer(net, groups, kind="adamw", lr=1e-3, backbone_lr_factor=0.1, layer_decay=None,
+                             weight_decay=0.01, momentum=0.9)
+    opt.sync()
+    net.train()
+    freeze_batchnorm_statistics(net.body)
+    x = torch.randint(0, 256, (batch_size, 3, *backbone.preprocessing.input_size), dtype=torch.uint8)
+    x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.arange(batch_size) % 2
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        loss = F.cross_entropy(net(x), y)
+        opt.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.optimizer.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    return statistics.median(times), trainable
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "finetune_step.json")
+    args = p.parse_args(argv)
+    backbone = create_backbone(args.backbone)
+    n = len(stage_groups(FineTuneNet(backbone, 2).body))
+    policies = ["none", f"first:{n // 2}", "last:2", "all"]
+    rows = []
+    for freeze in policies:
+        secs, trainable = step_seconds(backbone, freeze, args.batch_size, args.steps)
+        rows.append({"freeze": freeze, "step_seconds": secs, "images_per_s": args.batch_size / secs,
+                     "trainable_parameters": trainable})
+    full = rows[0]["step_seconds"]
+    print(f"{args.backbone}, batch {args.batch_size}, float32, {torch.get_num_threads()} threads")
+    print("| freeze | trainable parameters | step s | images/s | vs full fine-tune |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        r["speedup_vs_full"] = full / r["step_seconds"]
+        print(f"| {r['freeze']} | {r['trainable_parameters']:,} | {r['step_seconds']:.2f} | {r['images_per_s']:.1f} "
+              f"| {r['speedup_vs_full']:.2f}x |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"backbone": args.backbone, "batch_size": args.batch_size, "rows": rows}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,432 @@
+"""FineTuneClassifier: end-to-end fine-tuning of a featx backbone, scikit-learn style."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
+from featx.finetune._data import AugmentedImages, SourceSubset, epoch_batches, stratified_split
+from featx.finetune._freeze import apply_freeze, freeze_batchnorm_statistics, parse_freeze
+from featx.finetune._groups import stage_groups
+from featx.finetune._net import FineTuneNet
+from featx.finetune._optim import TrainableOptimizer, set_learning_rates, warmup_cosine
+
+logger = logging.getLogger(__name__)
+
+#: Parameters that do not change what a run computes (a checkpoint may be resumed across them).
+_RUNTIME_PARAMS = ("checkpoint_dir", "device", "num_workers", "progress", "cache_dir")
+
+
+def _as_source(data, y=None):
+    from featx.data import ImageSource, InMemoryImages, open_source
+
+    if isinstance(data, (str, ImageSource)) or hasattr(data, "__fspath__"):
+        if y is not None:
+            raise ValueError("y is read from the data source (folder names, manifest labels); pass y only with "
+                             f"arrays or lists of images. Got data={data!r} and y.")
+        return open_source(data)
+    return InMemoryImages(data, y)
+
+
+class FineTuneClassifier(ClassifierMixin, BaseEstimator):
+    """Fine-tune a featx backbone end to end with a new linear head.
+
+    The network is the same registry entry, weights and preprocessing as the frozen
+    extractor (:func:`featx.backbones.create_backbone`), plus a linear head sized to the
+    classes. ``fit`` takes what extraction takes: an image folder, a CSV manifest, an
+    :class:`~featx.data.ImageSource`, or an array / list of images with ``y``.
+
+    Parameters
+    ----------
+    backbone : str or Backbone, default="efficientnet_lite0"
+    freeze : str or list of str, default="none"
+        ``"all"`` (linear probe), ``"none"`` (full fine-tune), ``"first:K"`` (the first K
+        stage groups frozen), ``"last:K"`` (only the last K stage groups train),
+        ``"gradual"`` (top-down unfreezing, one stage group every ``unfreeze_every``
+        epochs), ``"lp-ft"`` (head only for ``lp_epochs``, then everything, the backbone
+        at ``lr * backbone_lr_factor``), or a list of parameter-name patterns (substrings
+        or globs) to freeze. Stage groups: :func:`featx.finetune.stage_groups`.
+    epochs : int, default=10
+    batch_size : int, default=32
+    optimizer : {"adamw", "sgd"}, default="adamw"
+        SGD uses Nesterov momentum ``momentum``.
+    lr : float, default=1e-3
+        Learning rate of the head.
+    backbone_lr_factor : float, default=0.1
+        Pretrained stages learn at ``lr * backbone_lr_factor``.
+    layer_decay : float, optional
+        Layer-wise decay: stage ``i`` of ``n`` learns at ``lr * factor * layer_decay ** (n - 1 - i)``.
+    weight_decay : float, default=0.01
+        Not applied to biases and normalisation parameters.
+    momentum : float, default=0.9
+    warmup_epochs : float, default=1
+        Linear warm-up, then a cosine decay to 0 over the remaining steps.
+    unfreeze_every : int, default=1
+    lp_epochs : int, default=2
+    train_frozen_batchnorm : bool, default=False
+        By default BatchNorm layers whose parameters are frozen stay in eval mode, keeping
+        their running statistics.
+    augment : bool, default=True
+        Random resized crop (area ``crop_scale``) + horizontal flip at the backbone's input size.
+    crop_scale : tuple of float, default=(0.25, 1.0)
+    label_smoothing : float, default=0.0
+    validation_fraction : float, default=0.1
+        Stratified share of the training images held out (ignored with ``validation_data``).
+    early_stopping : int, optional
+        Stop after this many epochs without a better validation top-1 accuracy. With a
+        validation set, the weights of the best epoch are kept (of equally good epochs, the
+        last).
+    head_init : {"random", "logreg"}, default="random"
+        ``"logreg"``: start the head from a logistic regression on the frozen features of the
+        training images, read from (or written to) featx's cache.
+    device : str, default="auto"
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Autocast precision (float16 with gradient scaling).
+    num_workers : int or "auto", default="auto"
+    seed : int, default=0
+    checkpoint_dir : str or Path, optional
+        Write a checkpoint after every epoch; a later ``fit`` with the same settings resumes
+        from it.
+    cache_dir : str or Path, optional
+        Feature cache for ``head_init="logreg"``.
+    progress : bool, default=True
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+    net_ : FineTuneNet
+        The trained network (on the CPU).
+    history_ : list of dict
+        Per epoch: loss, train accuracy, validation top-1 / top-5, images/s, trainable tensors.
+    stage_groups_ : list of str
+    best_epoch_ : int or None
+    warm_start_computed_ : int
+        With ``head_init="logreg"``: images embedded for the warm start (0 when the cache had them).
+    preprocessing_ : Preprocessing
+        The backbone's evaluation preprocessing, used by ``predict``.
+    """
+
+    def __init__(self, backbone="efficientnet_lite0", freeze="none", *, epochs=10, batch_size=32,
+                 optimizer="adamw", lr=1e-3, backbone_lr_factor=0.1, layer_decay=None, weight_decay=0.01,
+                 momentum=0.9, warmup_epochs=1, unfreeze_every=1, lp_epochs=2, train_frozen_batchnorm=False,
+                 augment=True, crop_scale=(0.25, 1.0), label_smoothing=0.0, validation_fraction=0.1,
+                 early_stopping=None, head_init="random", device="auto", precision="float32",
+                 num_workers="auto", seed=0, checkpoint_dir=None, cache_dir=None, progress=True):
+        self.backbone = backbone
+        self.freeze = freeze
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.backbone_lr_factor = backbone_lr_factor
+        self.layer_decay = layer_decay
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.warmup_epochs = warmup_epochs
+        self.unfreeze_every = unfreeze_every
+        self.lp_epochs = lp_epochs
+        self.train_frozen_batchnorm = train_frozen_batchnorm
+        self.augment = augment
+        self.crop_scale = crop_scale
+        self.label_smoothing = label_smoothing
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.head_init = head_init
+        self.device = device
+        self.precision = precision
+        self.num_workers = num_workers
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self.cache_dir = cache_dir
+        self.progress = progress
+
+    # ------------------------------------------------------------------ set-up
+    def _check_params(self):
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive int; got {self.epochs!r}.")
+        if not isinstance(self.batch_size, int) or self.batch_size < 2:
+            raise ValueError(f"batch_size must be an int >= 2 (BatchNorm needs 2 images); got {self.batch_size!r}.")
+        if self.head_init not in ("random", "logreg"):
+            raise ValueError(f"head_init must be 'random' or 'logreg'; got {self.head_init!r}.")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1); got {self.validation_fraction!r}.")
+        if self.early_stopping is not None and (not isinstance(self.early_stopping, int) or self.early_stopping < 1):
+            raise ValueError(f"early_stopping must be a positive int or None; got {self.early_stopping!r}.")
+
+    def _make_backbone(self):
+        from featx.backbones import Backbone, create_backbone
+
+        return self.backbone if isinstance(self.backbone, Backbone) else create_backbone(self.backbone)
+
+    def _runtime(self):
+        from featx.extract._device import check_precision, resolve_device
+        from featx.extract._loader import default_num_workers
+
+        device = resolve_device(self.device)
+        precision = check_precision(self.precision, device)
+        workers = default_num_workers(device) if self.num_workers == "auto" else int(self.num_workers)
+        return device, precision, workers
+
+    def _fingerprint(self, backbone, classes, n_train) -> str:
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in _RUNTIME_PARAMS}
+        params["backbone"] = [backbone.name, backbone.weights_fingerprint]
+        text = json.dumps({"params": params, "classes": list(classes), "n_train": n_train}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data, y=None, *, validation_data=None):
+        """Fine-tune on labelled images.
+
+        Parameters
+        ----------
+        data : str, Path, ImageSource, ndarray or list of images
+        y : array-like, optional
+            Labels, only with arrays or lists of images.
+        validation_data : same kinds as ``data``, optional
+            Held-out images (with labels) for early stopping; default a stratified
+            ``validation_fraction`` of ``data``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        source = _as_source(data, y)
+        labels = np.asarray(source.labels)
+        if (labels < 0).any():
+            raise ValueError(f"FineTuneClassifier needs a label for every training image; "
+                             f"{int((labels < 0).sum())} of {len(labels)} have none.")
+        if len(source.classes) < 2:
+            raise ValueError(f"FineTuneClassifier needs at least 2 classes; got {list(source.classes)}.")
+        self.classes_ = np.asarray(source.classes)
+        if validation_data is not None:
+            train, val = source, _as_source(validation_data)
+            if tuple(val.classes) != tuple(source.classes):
+                raise ValueError(f"validation_data must have the training classes {list(source.classes)}; "
+                                 f"got {list(val.classes)}.")
+        elif self.validation_fraction > 0:
+            tr, va = stratified_split(labels, self.validation_fraction, self.seed)
+            train, val = SourceSubset(source, tr), SourceSubset(source, va)
+        else:
+            train, val = source, None
+
+        backbone = self._make_backbone()
+        policy = parse_freeze(self.freeze, self.lp_epochs if self.freeze == "lp-ft" else self.unfreeze_every,
+                              "lp_epochs" if self.freeze == "lp-ft" else "unfreeze_every")
+        device, precision, workers = self._runtime()
+        self.preprocessing_ = backbone.preprocessing
+        rng_devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=rng_devices):  # seeded here, the caller's RNG state untouched
+            torch.manual_seed(self.seed)
+            return self._fit(train, val, backbone, policy, device, precision, workers)
+
+    def _fit(self, train, val, backbone, policy, device, precision, workers):
+        net = FineTuneNet(backbone, len(self.classes_))
+        groups = stage_groups(net.body)
+        self.stage_groups_ = [g.name for g in groups]
+        if self.head_init == "logreg":
+            self._warm_start_head(net, backbone, train, device, precision)
+        net.to(device)
+        if device.type != "mps":
+            net.to(memory_format=torch.channels_last)
+        opt = TrainableOptimizer(net, groups, kind=self.optimizer, lr=self.lr, backbone_lr_factor=self.backbone_lr_factor,
+                                 layer_decay=self.layer_decay, weight_decay=self.weight_decay, momentum=self.momentum)
+        steps = len(epoch_batches(len(train), self.batch_size, self.seed, 0))
+        total, warmup = self.epochs * steps, int(round(self.warmup_epochs * steps))
+        run = {"epoch": -1, "step": 0, "history": [], "best_state": None, "best_score": -1.0, "best_epoch": None,
+               "bad_epochs": 0}
+        fingerprint = self._fingerprint(backbone, self.classes_, len(train))
+        saved = load_checkpoint(self.checkpoint_dir) if self.checkpoint_dir is not None else None
+        if saved is not None:
+            if saved["fingerprint"] != fingerprint:
+                raise ValueError(f"The checkpoint in {str(self.checkpoint_dir)!r} was written by a run with other "
+                                 "settings or data; delete it or pass another checkpoint_dir.")
+            for e in range(saved["epoch"] + 1):  # rebuild the optimizer's groups in the order they were made
+                apply_freeze(net.body, policy.frozen(e, groups))
+                opt.sync()
+            net.load_state_dict(saved["model"])
+            opt.optimizer.load_state_dict(saved["optimizer"])
+            run = {k: saved[k] for k in run}
+            logger.info("resuming after epoch %d of %d", run["epoch"] + 1, self.epochs)
+        scaler = torch.amp.GradScaler(device.type) if precision == "float16" else None
+        train_data = self._train_dataset(train, backbone)
+        y_train = torch.as_tensor(np.asarray(train.labels), dtype=torch.int64)
+
+        for epoch in range(run["epoch"] + 1, self.epochs):
+            if self.early_stopping is not None and run["bad_epochs"] >= self.early_stopping:
+                logger.info("early stopping: no better validation accuracy for %d epochs", run["bad_epochs"])
+                break
+            apply_freeze(net.body, policy.frozen(epoch, groups), log_each=policy.kind == "patterns")
+            opt.sync()
+            stats = self._train_epoch(net, opt, scaler, train_data, y_train, epoch, run, total, warmup,
+                                      device, precision, workers)
+            if val is not None:
+                stats.update(self._validate(net, val, backbone, device, precision, workers))
+                # ties keep the later, longer-trained epoch; only a better score resets the patience
+                if stats["val_top1"] >= run["best_score"]:
+                    run["bad_epochs"] = 0 if stats["val_top1"] > run["best_score"] else run["bad_epochs"] + 1
+                    run.update(best_score=stats["val_top1"], best_epoch=epoch,
+                               best_state={k: v.detach().cpu().clone() for k, v in net.state_dict().items()})
+                else:
+                    run["bad_epochs"] += 1
+            run["history"].append(stats)
+            run["epoch"] = epoch
+            if self.checkpoint_dir is not None:
+                save_checkpoint(self.checkpoint_dir, {**run, "model": net.state_dict(), "optimizer": opt.optimizer.state_dict(),
+                                                      "frozen": sorted(policy.frozen(epoch, groups)),
+                                                      "fingerprint": fingerprint})
+        if run["best_state"] is not None:
+            net.load_state_dict(run["best_state"])
+        self.net_ = net.to("cpu").eval()
+        self.history_ = run["history"]
+        self.best_epoch_ = run["best_epoch"]
+        return self
+
+    def _train_dataset(self, train, backbone):
+        from featx.extract._loader import PreprocessedImages
+
+        if self.augment:
+            return AugmentedImages(train, backbone.preprocessing, seed=self.seed, scale=tuple(self.crop_scale))
+        return PreprocessedImages(train, backbone.preprocessing)
+
+    def _warm_start_head(self, net, backbone, train, device, precision):
+        """The head starts as a logistic regression on the cached frozen features."""
+        from sklearn.linear_model import LogisticRegression
+
+        from featx.extract import extract_features
+
+        # the whole training source, not the split: the same cache key as `featx extract` on that data
+        whole = train.parent if isinstance(train, SourceSubset) else train
+        fs = extract_features(whole, backbone, cache_dir=self.cache_dir, device=device, precision=precision,
+                              progress=self.progress)
+        rows = train.indices if isinstance(train, SourceSubset) else slice(None)
+        self.warm_start_computed_ = int(fs.metadata["n_computed"])
+        clf = LogisticRegression(max_iter=2000).fit(fs.X[rows], fs.y[rows])
+        W = np.zeros((len(self.classes_), fs.X.shape[1]))
+        b = np.zeros(len(self.classes_))
+        if clf.coef_.shape[0] == 1:  # binary: one logit difference, split between the two classes
+            W[clf.classes_] = np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
+            b[clf.classes_] = [-clf.intercept_[0] / 2, clf.intercept_[0] / 2]
+        else:
+            W[clf.classes_], b[clf.classes_] = clf.coef_, clf.intercept_
+        with torch.no_grad():
+            net.head.weight.copy_(torch.as_tensor(W, dtype=torch.float32))
+            net.head.bias.copy_(torch.as_tensor(b, dtype=torch.float32))
+
+    def _train_epoch(self, net, opt, scaler, dataset, y_train, epoch, run, total, warmup, device, precision, workers):
+        from tqdm.auto import tqdm
+
+        from featx.extract._device import autocast
+        from featx.extract._loader import make_batch_loader
+
+        torch.manual_seed(self.seed * 100_003 + epoch)  # dropout and any other torch randomness
+        dataset.epoch = epoch
+        batches = epoch_batches(len(dataset), self.batch_size, self.seed, epoch)
+        loader = make_batch_loader(dataset, batches, num_workers=workers, pin_memory=device.type == "cuda")
+        net.train()
+        if not self.train_frozen_batchnorm:
+            freeze_batchnorm_statistics(net.body)
+        seen = correct = 0
+        loss_sum = 0.0
+        start = time.perf_counter()
+        bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
+                   disable=not self.progress)
+        try:
+            for idx, images in loader:
+                set_learning_rates(opt.optimizer, warmup_cosine(run["step"], total, warmup))
+                images = images.to(device, non_blocking=True)
+                if device.type != "mps":
+                    images = images.contiguous(memory_format=torch.channels_last)
+                target = y_train[idx].to(device, non_blocking=True)
+                with autocast(device, precision):
+                    logits = net(images)
+                loss = F.cross_entropy(logits.float(), target, label_smoothing=self.label_smoothing)
+                opt.optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt.optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.optimizer.step()
+                run["step"] += 1
+                n = len(idx)
+                seen += n
+                loss_sum += float(loss.detach()) * n
+                correct += int((logits.argmax(1) == target).sum())
+                rate = seen / max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.1f}")
+                bar.update(1)
+        finally:
+            bar.close()
+        trainable = sum(p.requires_grad for p in net.body.parameters())
+        return {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen,
+                "images_per_s": seen / (time.perf_counter() - start), "trainable_backbone_tensors": trainable,
+                "lr_head": opt.optimizer.param_groups[0]["lr"]}
+
+    # ------------------------------------------------------------------ predict
+    def _logits(self, net, source, backbone_preprocessing, device, precision, workers) -> torch.Tensor:
+        from featx.extract._device import autocast
+        from featx.extract._loader import make_loader
+
+        batches = [list(range(i, min(len(source), i + 2 * self.batch_size))) for i in range(0, len(source), 2 * self.batch_size)]
+        loader = make_loader(source, backbone_preprocessing, batches, num_workers=workers,
+                             pin_memory=device.type == "cuda")
+        out = torch.empty(len(source), net.head.out_features)
+        was_training = net.training
+        net.eval()
+        with torch.inference_mode():
+            for idx, images in loader:
+                images = images.to(device, non_blocking=True)
+                if device.type != "mps":
+                    images = images.contiguous(memory_format=torch.channels_last)
+                with autocast(device, precision):
+                    out[idx] = net(images).float().cpu()
+        net.train(was_training)
+        return out
+
+    def _validate(self, net, val, backbone, device, precision, workers) -> dict:
+        logits = self._logits(net, val, backbone.preprocessing, device, precision, workers)
+        target = torch.as_tensor(np.asarray(val.labels), dtype=torch.int64)
+        k = min(5, logits.shape[1])
+        top = logits.topk(k, dim=1).indices
+        return {"val_top1": float((top[:, 0] == target).float().mean()),
+                f"val_top{k}": float((top == target[:, None]).any(1).float().mean())}
+
+    def _predict_logits(self, data) -> torch.Tensor:
+        check_is_fitted(self)
+        source = _as_source(data)
+        device, precision, workers = self._runtime()
+        net = self.net_.to(device)
+        try:
+            return self._logits(net, source, self.preprocessing_, device, precision, workers)
+        finally:
+            self.net_ = net.to("cpu")
+
+    def predict_proba(self, data) -> np.ndarray:
+        """Class probabilities, shape (n_images, n_classes), columns in ``classes_`` order."""
+        return torch.softmax(self._predict_logits(data), dim=1).numpy()
+
+    def predict(self, data) -> np.ndarray:
+        """Predicted class names."""
+        return self.classes_[self._predict_logits(data).argmax(1).numpy()]
+
+    def score(self, data, y=None, sample_weight=None) -> float:
+        """Top-1 accuracy on labelled images (labels from the source, or ``y`` with arrays)."""
+        source = _as_source(data, y)
+        labels = np.asarray(source.labels)
+        if (labels < 0).any():
+            raise ValueError(f"score needs a label for every image; {int((labels < 0).sum())} have none.")
+        truth = np.asarray(source.classes)[labels]
+        from sklearn.metrics import accuracy_score
+
+        return accuracy_score(truth, self.predict(source), sample_weight=sample_weight)

@@ -1,0 +1,113 @@
+"""Training data for fine-tuning: subsets of a source, a stratified split, seeded augmentation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from featx.data import ImageSource
+from featx.data._images import _RESAMPLE, to_rgb
+
+
+class SourceSubset(ImageSource):
+    """Rows ``indices`` of another source, with their ids, labels and domains."""
+
+    def __init__(self, parent: ImageSource, indices):
+        self.parent = parent
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.ids = [parent.ids[i] for i in self.indices]
+        self.labels = np.asarray(parent.labels)[self.indices]
+        self.classes = parent.classes
+        self.domains = [parent.domains[i] for i in self.indices]
+        self.name = parent.name
+
+    def load(self, i: int):
+        return self.parent.load(int(self.indices[i]))
+
+    def _content_stamps(self):
+        stamps = list(self.parent._content_stamps())
+        return [stamps[i] for i in self.indices]
+
+    def describe(self) -> dict:
+        return {**self.parent.describe(), "subset_of": len(self.parent), "n_samples": len(self)}
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, validation)``: ``round(fraction * n_c)`` rows of each class ``c``
+    (at least 1 when the class has 2 or more) go to validation, drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        k = int(round(fraction * len(rows)))
+        k = min(max(k, 1 if len(rows) > 1 else 0), len(rows) - 1)
+        val.extend(rng.permutation(rows)[:k].tolist())
+    val = np.sort(np.asarray(val, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(labels)), val), val
+
+
+def random_resized_crop(img, size: tuple[int, int], rng: np.random.Generator, *, scale=(0.08, 1.0),
+                        ratio=(3 / 4, 4 / 3), interpolation="bicubic", flip: bool = True) -> np.ndarray:
+    """Inception-style random crop (area fraction in ``scale``, aspect ratio in ``ratio``, log-uniform),
+    resized to ``size`` (height, width), then a horizontal flip with probability 1/2; HWC uint8.
+    Falls back to the central crop after 10 rejected draws, as torchvision does."""
+    img = to_rgb(img)
+    W, H = img.size
+    area = W * H
+    box = None
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+        if 0 < w <= W and 0 < h <= H:
+            x, y = int(rng.integers(0, W - w + 1)), int(rng.integers(0, H - h + 1))
+            box = (x, y, x + w, y + h)
+            break
+    if box is None:
+        aspect = W / H
+        if aspect < ratio[0]:  # too tall: full width, the tallest allowed box
+            w, h = W, min(H, round(W / ratio[0]))
+        elif aspect > ratio[1]:  # too wide: full height
+            w, h = min(W, round(H * ratio[1])), H
+        else:
+            w, h = W, H
+        x, y = (W - w) // 2, (H - h) // 2
+        box = (x, y, x + w, y + h)
+    out = img.resize((size[1], size[0]), _RESAMPLE[interpolation], box=box)
+    arr = np.asarray(out, dtype=np.uint8)
+    if flip and rng.random() < 0.5:
+        arr = arr[:, ::-1]
+    return np.ascontiguousarray(arr)
+
+
+class AugmentedImages(Dataset):
+    """``dataset[i] -> (i, HWC uint8)``: a random resized crop + flip of sample ``i``.
+
+    The randomness of sample ``i`` in epoch ``e`` comes from ``(seed, e, i)`` alone, so an
+    epoch is the same whichever worker or thread decodes it, and a resumed run repeats it.
+    """
+
+    def __init__(self, source: ImageSource, preprocessing, *, seed: int, scale=(0.08, 1.0)):
+        self.source, self.preprocessing, self.seed, self.scale = source, preprocessing, seed, scale
+        self.epoch = 0
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, i):
+        rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+        with self.source.load(i) as img:
+            return i, random_resized_crop(img, self.preprocessing.input_size, rng, scale=self.scale,
+                                          interpolation=self.preprocessing.interpolation)
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """A shuffled pass over ``n`` rows for ``epoch``; a last batch of one row (which BatchNorm
+    cannot normalise in training mode) joins the batch before it."""
+    order = np.random.default_rng([seed, epoch, 1]).permutation(n).tolist()
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2].extend(batches.pop())
+    return batches
