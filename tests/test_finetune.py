@@ -302,3 +302,43 @@ def test_kill_9_mid_training_resumes_to_the_same_weights(tmp_path, folder):
     assert child(tmp_path / "b", tmp_path / "b.pt").wait() == 0
     a, b = torch.load(tmp_path / "a.pt", weights_only=True), torch.load(tmp_path / "b.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_autocast_precisions_train(tiny_backbone, folder, precision):
+    clf = quick(tiny_backbone, "last:2", epochs=1, precision=precision).fit(folder)
+    assert np.isfinite(clf.history_[0]["loss"]) and clf.predict_proba(folder).shape == (16, 2)
+
+
+def test_pattern_policy_logs_each_frozen_name(tiny_backbone, folder, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="featx.finetune"):
+        quick(tiny_backbone, ["layer1.0.conv1"], epochs=1).fit(folder)
+    assert "frozen: layer1.0.conv1.weight" in caplog.text
+
+
+def test_checkpoint_of_another_format_is_refused(tmp_path):
+    from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
+
+    assert load_checkpoint(tmp_path) is None
+    save_checkpoint(tmp_path, {"epoch": 0})
+    assert load_checkpoint(tmp_path)["epoch"] == 0
+    torch.save({"format_version": 0}, tmp_path / "finetune.pt")
+    with pytest.raises(ValueError, match="has format 0; expected 1. Delete it to start over"):
+        load_checkpoint(tmp_path)
+
+
+def test_sklearn_estimator_contract_without_fitting():
+    """check_estimator feeds feature matrices, which an image model cannot take; the parts of the
+    contract that do not need fitting are checked here."""
+    from sklearn.base import clone
+    from sklearn.utils.estimator_checks import (
+        check_no_attributes_set_in_init,
+        check_parameters_default_constructible,
+    )
+
+    est = FineTuneClassifier(freeze="lp-ft", epochs=3)
+    check_no_attributes_set_in_init("FineTuneClassifier", est)
+    check_parameters_default_constructible("FineTuneClassifier", est)
+    assert clone(est).get_params() == est.get_params()
