@@ -9,6 +9,7 @@ featx backbones                                    # names you can pass to --bac
 featx cache ls | info FILE | verify [FILE...] | rm FILE... [--all]
 featx fit office.h5 --source amazon --target webcam --method coral --head logreg --predictions pred.csv
 featx evaluate office.h5 --source amazon --target webcam --methods all --heads logreg,1nn
+featx compare hymenoptera_data/train --test hymenoptera_data/val --budgets 1,5,20,all --repeats 5
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import sys
 
 from featx._version import __version__
-from featx.cli import _cache, _extract, _fit
+from featx.cli import _cache, _compare, _extract, _fit
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     _extract.add_parsers(sub)
     _cache.add_parser(sub)
     _fit.add_parsers(sub)
+    _compare.add_parser(sub)
     return parser
 
 

@@ -48,4 +48,28 @@ def load_digits_images(*, size: int = 32, n_samples: int | None = None) -> InMem
     )
 
 
-BUILTIN_SOURCES = {"digits": load_digits_images}
+def load_shifted_digits_images(*, size: int = 32, n_samples: int | None = None) -> InMemoryImages:
+    """The same 1,797 digits as a second domain: strokes thickened and colours inverted.
+
+    Each image of :func:`load_digits_images` gets a grey-level dilation (a maximum over a
+    window of ``size // 8 + 1`` pixels, so strokes grow by about one source pixel) and is
+    then inverted (dark strokes on white paper). Labels and classes are unchanged; ids are
+    ``"digits-shifted/<index>"`` and the domain is ``"digits-shifted"``. Use it as a target
+    domain whose shift a frozen network feels.
+    """
+    base = load_digits_images(size=size, n_samples=n_samples)
+    images = base.images.astype(np.int16)
+    w = size // 8 + 1
+    padded = np.pad(images, ((0, 0), (w // 2, w // 2), (w // 2, w // 2)))
+    thick = np.max([padded[:, i : i + size, j : j + size] for i in range(w) for j in range(w)], axis=0)
+    return InMemoryImages(
+        (255 - thick).astype(np.uint8),
+        labels=[base.classes[i] for i in base.labels],
+        ids=[i.replace("digits/", "digits-shifted/") for i in base.ids],
+        domain="digits-shifted",
+        name="digits-shifted",
+        classes=list(base.classes),
+    )
+
+
+BUILTIN_SOURCES = {"digits": load_digits_images, "digits-shifted": load_shifted_digits_images}

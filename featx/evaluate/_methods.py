@@ -1,0 +1,77 @@
+"""The methods `featx compare` runs, each built fresh for one labelled draw."""
+
+from __future__ import annotations
+
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from featx.adapt import BDA, CORAL, GFK, JDA, TCA, AdaptThenClassify, EasyTL, SubspaceAlignment
+from featx.classify import TunedClassifier, make_classifier
+
+#: frozen features + a classifier whose hyper-parameters inner CV picks on the labelled rows
+FROZEN = {
+    "logreg": "logistic regression, C in 0.01..100",
+    "linear-svm": "linear SVM, C in 0.001..10",
+    "rbf-svm": "RBF SVM on standardised features, C in 0.1..100",
+    "knn": "k-NN, distance-weighted, k in 1, 3, 5, 10",
+    "ncm": "nearest class mean",
+}
+#: frozen features aligned to the target domain, then the tuned logistic regression
+ALIGNED = {
+    "coral": CORAL,
+    "sa": SubspaceAlignment,
+    "gfk": GFK,
+    "tca": TCA,
+    "jda": JDA,
+    "bda": BDA,
+    "easytl": None,  # a classifier of its own
+}
+#: fine-tuning the backbone on the images (keyword arguments of FineTuneClassifier)
+FINETUNED = {
+    "ft-last": {"freeze": "last:2"},
+    "ft-full": {"freeze": "none"},
+    "lp-ft": {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg"},
+}
+
+
+def kind_of(method: str) -> str:
+    """``frozen``, ``aligned`` or ``finetuned``."""
+    for kind, table in (("frozen", FROZEN), ("aligned", ALIGNED), ("finetuned", FINETUNED)):
+        if method in table:
+            return kind
+    known = sorted(FROZEN) + sorted(ALIGNED) + sorted(FINETUNED)
+    raise ValueError(f"Unknown method {method!r}; expected one of {known}.")
+
+
+def tuned_head(name: str, n_rows: int) -> TunedClassifier:
+    """The head ``name`` with its inner-CV grid (k-NN candidates limited to what a fold holds)."""
+    if name == "logreg":
+        return TunedClassifier(LogisticRegression(max_iter=2000), {"C": [0.01, 0.1, 1.0, 10.0, 100.0]})
+    if name == "linear-svm":
+        return TunedClassifier(make_classifier("linear-svm"), {"C": [0.001, 0.01, 0.1, 1.0, 10.0]})
+    if name == "rbf-svm":
+        return TunedClassifier(make_classifier("rbf-svm"), {"svc__C": [0.1, 1.0, 10.0, 100.0]})
+    if name == "knn":
+        ks = [k for k in (1, 3, 5, 10) if k <= max(1, n_rows // 2)]
+        return TunedClassifier(KNeighborsClassifier(weights="distance"), {"n_neighbors": ks})
+    return TunedClassifier(make_classifier(name))
+
+
+def feature_method(method: str, n_rows: int):
+    """A domain-aware estimator (``fit(X, y, sample_domain=...)``) for a frozen or aligned method."""
+    kind = kind_of(method)
+    if kind == "frozen":
+        return AdaptThenClassify("passthrough", tuned_head(method, n_rows))
+    if method == "easytl":
+        return EasyTL()
+    return AdaptThenClassify(ALIGNED[method](), tuned_head("logreg", n_rows))
+
+
+def default_methods(with_target: bool, finetune: bool = True) -> list[str]:
+    """Frozen heads; the alignment methods when there is a target; the fine-tuning strategies."""
+    out = list(FROZEN)
+    if with_target:
+        out += ["coral", "sa", "gfk", "tca", "jda", "easytl"]
+    if finetune:
+        out += list(FINETUNED)
+    return out

@@ -1,0 +1,162 @@
+"""Reports of a comparison: Markdown, JSON, CSV and PNG plots (matplotlib's object API, no pyplot
+state)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from featx.evaluate._protocol import ALL
+
+_STYLE = {"frozen": "-", "aligned": "-.", "finetuned": "--"}
+
+
+def _fmt(acc, half) -> str:
+    return f"{100 * acc:.1f}" + ("" if np.isnan(half) else f" ± {100 * half:.1f}")
+
+
+def summary_table(result) -> str:
+    """Markdown: methods x budgets, mean accuracy % ± 95% CI half-width."""
+    budgets = result.info["budgets"]
+    head = "| method | kind | " + " | ".join(f"{b}/class" if b != ALL else "all" for b in budgets) + " |"
+    lines = [head, "|---|---|" + "---:|" * len(budgets)]
+    for method in result.info["methods"]:
+        rows = {s["budget"]: s for s in result.summary if s["method"] == method}
+        kind = rows[budgets[0]]["kind"]
+        lines.append(f"| {method} | {kind} | " + " | ".join(_fmt(rows[b]["accuracy"], rows[b]["ci95"]) for b in budgets) + " |")
+    return "\n".join(lines)
+
+
+def cost_table(result) -> str:
+    """Markdown: per method at the largest budget, fit / predict seconds and peak memory."""
+    last = result.info["budgets"][-1]
+    lines = ["| method | fit s | predict s | peak MiB |", "|---|---:|---:|---:|"]
+    for s in result.summary:
+        if s["budget"] == last:
+            lines.append(f"| {s['method']} | {s['fit_s']:.2f} | {s['predict_s']:.2f} | {s['peak_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+def _figure(width=7.0, height=4.5, ncols=1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, ncols)
+    return fig, axes
+
+
+def plot_learning_curve(result, path: Path) -> None:
+    """Accuracy vs labelled images per class, one line per method with its 95% CI band."""
+    fig, ax = _figure()
+    budgets = result.info["budgets"]
+    for method in result.info["methods"]:
+        rows = [s for s in result.summary if s["method"] == method]
+        x = [s["n_labelled"] / len(result.info["classes"]) for s in rows]
+        y = np.array([100 * s["accuracy"] for s in rows])
+        half = np.nan_to_num(np.array([100 * s["ci95"] for s in rows]))
+        line, = ax.plot(x, y, _STYLE[rows[0]["kind"]], marker="o", label=f"{method} ({rows[0]['kind']})")
+        ax.fill_between(x, y - half, y + half, color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled images per class (log scale)")
+    ax.set_ylabel("test accuracy %")
+    ax.set_title(f"{result.info['backbone']}: accuracy vs labelled budget ({', '.join(map(str, budgets))})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncols=2)
+    fig.savefig(path, dpi=120)
+
+
+def plot_methods(result, path: Path) -> None:
+    """Bars: each method's accuracy at the largest budget, with 95% CI error bars."""
+    last = result.info["budgets"][-1]
+    rows = [s for s in result.summary if s["budget"] == last]
+    fig, ax = _figure()
+    colours = {"frozen": "tab:blue", "aligned": "tab:green", "finetuned": "tab:orange"}
+    ax.bar(range(len(rows)), [100 * s["accuracy"] for s in rows],
+           yerr=[np.nan_to_num(100 * s["ci95"]) for s in rows], color=[colours[s["kind"]] for s in rows], capsize=3)
+    ax.set_xticks(range(len(rows)), [s["method"] for s in rows], rotation=45, ha="right")
+    ax.set_ylabel("test accuracy %")
+    ax.set_title(f"accuracy at budget '{last}' (blue frozen, green aligned, orange fine-tuned)")
+    ax.grid(axis="y", alpha=0.3)
+    fig.savefig(path, dpi=120)
+
+
+def plot_embedding(result, path: Path) -> None:
+    """Source vs target in 2-D PCA, before and after CORAL, with the proxy A-distance."""
+    fig, axes = _figure(10, 4.5, ncols=2)
+    for ax, (name, view) in zip(axes, result.embedding.items()):
+        s, t = np.asarray(view["source"]), np.asarray(view["target"])
+        ax.scatter(s[:, 0], s[:, 1], s=6, alpha=0.5, label="source")
+        ax.scatter(t[:, 0], t[:, 1], s=6, alpha=0.5, label="target")
+        ax.set_title(f"{name}: proxy A-distance {view['a_distance']:.2f}")
+        ax.legend()
+    fig.savefig(path, dpi=120)
+
+
+def plot_confusion(result, method: str, path: Path) -> None:
+    """Confusion matrix (rows: true class) of ``method`` on the test rows."""
+    from sklearn.metrics import confusion_matrix
+
+    true, pred = result.predictions[method]
+    classes = result.info["classes"]
+    cm = confusion_matrix(true, pred, labels=range(len(classes)))
+    fig, ax = _figure(5.5, 5)
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color="white" if v > cm.max() / 2 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{method}, budget '{result.info['budgets'][-1]}', draw 0")
+    fig.savefig(path, dpi=120)
+
+
+def write_report(result, out_dir) -> dict:
+    """Write report.md, results.json, results.csv and the plots to ``out_dir``; return the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / "report.md", "json": out / "results.json", "csv": out / "results.csv",
+             "learning_curve": out / "learning_curve.png", "methods": out / "methods.png"}
+    plot_learning_curve(result, paths["learning_curve"])
+    plot_methods(result, paths["methods"])
+    best = result.best()
+    if best is not None and best["method"] in result.predictions:
+        paths["confusion"] = out / "confusion.png"
+        plot_confusion(result, best["method"], paths["confusion"])
+    if result.embedding:
+        paths["embedding"] = out / "embedding.png"
+        plot_embedding(result, paths["embedding"])
+    with open(paths["csv"], "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(result.records[0]))
+        w.writeheader()
+        w.writerows(result.records)
+    paths["json"].write_text(json.dumps({"info": result.info, "extraction": result.extraction,
+                                         "summary": result.summary, "records": result.records,
+                                         "embedding_a_distance": {k: v["a_distance"] for k, v in result.embedding.items()}},
+                                        indent=2))
+    ext = []
+    for role, e in result.extraction.items():
+        status = "cache hit" if e["cache_hit"] else f"{e['computed']} embedded"
+        ext.append(f"- {role}: {e['rows']} images, {e['seconds']:.1f} s, {status} (`{e['cache_file']}`)")
+    ext = "\n".join(ext)
+    lines = [f"# featx compare: {result.info['backbone']}", "",
+             f"Training data `{result.info['roles']['train']}`; test rows: {result.info['n_test']} "
+             f"({'target domain' if result.info['roles']['target'] else 'held out'}); budgets "
+             f"{result.info['budgets']} labelled images per class, {result.info['repeats']} stratified draws each "
+             "('all' is one draw); hyper-parameters by inner CV on the drawn rows only. "
+             "Accuracy % (mean ± 95% CI half-width over draws).", "",
+             "## Extraction", "", ext, "", "## Accuracy", "", summary_table(result), ""]
+    if best is not None:
+        lines += [f"Best at the largest budget: **{best['method']}** ({_fmt(best['accuracy'], best['ci95'])}).", ""]
+    lines += ["## Cost at the largest budget", "", cost_table(result), "",
+              "Peak memory: tracemalloc peak during fit + predict for feature methods; process max RSS for "
+              "fine-tuning.", "", "## Plots", ""]
+    lines += [f"![{k}]({p.name})" for k, p in paths.items() if p.suffix == ".png"]
+    if result.embedding:
+        dist = ", ".join(f"{k} {v['a_distance']:.2f}" for k, v in result.embedding.items())
+        lines += ["", f"Proxy A-distance between source and target: {dist}."]
+    paths["markdown"].write_text("\n".join(lines) + "\n")
+    return paths

@@ -1,0 +1,109 @@
+"""The comparison protocol on tiny backbones and generated images: draws, CIs, no leakage, reports."""
+
+import json
+
+import numpy as np
+import pytest
+
+from featx.classify import TunedClassifier
+from featx.evaluate import budget_draws, compare, mean_ci, parse_budgets, proxy_a_distance, write_report
+
+from .conftest import make_images
+
+
+def test_budgets_draws_and_ci():
+    assert parse_budgets("all,5,1") == [1, 5, "all"]
+    for bad in ("0", "x", ""):
+        with pytest.raises(ValueError, match="Budgets must be positive ints|at least one budget"):
+            parse_budgets(bad)
+    y = np.array([0] * 6 + [1] * 3 + [-1] * 2)
+    draws = budget_draws(y, 2, repeats=3, seed=0)
+    assert len(draws) == 3 and all(sorted(np.bincount(y[d])) == [2, 2] for d in draws)
+    assert [d.tolist() for d in draws] == [d.tolist() for d in budget_draws(y, 2, 3, 0)]
+    assert budget_draws(y, "all", 3, 0)[0].tolist() == list(range(9))
+    mean, half = mean_ci([0.5, 0.7, 0.6])
+    assert mean == pytest.approx(0.6) and half == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
+    assert np.isnan(mean_ci([0.4])[1])
+    rng = np.random.default_rng(0)
+    same = proxy_a_distance(rng.normal(size=(200, 3)), rng.normal(size=(200, 3)))
+    apart = proxy_a_distance(rng.normal(size=(200, 3)), rng.normal(size=(200, 3)) + 5)
+    assert same < 0.5 and apart > 1.9
+
+
+def test_tuned_classifier_chooses_by_inner_cv_only_when_it_can():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.r_[np.zeros(20), np.ones(20)]
+    X[y == 1] += 2
+    from sklearn.linear_model import LogisticRegression
+
+    clf = TunedClassifier(LogisticRegression(), {"C": [1e-4, 1.0]}).fit(X, y)
+    assert clf.best_params_ == {"C": 1.0} and clf.score(X, y) > 0.8
+    one_each = TunedClassifier(LogisticRegression(), {"C": [1e-4, 1.0]}).fit(X[[0, 39]], y[[0, 39]])
+    assert one_each.best_params_ == {}
+    with pytest.raises(ValueError, match="max_splits must be an int >= 2; got 1"):
+        TunedClassifier(max_splits=1).fit(X, y)
+
+
+@pytest.fixture
+def domains(tmp_path):
+    src = make_images(tmp_path / "source", per_class=6, seed=1)
+    tgt = make_images(tmp_path / "target", per_class=5, seed=2)
+    return src, tgt
+
+
+def test_target_labels_only_score(domains, tiny_backbone, tmp_path):
+    """Relabelling the target changes the scores but no prediction: its labels reach no fit."""
+    from featx.data import InMemoryImages
+
+    src, _ = domains
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (10, 40, 40, 3), dtype=np.uint8)
+    truth = ["cat", "dog"] * 5
+    kw = dict(backbone=tiny_backbone, budgets=(2, "all"), repeats=2, methods=["logreg", "coral", "easytl"],
+              cache_dir=tmp_path / "cache", progress=False)
+    first = compare(src, target=InMemoryImages(images, truth, classes=["cat", "dog"]), **kw)
+    second = compare(src, target=InMemoryImages(images, ["dog", "cat"] * 5, classes=["cat", "dog"]), **kw)
+    for method in ("logreg", "coral", "easytl"):
+        t1, p1 = first.predictions[method]
+        t2, p2 = second.predictions[method]
+        assert t1 != t2 and p1 == p2  # the truth changed, the predictions did not
+    assert first.extraction["target"]["rows"] == 10 and first.embedding["before"]["a_distance"] >= 0
+
+
+def test_compare_records_summary_and_report(domains, tiny_backbone, tmp_path):
+    src, _ = domains
+    result = compare(src, backbone=tiny_backbone, budgets="1,all", repeats=3, methods=["logreg", "ncm"],
+                     test_fraction=0.25, cache_dir=tmp_path / "cache", progress=False)
+    assert {(r["method"], r["budget"]) for r in result.records} == {(m, b) for m in ("logreg", "ncm") for b in (1, "all")}
+    assert sum(r["budget"] == 1 for r in result.records) == 6 and result.info["n_test"] == 4
+    one = [s for s in result.summary if s["budget"] == 1 and s["method"] == "ncm"][0]
+    assert one["draws"] == 3 and one["n_labelled"] == 2 and not np.isnan(one["ci95"])
+    paths = write_report(result, tmp_path / "report")
+    for key in ("markdown", "json", "csv", "learning_curve", "methods", "confusion"):
+        assert paths[key].exists() and paths[key].stat().st_size > 0
+    assert paths["learning_curve"].read_bytes()[:4] == b"\x89PNG"
+    data = json.loads(paths["json"].read_text())
+    assert len(data["records"]) == 8 and "| ncm | frozen |" in paths["markdown"].read_text()
+    with pytest.raises(ValueError, match="need a target domain"):
+        compare(src, backbone=tiny_backbone, methods=["coral"], cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(ValueError, match="Unknown method 'dann'"):
+        compare(src, backbone=tiny_backbone, methods=["dann"], cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(ValueError, match="repeats must be a positive int; got 0"):
+        compare(src, backbone=tiny_backbone, repeats=0, cache_dir=tmp_path / "cache", progress=False)
+
+
+def test_compare_cli(domains, tiny_backbone, tmp_path, capsys, monkeypatch):
+    import featx.backbones as backbones
+    from featx.cli.main import main
+
+    src, tgt = domains
+
+    monkeypatch.setattr(backbones, "create_backbone", lambda name, **kw: tiny_backbone)
+    code = main(["compare", str(src), "--target", str(tgt), "--budgets", "2,all", "--repeats", "2",
+                 "--methods", "ncm,coral", "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "r"),
+                 "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "| coral | aligned |" in out and "best at the largest budget" in out
+    assert (tmp_path / "r" / "embedding.png").exists()
+    code = main(["compare", str(src), "--budgets", "0"])
+    assert code == 2 and "Budgets must be positive ints" in capsys.readouterr().err
