@@ -12,7 +12,7 @@ import numpy as np
 
 from featx.domains import MASKED_LABEL
 from featx.evaluate._methods import FINETUNED, default_methods, feature_method, kind_of
-from featx.evaluate._protocol import ALL, budget_draws, mean_ci, parse_budgets, proxy_a_distance
+from featx.evaluate._protocol import ALL, budget_draws, mean_ci, parse_budgets, proxy_a_distance, stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +65,6 @@ def _extract(spec, backbone, role, cache_dir, device, progress):
             "cache_hit": fs.metadata["n_computed"] == 0, "cache_file": str(fs.metadata["path"])}
     logger.info("%s: %d rows, %d computed, %.1f s", role, len(fs), info["computed"], info["seconds"])
     return source, fs, info
-
-
-def _split(y, fraction, seed):
-    from featx.finetune._data import stratified_split
-
-    return stratified_split(np.asarray(y), fraction, seed)
 
 
 def _fit_feature_method(method, X_lab, y_lab, X_test, X_target_unlabelled):
@@ -207,7 +201,7 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         if target_fs is not None:
             X_unlab = target_fs.X
     else:
-        pool, held = _split(train_fs.y, test_fraction, seed)
+        pool, held = stratified_split(np.asarray(train_fs.y), test_fraction, seed)
         pool = pool[np.asarray(train_fs.y)[pool] >= 0]
         test_source = SourceSubset(source, held)
         X_test, y_test = train_fs.X[held], np.asarray(train_fs.y)[held]

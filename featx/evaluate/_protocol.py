@@ -25,6 +25,20 @@ def parse_budgets(text) -> list:
     return sorted(set(out), key=lambda b: (b == ALL, b if b != ALL else 0))
 
 
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, validation)``: ``round(fraction * n_c)`` rows of each class ``c``
+    (at least 1 when the class has 2 or more) go to validation, drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        k = int(round(fraction * len(rows)))
+        k = min(max(k, 1 if len(rows) > 1 else 0), len(rows) - 1)
+        val.extend(rng.permutation(rows)[:k].tolist())
+    val = np.sort(np.asarray(val, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(labels)), val), val
+
+
 def budget_draws(y: np.ndarray, budget, repeats: int, seed: int) -> list[np.ndarray]:
     """Row indices of ``repeats`` stratified draws of ``budget`` labelled rows per class.
 

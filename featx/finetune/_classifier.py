@@ -14,7 +14,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
-from featx.finetune._data import AugmentedImages, SourceSubset, epoch_batches, stratified_split
+from featx.evaluate._protocol import stratified_split
+from featx.finetune._data import AugmentedImages, SourceSubset, epoch_batches
 from featx.finetune._freeze import apply_freeze, freeze_batchnorm_statistics, parse_freeze
 from featx.finetune._groups import stage_groups
 from featx.finetune._net import FineTuneNet
@@ -376,9 +377,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ predict
     def _logits(self, net, source, backbone_preprocessing, device, precision, workers) -> torch.Tensor:
         from featx.extract._device import autocast
-        from featx.extract._loader import make_loader
+        from featx.extract._loader import aligned_batches, make_loader
 
-        batches = [list(range(i, min(len(source), i + 2 * self.batch_size))) for i in range(0, len(source), 2 * self.batch_size)]
+        batches = aligned_batches(np.arange(len(source)), len(source), 2 * self.batch_size)
         loader = make_loader(source, backbone_preprocessing, batches, num_workers=workers,
                              pin_memory=device.type == "cuda")
         out = torch.empty(len(source), net.head.out_features)

@@ -34,20 +34,6 @@ class SourceSubset(ImageSource):
         return {**self.parent.describe(), "subset_of": len(self.parent), "n_samples": len(self)}
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(train, validation)``: ``round(fraction * n_c)`` rows of each class ``c``
-    (at least 1 when the class has 2 or more) go to validation, drawn with ``seed``."""
-    rng = np.random.default_rng(seed)
-    val = []
-    for c in np.unique(labels):
-        rows = np.flatnonzero(labels == c)
-        k = int(round(fraction * len(rows)))
-        k = min(max(k, 1 if len(rows) > 1 else 0), len(rows) - 1)
-        val.extend(rng.permutation(rows)[:k].tolist())
-    val = np.sort(np.asarray(val, dtype=np.int64))
-    return np.setdiff1d(np.arange(len(labels)), val), val
-
-
 def random_resized_crop(img, size: tuple[int, int], rng: np.random.Generator, *, scale=(0.08, 1.0),
                         ratio=(3 / 4, 4 / 3), interpolation="bicubic", flip: bool = True) -> np.ndarray:
     """Inception-style random crop (area fraction in ``scale``, aspect ratio in ``ratio``, log-uniform),
