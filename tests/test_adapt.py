@@ -10,12 +10,14 @@ from featx.adapt import (
     JDA,
     TCA,
     AdaptThenClassify,
+    DomainStandardScaler,
     GFK,
     EasyTL,
     SubspaceAlignment,
     coral_maps,
     cov_power,
     geodesic_flow_factor,
+    pca_basis,
     subspace_alignment,
 )
 from featx.classify import list_classifiers, make_classifier
@@ -68,6 +70,20 @@ def test_cov_power_is_exact_for_both_shapes(n, d):
 def test_single_domain_fit_is_identity():
     X, y, _ = shifted()
     np.testing.assert_allclose(CORAL().fit_transform(X, y), X, atol=1e-10)
+
+
+@pytest.mark.parametrize("n, d, rank", [(60, 12, 12), (12, 60, 12), (40, 30, 3)])
+def test_pca_basis_spans_the_top_singular_directions(n, d, rank):
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, rank)) @ rng.normal(size=(rank, d)) * np.linspace(3, 1, d) + 5.0
+    k = 5
+    mean, P = pca_basis(X, k)
+    vt = np.linalg.svd(X - X.mean(0), full_matrices=False)[2][:k].T
+    np.testing.assert_allclose(mean, X.mean(0))
+    np.testing.assert_allclose(P.T @ P, np.eye(k), atol=1e-8)
+    top = min(k, rank)  # beyond the rank the directions are arbitrary, only orthonormal
+    np.testing.assert_allclose(np.abs(P[:, :top].T @ vt[:, :top]), np.eye(top), atol=1e-6)
+    assert (P[np.abs(P).argmax(0), np.arange(k)] > 0).all()
 
 
 def test_subspace_alignment_matrix_and_maps():
@@ -142,6 +158,34 @@ def test_adapt_then_classify_never_learns_the_masked_label_and_helps():
     # inferred domains: y == -1 rows are target
     inferred = AdaptThenClassify(CORAL(reg=1e-3), LogisticRegression()).fit(X, y_masked)
     np.testing.assert_array_equal(inferred.predict(X[target]), model.predict(X[target]))
+
+
+def test_domain_standard_scaler_matches_the_first_two_moments():
+    X, y, sd = shifted()
+    X[:, 3] = np.where(sd > 0, 7.0, X[:, 3])  # constant within the source domain
+    Z = DomainStandardScaler().fit_transform(X, sample_domain=sd)
+    for dom in (sd > 0, sd < 0):
+        np.testing.assert_allclose(Z[dom].mean(0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(Z[sd < 0].std(0), 1.0)
+    np.testing.assert_allclose(Z[sd > 0].std(0), [1.0, 1.0, 1.0, 0.0, 1.0])
+    # unseen rows without a domain are mapped as target
+    scaler = DomainStandardScaler().fit(X, sample_domain=sd)
+    np.testing.assert_allclose(scaler.transform(X[sd < 0]), Z[sd < 0])
+
+
+def test_adapt_then_classify_chains_a_list_of_adapters():
+    X, y, sd = shifted()
+    y_masked = np.where(sd < 0, -1, y)
+    chained = AdaptThenClassify([DomainStandardScaler(), CORAL()], LogisticRegression()).fit(X, y_masked, sample_domain=sd)
+    Z = DomainStandardScaler().fit_transform(X, sample_domain=sd)
+    by_hand = AdaptThenClassify(CORAL(), LogisticRegression()).fit(Z, y_masked, sample_domain=sd)
+    target = sd < 0
+    np.testing.assert_allclose(chained.predict_proba(X[target]), by_hand.predict_proba(Z[target]))
+    assert [type(a).__name__ for a in chained.adapter_] == ["DomainStandardScaler", "CORAL"]
+    with pytest.raises(ValueError, match="empty list"):
+        AdaptThenClassify([]).fit(X, y_masked, sample_domain=sd)
+    with pytest.raises(ValueError, match="'passthrough'; got 'coral'"):
+        AdaptThenClassify("coral").fit(X, y_masked, sample_domain=sd)
 
 
 def test_pack_and_split_feature_sets():

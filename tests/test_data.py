@@ -198,6 +198,19 @@ def test_digits_are_the_real_sklearn_digits():
     assert len(load_digits_images(n_samples=10, size=16)) == 10
     with pytest.raises(ValueError, match="multiple of 8"):
         load_digits_images(size=12)
+    with pytest.raises(ValueError, match="n_samples must be between 1 and 1797; got 0"):
+        load_digits_images(n_samples=0)
+
+
+def test_shifted_digits_are_thicker_and_inverted():
+    from featx.data._builtin import load_shifted_digits_images
+
+    base, shifted = load_digits_images(n_samples=50), load_shifted_digits_images(n_samples=50)
+    assert shifted.labels.tolist() == base.labels.tolist() and shifted.ids[0] == "digits-shifted/0000"
+    ink_base = (base.images > 127).sum(axis=(1, 2))
+    ink_shifted = (shifted.images < 128).sum(axis=(1, 2))  # inverted: strokes are dark
+    assert (ink_shifted > ink_base).all()  # every digit's strokes grew
+    assert shifted.images[:, 0, 0].min() > 200  # white paper
 
 
 @pytest.mark.parametrize("shape", [(375, 500), (500, 333), (90, 300)])

@@ -107,3 +107,41 @@ def test_compare_cli(domains, tiny_backbone, tmp_path, capsys, monkeypatch):
     assert (tmp_path / "r" / "embedding.png").exists()
     code = main(["compare", str(src), "--budgets", "0"])
     assert code == 2 and "Budgets must be positive ints" in capsys.readouterr().err
+
+
+def test_finished_fits_are_reused_and_a_cut_log_line_is_refitted(domains, tiny_backbone, tmp_path):
+    src, _ = domains
+    kw = dict(backbone=tiny_backbone, budgets="1,all", repeats=2, methods=["logreg", "ncm"], test_fraction=0.25,
+              cache_dir=tmp_path / "cache", progress=False)
+    first = compare(src, **kw)
+    logs = list((tmp_path / "cache" / "compare").glob("*.jsonl"))
+    assert len(logs) == 1 and len(logs[0].read_text().splitlines()) == 6
+    again = compare(src, **kw)
+    assert all(r["reused"] for r in again.records) and not any(r["reused"] for r in first.records)
+    assert [r["accuracy"] for r in again.records] == [r["accuracy"] for r in first.records]
+    assert again.predictions == first.predictions
+    # a crash in the middle of writing the last line: that one fit runs again, the rest are read
+    text = logs[0].read_text()
+    logs[0].write_text(text[: len(text) - 40])
+    resumed = compare(src, **kw)
+    assert sum(not r["reused"] for r in resumed.records) == 1
+    assert [r["accuracy"] for r in resumed.records] == [r["accuracy"] for r in first.records]
+    assert len(compare(src, **kw).records) == 6 and all(r["reused"] for r in compare(src, **kw).records)
+    fresh = compare(src, **{**kw, "repeats": 3}, reuse=False)
+    assert not any(r["reused"] for r in fresh.records)
+    assert "6 of 6 fits were read" in write_report(again, tmp_path / "r")["markdown"].read_text()
+
+
+def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
+    import featx.backbones as backbones
+    from featx.cli.main import main
+
+    monkeypatch.setattr(backbones, "create_backbone", lambda name, **kw: tiny_backbone)
+    args = ["demo", "--n-samples", "40", "--budgets", "all", "--jobs", "1",
+            "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "demo"), "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "| jda | aligned |" in out and "features read from the cache for: none" in out
+    assert (tmp_path / "demo" / "embedding.png").exists() and (tmp_path / "demo" / "report.md").exists()
+    assert main(args) == 0 and "features read from the cache for: train, target" in capsys.readouterr().out
+    assert main(args[:2] + ["0"]) == 2 and "n_samples must be between 1 and 1797" in capsys.readouterr().err

@@ -206,6 +206,17 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(tiny_backbone, folder):
     assert len(clf.history_) == 2 and clf.best_epoch_ == 1  # constant accuracy: a tie, the later epoch kept
 
 
+def test_a_split_that_leaves_no_validation_image_trains_without_one(tiny_backbone, folder, caplog):
+    from featx.data import open_source
+    from featx.finetune._data import SourceSubset
+
+    one_each = SourceSubset(open_source(folder), [0, 8])  # one image per class: nothing to hold out
+    with caplog.at_level("WARNING", logger="featx.finetune._classifier"):
+        clf = quick(tiny_backbone, "all", epochs=2, validation_fraction=0.1, early_stopping=1).fit(one_each)
+    assert "leaves no validation image" in caplog.text
+    assert len(clf.history_) == 2 and "val_top1" not in clf.history_[0] and clf.best_epoch_ is None
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -6,6 +6,7 @@ from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
 from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._presets import list_methods, make_method
+from featx.adapt._scale import DomainStandardScaler, domain_moments
 from featx.adapt._tca import BDA, JDA, TCA, mmd_vectors, transfer_components
 from featx.adapt._subspace import SubspaceAlignment, pca_basis, subspace_alignment
 
@@ -18,9 +19,11 @@ __all__ = [
     "EasyTL",
     "GFK",
     "BaseAdapter",
+    "DomainStandardScaler",
     "SubspaceAlignment",
     "coral_maps",
     "cov_power",
+    "domain_moments",
     "CovPower",
     "geodesic_flow_factor",
     "intra_domain_programming",

@@ -55,15 +55,17 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    adapter : transformer or "passthrough", optional
-        A featx adapter (``fit(X, y, sample_domain=...)``); default :class:`CORAL`.
-        ``"passthrough"``: no alignment, the classifier alone on labelled source rows.
+    adapter : transformer, list of transformers, or "passthrough", optional
+        A featx adapter (``fit(X, y, sample_domain=...)``); default :class:`CORAL`. A list
+        chains adapters, each fitted on the previous one's output (e.g.
+        ``[DomainStandardScaler(), CORAL()]``). ``"passthrough"``: no alignment, the
+        classifier alone on labelled source rows.
     classifier : classifier, optional
         Any scikit-learn classifier; default ``LogisticRegression(max_iter=1000)``.
 
     Attributes
     ----------
-    adapter_ : fitted clone of ``adapter``, or ``"passthrough"``
+    adapter_ : fitted clone of ``adapter`` (a list for a list), or ``"passthrough"``
     classifier_ : fitted clone of ``classifier``
     classes_ : ndarray
     n_features_in_ : int
@@ -96,8 +98,16 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         from featx.adapt._coral import CORAL
 
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
-        if isinstance(self.adapter, str) and self.adapter == "passthrough":
+        if isinstance(self.adapter, str):
+            if self.adapter != "passthrough":
+                raise ValueError(f"adapter must be an estimator, a list of them or 'passthrough'; got {self.adapter!r}.")
             self.adapter_, Z = "passthrough", X
+        elif isinstance(self.adapter, (list, tuple)):
+            if not self.adapter:
+                raise ValueError("adapter is an empty list; give at least one adapter or 'passthrough'.")
+            self.adapter_, Z = [clone(a) for a in self.adapter], X
+            for step in self.adapter_:
+                Z = step.fit_transform(Z, y, sample_domain=sd)
         else:
             self.adapter_ = clone(self.adapter if self.adapter is not None else CORAL())
             Z = self.adapter_.fit_transform(X, y, sample_domain=sd)
@@ -111,7 +121,9 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         if isinstance(self.adapter_, str):
             return X
-        return self.adapter_.transform(X, sample_domain=sample_domain)
+        for step in self.adapter_ if isinstance(self.adapter_, list) else [self.adapter_]:
+            X = step.transform(X, sample_domain=sample_domain)
+        return X
 
     def predict(self, X, *, sample_domain=None):
         """Classes of rows mapped as target (or by ``sample_domain``)."""

@@ -20,24 +20,37 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
+    add_jobs(p)
     p.add_argument("--out", type=Path, default=None, help="report folder (default: results/<data name>)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run_compare)
 
 
+def add_jobs(p) -> None:
+    p.add_argument("--jobs", type=int, default=-1,
+                   help="feature-method fits at once, one process each (default: one per core)")
+
+
 def run_compare(args) -> int:
-    from featx.evaluate import compare, write_report
-    from featx.evaluate._report import summary_table
+    from featx.evaluate import compare
 
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
     result = compare(args.data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
                      repeats=args.repeats, methods=methods, test_fraction=args.test_fraction, seed=args.seed,
                      ft_epochs=args.ft_epochs, cache_dir=args.cache_dir, device=args.device,
-                     progress=not args.no_progress)
+                     n_jobs=args.jobs, progress=not args.no_progress)
     out = args.out or Path("results") / Path(str(args.data).replace("builtin:", "")).name
+    report_and_print(result, out)
+    return 0
+
+
+def report_and_print(result, out: Path) -> None:
+    """Write the report under ``out``; print the table, the best method and where the report is."""
+    from featx.evaluate import write_report
+    from featx.evaluate._report import summary_table
+
     paths = write_report(result, out)
     print(summary_table(result))
     best = result.best()
     print(f"best at the largest budget: {best['method']} ({100 * best['accuracy']:.1f}%)")
     print(f"report: {paths['markdown']}")
-    return 0

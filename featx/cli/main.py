@@ -2,6 +2,7 @@
 
 Examples
 --------
+featx demo                                         # the main job, offline: frozen vs aligned on digits
 featx extract builtin:digits                       # the embedded default backbone, offline
 featx extract path/to/images --backbone timm:resnet50.a1_in1k --layer layer3 --layer pooled
 featx extract manifest.csv --backbone file:ckpt.pth --arch timm:resnet18 --precision bfloat16
@@ -19,7 +20,7 @@ import logging
 import sys
 
 from featx._version import __version__
-from featx.cli import _cache, _compare, _extract, _fit
+from featx.cli import _cache, _compare, _demo, _extract, _fit
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cache.add_parser(sub)
     _fit.add_parsers(sub)
     _compare.add_parser(sub)
+    _demo.add_parser(sub)
     return parser
 
 

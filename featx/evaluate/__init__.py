@@ -1,7 +1,7 @@
 """One protocol for frozen features, domain alignment and fine-tuning: learning curves over the
 labelled budget with confidence intervals, costs, and reports."""
 
-from featx.evaluate._compare import Comparison, compare
+from featx.evaluate._compare import Comparison, compare, compare_features
 from featx.evaluate._methods import ALIGNED, FINETUNED, FROZEN, default_methods
 from featx.evaluate._protocol import budget_draws, mean_ci, parse_budgets, proxy_a_distance
 from featx.evaluate._report import write_report
@@ -13,6 +13,7 @@ __all__ = [
     "Comparison",
     "budget_draws",
     "compare",
+    "compare_features",
     "default_methods",
     "mean_ci",
     "parse_budgets",

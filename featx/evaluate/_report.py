@@ -153,7 +153,12 @@ def write_report(result, out_dir) -> dict:
         lines += [f"Best at the largest budget: **{best['method']}** ({_fmt(best['accuracy'], best['ci95'])}).", ""]
     lines += ["## Cost at the largest budget", "", cost_table(result), "",
               "Peak memory: tracemalloc peak during fit + predict for feature methods; process max RSS for "
-              "fine-tuning.", "", "## Plots", ""]
+              "fine-tuning."]
+    reused = sum(r.get("reused", False) for r in result.records)
+    if reused:
+        lines += ["", f"{reused} of {len(result.records)} fits were read from an earlier run's task log "
+                      "(same features, split, method, budget and rows); their costs are those measured then."]
+    lines += ["", "## Plots", ""]
     lines += [f"![{k}]({p.name})" for k, p in paths.items() if p.suffix == ".png"]
     if result.embedding:
         dist = ", ".join(f"{k} {v['a_distance']:.2f}" for k, v in result.embedding.items())

@@ -216,7 +216,11 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                                  f"got {list(val.classes)}.")
         elif self.validation_fraction > 0:
             tr, va = stratified_split(labels, self.validation_fraction, self.seed)
-            train, val = SourceSubset(source, tr), SourceSubset(source, va)
+            train, val = SourceSubset(source, tr), (SourceSubset(source, va) if len(va) else None)
+            if val is None:
+                logger.warning("validation_fraction=%g of %d images leaves no validation image: training for %d "
+                               "epochs without validation or early stopping", self.validation_fraction,
+                               len(labels), self.epochs)
         else:
             train, val = source, None
 
