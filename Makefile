@@ -12,7 +12,7 @@ $(BIN)/.featx-installed: pyproject.toml constraints.txt
 install: $(BIN)/.featx-installed
 
 demo: install
-	$(BIN)/featx extract builtin:digits
+	$(BIN)/featx demo
 
 test: install
 	$(BIN)/python -m pytest

@@ -72,10 +72,11 @@ def test_target_labels_only_score(domains, tiny_backbone, tmp_path):
 
 def test_compare_records_summary_and_report(domains, tiny_backbone, tmp_path):
     src, _ = domains
-    result = compare(src, backbone=tiny_backbone, budgets="1,all", repeats=3, methods=["logreg", "ncm"],
+    result = compare(src, backbone=tiny_backbone, budgets="1,all", repeats=3, methods=["logreg", "ncm", "knn"],
                      test_fraction=0.25, cache_dir=tmp_path / "cache", progress=False)
-    assert {(r["method"], r["budget"]) for r in result.records} == {(m, b) for m in ("logreg", "ncm") for b in (1, "all")}
-    assert sum(r["budget"] == 1 for r in result.records) == 6 and result.info["n_test"] == 4
+    assert {(r["method"], r["budget"]) for r in result.records} == {(m, b) for m in ("logreg", "ncm", "knn")
+                                                                    for b in (1, "all")}
+    assert sum(r["budget"] == 1 for r in result.records) == 9 and result.info["n_test"] == 4
     one = [s for s in result.summary if s["budget"] == 1 and s["method"] == "ncm"][0]
     assert one["draws"] == 3 and one["n_labelled"] == 2 and not np.isnan(one["ci95"])
     paths = write_report(result, tmp_path / "report")
@@ -83,7 +84,7 @@ def test_compare_records_summary_and_report(domains, tiny_backbone, tmp_path):
         assert paths[key].exists() and paths[key].stat().st_size > 0
     assert paths["learning_curve"].read_bytes()[:4] == b"\x89PNG"
     data = json.loads(paths["json"].read_text())
-    assert len(data["records"]) == 8 and "| ncm | frozen |" in paths["markdown"].read_text()
+    assert len(data["records"]) == 12 and "| ncm | frozen |" in paths["markdown"].read_text()
     with pytest.raises(ValueError, match="need a target domain"):
         compare(src, backbone=tiny_backbone, methods=["coral"], cache_dir=tmp_path / "cache", progress=False)
     with pytest.raises(ValueError, match="Unknown method 'dann'"):
@@ -144,4 +145,32 @@ def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
     assert "| jda | aligned |" in out and "features read from the cache for: none" in out
     assert (tmp_path / "demo" / "embedding.png").exists() and (tmp_path / "demo" / "report.md").exists()
     assert main(args) == 0 and "features read from the cache for: train, target" in capsys.readouterr().out
+    assert "fits were read from an earlier run" in (tmp_path / "demo" / "report.md").read_text()
+    assert main(args + ["--fresh"]) == 0 and "fits were read" not in (tmp_path / "demo" / "report.md").read_text()
     assert main(args[:2] + ["0"]) == 2 and "n_samples must be between 1 and 1797" in capsys.readouterr().err
+
+
+def test_compare_features_on_given_features(tmp_path):
+    from featx.evaluate import compare_features
+    from featx.features import FeatureSet
+
+    rng = np.random.default_rng(0)
+
+    def domain(name, shift, n=60):
+        y = np.arange(n) % 3
+        X = rng.normal(size=(n, 6)) + 3.0 * np.eye(6)[y] + shift
+        return FeatureSet(X=X.astype(np.float32), y=y, ids=np.array([f"{name}/{i}" for i in range(n)]),
+                          domains=np.full(n, name), classes=("a", "b", "c"))
+
+    src, tgt = domain("src", 0.0), domain("tgt", 4.0 * np.eye(6)[0])  # target rows look like class a
+    kw = dict(target=tgt, budgets="2,all", repeats=3, methods=["ncm", "zscore", "coral"], progress=False)
+    result = compare_features(src, log_dir=tmp_path / "log", **kw)
+    acc = {s["method"]: s["accuracy"] for s in result.summary if s["budget"] == "all"}
+    assert acc["zscore"] > acc["ncm"] + 0.3  # a pure mean shift: per-domain standardisation undoes it
+    assert result.info["roles"] == {"train": "src", "test": None, "target": "tgt"} and result.embedding
+    assert all(r["reused"] for r in compare_features(src, log_dir=tmp_path / "log", **kw).records)
+    assert not any(r["reused"] for r in compare_features(src, **kw).records)  # no log_dir: nothing kept
+    with pytest.raises(ValueError, match="Fine-tuning methods \\['lp-ft'\\] need images"):
+        compare_features(src, methods=["lp-ft"])
+    with pytest.raises(ValueError, match="carries no labels"):
+        compare_features(FeatureSet(X=src.X, y=np.full(60, -1), ids=src.ids, domains=src.domains, classes=src.classes))

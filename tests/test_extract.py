@@ -188,7 +188,7 @@ def test_verify_flags_nan_rows(image_folder, tiny_backbone, tmp_path):
 def test_decode_error_names_the_file(image_folder, tiny_backbone, tmp_path):
     (image_folder / "cat" / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(ImageDecodeError, match=r"Cannot decode sample 'cat/broken.png'"):
-        extract(image_folder, tiny_backbone, tmp_path)
+        extract(image_folder, tiny_backbone, tmp_path, on_error="fail", num_workers=1)  # from a worker process
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ def add_parser(sub) -> None:
 def add_jobs(p) -> None:
     p.add_argument("--jobs", type=int, default=-1,
                    help="feature-method fits at once, one process each (default: one per core)")
+    p.add_argument("--fresh", action="store_true",
+                   help="recompute every fit instead of reading finished ones from <cache-dir>/compare/")
 
 
 def run_compare(args) -> int:
@@ -38,7 +40,7 @@ def run_compare(args) -> int:
     result = compare(args.data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
                      repeats=args.repeats, methods=methods, test_fraction=args.test_fraction, seed=args.seed,
                      ft_epochs=args.ft_epochs, cache_dir=args.cache_dir, device=args.device,
-                     n_jobs=args.jobs, progress=not args.no_progress)
+                     n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
     out = args.out or Path("results") / Path(str(args.data).replace("builtin:", "")).name
     report_and_print(result, out)
     return 0

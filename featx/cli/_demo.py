@@ -49,7 +49,7 @@ def run_demo(args) -> int:
     result = compare(source, target=target, backbone="efficientnet_lite0",
                      budgets=args.budgets, repeats=args.repeats, methods=methods, ft_epochs=args.ft_epochs,
                      cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs,
-                     progress=not args.no_progress)
+                     reuse=not args.fresh, progress=not args.no_progress)
     report_and_print(result, args.out)
     hits = [role for role, e in result.extraction.items() if e["cache_hit"]]
     print(f"total {time.perf_counter() - start:.0f} s; features read from the cache for: {', '.join(hits) or 'none'}")

@@ -18,6 +18,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--workers", default="auto", type=_workers,
                    help="decode worker processes; 0 = a thread pool in this process (default: auto)")
+    p.add_argument("--on-error", default="skip", choices=["skip", "fail"],
+                   help="an unreadable image: skip it (recorded in the cache, listed at the end) or stop "
+                        "(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run_extract)
 
@@ -49,6 +52,7 @@ def run_extract(args) -> int:
         device=args.device,
         precision=args.precision,
         num_workers=args.workers,
+        on_error=args.on_error,
         progress=not args.no_progress,
     )
     n, d = fs.X.shape
@@ -56,6 +60,13 @@ def run_extract(args) -> int:
     print(f"cache file: {fs.metadata['path']}")
     print(f"rows: {n} x {d} features ({computed} computed now, {n - computed} from cache); "
           f"classes: {len(fs.classes)}; domains: {sorted(set(fs.domains))}")
+    skipped = fs.metadata["skipped"]
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable image(s) (kept in the cache's record; `featx cache info` lists them):")
+        for sid, reason in skipped[:20]:
+            print(f"  {sid}: {reason}")
+        if len(skipped) > 20:
+            print(f"  ... and {len(skipped) - 20} more")
     return 0
 
 

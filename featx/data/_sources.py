@@ -97,7 +97,11 @@ class _FileSource(ImageSource):
 
     def _content_stamps(self):
         for p in self.paths:
-            st = os.stat(p)
+            try:
+                st = os.stat(p)
+            except OSError as exc:  # a dangling link or a symlink loop: extraction skips it
+                yield f"unreadable:{exc.errno}"
+                continue
             yield f"{st.st_size}:{st.st_mtime_ns}"
 
     def describe(self) -> dict:

@@ -69,13 +69,13 @@ def _label(spec) -> str | None:
     return spec.name if isinstance(spec, ImageSource) else str(spec)
 
 
-def _extract(spec, backbone, role, cache_dir, device, progress):
+def _extract(spec, backbone, role, cache_dir, device, progress, on_error):
     from featx.data import open_source
     from featx.extract import extract_features
 
     source = open_source(spec)
     start = time.perf_counter()
-    fs = extract_features(source, backbone, cache_dir=cache_dir, device=device, progress=progress)
+    fs = extract_features(source, backbone, cache_dir=cache_dir, device=device, on_error=on_error, progress=progress)
     info = {"rows": len(fs), "seconds": time.perf_counter() - start, "computed": int(fs.metadata["n_computed"]),
             "cache_hit": fs.metadata["n_computed"] == 0, "cache_file": str(fs.metadata["path"])}
     logger.info("%s: %d rows, %d computed, %.1f s", role, len(fs), info["computed"], info["seconds"])
@@ -237,16 +237,19 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
 
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None)
     bb = backbone if isinstance(backbone, Backbone) else create_backbone(backbone)
+    # unreadable images are skipped for feature methods; fine-tuning needs every image, and
+    # its rows must stay aligned with the images, so then an unreadable image is an error
+    on_error = "fail" if "finetuned" in kinds.values() else "skip"
     result = Comparison(info={"backbone": bb.name, "budgets": budgets, "repeats": repeats, "seed": seed,
                               "methods": methods, "ft_epochs": ft_epochs})
-    source, train_fs, result.extraction["train"] = _extract(data, bb, "train", cache_dir, device, progress)
+    source, train_fs, result.extraction["train"] = _extract(data, bb, "train", cache_dir, device, progress, on_error)
     test_fs = target_fs = None
     if test is not None or target is not None:
         role = "test" if test is not None else "target"
         test_source, test_fs, result.extraction[role] = _extract(test if test is not None else target, bb, role,
-                                                                 cache_dir, device, progress)
+                                                                 cache_dir, device, progress, on_error)
         if target is not None and test is not None:
-            _, target_fs, result.extraction["target"] = _extract(target, bb, "target", cache_dir, device, progress)
+            _, target_fs, result.extraction["target"] = _extract(target, bb, "target", cache_dir, device, progress, on_error)
         else:
             target_fs = test_fs if target is not None else None
     split = _split(train_fs, test_fs, target_fs, test_fraction, seed)

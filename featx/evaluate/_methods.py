@@ -71,7 +71,8 @@ def tuned_head(name: str, n_rows: int) -> TunedClassifier:
         return TunedClassifier(make_classifier("rbf-svm"), {"svc__C": [0.1, 1.0, 10.0, 100.0]})
     if name == "knn":
         ks = [k for k in (1, 3, 5, 10) if k <= max(1, n_rows // 2)]
-        return TunedClassifier(KNeighborsClassifier(weights="distance"), {"n_neighbors": ks})
+        # without a possible split (one row of some class) the estimator's own k is used: at most n_rows
+        return TunedClassifier(KNeighborsClassifier(min(5, n_rows), weights="distance"), {"n_neighbors": ks})
     return TunedClassifier(make_classifier(name))
 
 

@@ -19,7 +19,7 @@ from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
 from featx.data import ImageSource, open_source
 from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, read_cache
 from featx.extract._device import autocast, check_precision, resolve_device
-from featx.extract._loader import aligned_batches, default_num_workers, make_loader
+from featx.extract._loader import ImageDecodeError, aligned_batches, default_num_workers, make_loader
 from featx.features import FeatureSet
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def extract_features(
     precision: str = "float32",
     num_workers="auto",
     fold_batchnorm: bool = True,
+    on_error: str = "skip",
     progress: bool = True,
 ) -> FeatureSet:
     """Embed every image of ``source`` with a frozen backbone, through the HDF5 cache.
@@ -117,19 +118,27 @@ def extract_features(
     fold_batchnorm : bool, default=True
         Fold BatchNorm into the preceding convolutions for the forward pass (about 30%
         faster on CPU; equal up to float rounding, and part of the cache key).
+    on_error : {"skip", "fail"}, default="skip"
+        An image that cannot be read or decoded (empty, truncated, not an image, unreadable,
+        over the decompression-bomb limit): ``skip`` records it in the cache with the reason,
+        leaves it out of the returned rows and logs a summary; ``fail`` raises
+        :class:`ImageDecodeError` naming the file and the reason. Rows finished before are
+        kept either way.
     progress : bool, default=True
         Show a progress bar with images/s.
 
     Returns
     -------
     FeatureSet
-        ``metadata`` holds the cache ``path``, the ``key``, and ``n_computed`` (rows
-        computed by this call; 0 on a cache hit).
+        ``metadata`` holds the cache ``path``, the ``key``, ``n_computed`` (rows
+        computed by this call; 0 on a cache hit) and ``skipped`` (``(id, reason)`` pairs).
     """
     from filelock import FileLock
 
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    if on_error not in ("skip", "fail"):
+        raise ValueError(f"on_error must be 'skip' or 'fail'; got {on_error!r}.")
     source = open_source(source)
     if len(source) == 0:
         raise ValueError("The data source holds no samples.")
@@ -169,19 +178,24 @@ def extract_features(
                 logger.info("extracting %d of %d rows into %s", len(pending), len(source), path)
                 workers = default_num_workers(dev) if num_workers == "auto" else int(num_workers)
                 model = backbone.folded() if fold_batchnorm else backbone
-                _run(model, source, writer, pending, dev, precision, batch_size, workers, progress)
+                _run(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error)
     fs = read_cache(path)
     fs.metadata.update(path=str(path), key=key, n_computed=int(len(pending)))
+    if fs.metadata["skipped"]:
+        skipped = fs.metadata["skipped"]
+        logger.warning("%d of %d images could not be read and are left out (listed by `featx cache info %s`): %s%s",
+                       len(skipped), len(source), path, "; ".join(f"{i} ({r})" for i, r in skipped[:5]),
+                       " ..." if len(skipped) > 5 else "")
     return fs
 
 
-def _run(backbone, source, writer, pending, device, precision, batch_size, num_workers, progress):
+def _run(backbone, source, writer, pending, device, precision, batch_size, num_workers, progress, on_error):
     from tqdm.auto import tqdm
 
     batches = aligned_batches(pending, len(source), batch_size)
     loader = make_loader(
         source, backbone.preprocessing, batches, num_workers=num_workers, pin_memory=device.type == "cuda",
-        nice=device.type == "cpu",
+        nice=device.type == "cpu", on_error="skip",
     )
     model = backbone.to(device)
     if device.type != "mps":
@@ -192,11 +206,18 @@ def _run(backbone, source, writer, pending, device, precision, batch_size, num_w
     start, done = time.perf_counter(), 0
     try:
         with torch.inference_mode(), autocast(device, precision):
-            for idx, images in loader:
-                images = images.to(device, non_blocking=True)
-                feats = model(images).float().cpu().numpy()
-                writer.write(idx.numpy(), feats)
-                bar.update(len(idx))
+            for idx, images, failed in loader:
+                if images is not None:  # the readable rows first: nothing finished is lost
+                    images = images.to(device, non_blocking=True)
+                    feats = model(images).float().cpu().numpy()
+                    writer.write(idx.numpy(), feats)
+                if failed and on_error == "fail":
+                    i, reason = failed[0]
+                    where = getattr(source, "paths", None)
+                    where = f" ({where[i]})" if where is not None else ""
+                    raise ImageDecodeError(f"Cannot decode sample {source.ids[i]!r}{where}: {reason}")
+                writer.skip([i for i, _ in failed], [r for _, r in failed])
+                bar.update(len(idx) + len(failed))
                 done += len(idx)
     finally:
         bar.close()

@@ -3,8 +3,10 @@
 Layout of ``<cache_dir>/<backbone>/<source>-<key16>.h5``::
 
     features   (n, d) float32, chunked (rows, d), storage allocated at creation
-    status     (n,)   uint8, 0 = pending, 1 = done
-    chunk_crc  (n_chunks,) int64, CRC-32 of each complete chunk's bytes, -1 = not yet
+    status     (n,)   uint8, 0 = pending, 1 = done, 2 = skipped (an unreadable image)
+    errors     (n,)   fixed-length bytes: why a skipped row was skipped (UTF-8, cut to 200 bytes)
+    chunk_crc  (n_chunks,) int64, CRC-32 of each settled chunk's bytes (every row done or
+               skipped; skipped rows are zeros), -1 = not yet
     ids, domains (n,) UTF-8 strings;  labels (n,) int64 (-1 = unlabelled);  classes (k,) strings
     attrs      key (JSON) and key_hash, provenance (versions, device, precision, time, ...)
 
@@ -12,8 +14,10 @@ Why it survives ``kill -9`` anywhere: the file is created complete (every datase
 final shape, storage allocated early, ids/labels/domains written) under a temporary name
 and renamed into place, so after that the writer changes no HDF5 metadata at all, only raw
 bytes at fixed offsets. Rows are written and flushed *before* their ``status`` flags are
-set and flushed, so a row flagged done is always on disk. A resumed run recomputes exactly
-the pending rows. Readers read ``status`` first and return only rows flagged done.
+set and flushed, so a row flagged done is always on disk; a skipped row's reason is
+written before its flag in the same way. A resumed run recomputes exactly the pending rows
+(skipped ones stay skipped: the image is part of the key, so a repaired file makes a new key).
+Readers read ``status`` first and return only rows flagged done.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ import numpy as np
 
 from featx.features import FeatureSet
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+DONE, SKIPPED = 1, 2
+REASON_BYTES = 200
 _CHUNK_BYTES = 2 << 20  # 2 MiB chunks: large sequential reads, small enough to rewrite cheaply
 
 
@@ -68,6 +74,7 @@ def create_cache_file(path: Path, *, key: dict, key_hash: str, dim: int, ids, la
         for name, shape, dtype, chunks, fill in (
             ("features", (n, dim), "f4", (rows, dim), 0.0),
             ("status", (n,), "u1", None, 0),
+            ("errors", (n,), f"S{REASON_BYTES}", None, b""),
             ("chunk_crc", (n_chunks,), "i8", None, -1),
         ):
             dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
@@ -115,15 +122,30 @@ class CacheWriter:
             raise ValueError(f"Cache file {str(self.path)!r} was written for key {found}, not for key {key_hash}.")
         self._features = self._file["features"]
         self._status = self._file["status"]
+        self._errors = self._file["errors"]
         self._crc = self._file["chunk_crc"]
         self._rows = int(self._file.attrs["chunk_rows"])
-        self.done = self._status[:] == 1
+        self.done = self._status[:] != 0  # done or skipped: settled either way
         self._fill_missing_checksums(range(len(self._crc)))
 
     @property
     def pending(self) -> np.ndarray:
-        """Indices of rows not yet computed."""
+        """Indices of rows neither computed nor skipped."""
         return np.flatnonzero(~self.done)
+
+    def skip(self, idx, reasons) -> None:
+        """Record rows ``idx`` as skipped: their reasons first, flushed, then their flags."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if not len(idx):
+            return
+        for i, reason in zip(idx, reasons):
+            self._errors[i] = _clip_utf8(str(reason), REASON_BYTES)
+        self._file.flush()
+        for i in idx:
+            self._status[i] = SKIPPED
+        self._file.flush()
+        self.done[idx] = True
+        self._fill_missing_checksums(np.unique(idx // self._rows))
 
     def write(self, idx, features: np.ndarray) -> None:
         """Store rows ``idx``, flush, then flag them done and flush again."""
@@ -135,7 +157,7 @@ class CacheWriter:
             self._features[start:stop] = features[off : off + stop - start]
         self._file.flush()
         for start, stop, _ in runs:
-            self._status[start:stop] = 1
+            self._status[start:stop] = DONE
         self._file.flush()
         self.done[idx] = True
         self._fill_missing_checksums(np.unique(idx // self._rows))
@@ -161,6 +183,21 @@ class CacheWriter:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _clip_utf8(text: str, limit: int) -> bytes:
+    """``text`` as UTF-8 in at most ``limit`` bytes, never cutting a character in two."""
+    data = text.encode("utf-8")
+    return data if len(data) <= limit else data[:limit].decode("utf-8", "ignore").encode("utf-8")
+
+
+def _skipped(f, status) -> list[tuple[str, str]]:
+    """``(id, reason)`` of every skipped row."""
+    rows = np.flatnonzero(status == SKIPPED)
+    if not len(rows):
+        return []
+    ids = f["ids"].asstr()[:]
+    return [(str(ids[i]), f["errors"][i].decode("utf-8", "replace")) for i in rows]
 
 
 def _attrs(f) -> dict:
@@ -190,12 +227,14 @@ def read_cache(path, *, partial: bool = False) -> FeatureSet:
     h5py = _h5py()
     path = Path(path)
     with h5py.File(path, "r", locking=False) as f:
-        done = f["status"][:] == 1  # read first: a row flagged done is already on disk
-        if not done.all() and not partial:
+        status = f["status"][:]  # read first: a row flagged done is already on disk
+        done = status == DONE
+        if (status == 0).any() and not partial:
             raise ValueError(
                 f"Cache file {str(path)!r} is incomplete: {int(done.sum())} of {done.size} rows are done. "
                 "Run the same extraction again to finish it, or read it with partial=True."
             )
+        skipped = _skipped(f, status)
         X = f["features"][:]
         meta = _attrs(f)
         fs = FeatureSet(
@@ -204,7 +243,7 @@ def read_cache(path, *, partial: bool = False) -> FeatureSet:
             ids=np.array(f["ids"].asstr()[:], dtype=object),
             domains=np.array(f["domains"].asstr()[:], dtype=object),
             classes=tuple(f["classes"].asstr()[:]),
-            metadata={**meta, "path": str(path)},
+            metadata={**meta, "path": str(path), "skipped": skipped},
         )
     return fs if done.all() else fs.subset(done)
 
@@ -214,7 +253,9 @@ def cache_info(path) -> dict:
     h5py = _h5py()
     with h5py.File(path, "r", locking=False) as f:
         info = _attrs(f)
-        info["n_done"] = int((f["status"][:] == 1).sum())
+        status = f["status"][:]
+        info["n_done"] = int((status == DONE).sum())
+        info["skipped"] = _skipped(f, status)
     info["path"] = str(path)
     info["size_bytes"] = os.path.getsize(path)
     return info
@@ -233,7 +274,7 @@ def verify_cache(path) -> list[str]:
     except Exception as exc:
         return [f"cannot open as HDF5: {exc}"]
     with f:
-        names = ("features", "status", "chunk_crc", "ids", "labels", "domains", "classes")
+        names = ("features", "status", "errors", "chunk_crc", "ids", "labels", "domains", "classes")
         missing = [k for k in names if k not in f]
         if missing:
             return [f"missing datasets {missing}"]
@@ -242,7 +283,7 @@ def verify_cache(path) -> list[str]:
             shapes = {k: f[k].shape[0] for k in ("features", "status", "ids", "labels", "domains")}
             if set(shapes.values()) != {n}:
                 return [f"datasets disagree on the number of rows: {shapes}, expected {n}"]
-            done = f["status"][:] == 1
+            done = f["status"][:] != 0  # done or skipped
             crc = f["chunk_crc"][:]
             for c in range(len(crc)):
                 lo, hi = c * rows, min(n, (c + 1) * rows)

@@ -16,11 +16,16 @@ class ImageDecodeError(RuntimeError):
 
 
 class PreprocessedImages(Dataset):
-    """``dataset[i] -> (i, HWC uint8 array)`` for sample ``i`` of a source."""
+    """``dataset[i] -> (i, HWC uint8 array)`` for sample ``i`` of a source.
 
-    def __init__(self, source: ImageSource, preprocessing):
+    With ``on_error="skip"`` an image that cannot be read or decoded gives
+    ``(i, None, reason)`` instead of raising :class:`ImageDecodeError`.
+    """
+
+    def __init__(self, source: ImageSource, preprocessing, on_error: str = "fail"):
         self.source = source
         self.preprocessing = preprocessing
+        self.on_error = on_error
 
     def __len__(self):
         return len(self.source)
@@ -28,11 +33,30 @@ class PreprocessedImages(Dataset):
     def __getitem__(self, i):
         try:
             with self.source.load(i) as img:
+                check_pixels(img)
                 return i, self.preprocessing(img)
         except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if self.on_error == "skip":
+                return i, None, reason
             where = getattr(self.source, "paths", None)
             where = f" ({where[i]})" if where is not None else ""
-            raise ImageDecodeError(f"Cannot decode sample {self.source.ids[i]!r}{where}: {exc}") from exc
+            raise ImageDecodeError(f"Cannot decode sample {self.source.ids[i]!r}{where}: {reason}") from exc
+
+
+def check_pixels(img) -> None:
+    """Refuse an image larger than Pillow's decompression-bomb limit before decoding it.
+
+    Pillow itself only warns between one and two times ``Image.MAX_IMAGE_PIXELS``; a
+    warning cannot be turned into an error per thread, so the size read from the header is
+    checked here.
+    """
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and img.width * img.height > limit:
+        raise ValueError(f"{img.width} x {img.height} pixels is over the decompression-bomb limit of "
+                         f"{limit} pixels (PIL.Image.MAX_IMAGE_PIXELS)")
 
 
 def collate_uint8(items):
@@ -40,6 +64,16 @@ def collate_uint8(items):
     idx = torch.tensor([i for i, _ in items], dtype=torch.int64)
     batch = torch.from_numpy(np.stack([a for _, a in items]))
     return idx, batch.permute(0, 3, 1, 2)
+
+
+def collate_or_skip(items):
+    """As :func:`collate_uint8` for items that may be ``(index, None, reason)``: returns
+    ``(indices, images or None, [(index, reason), ...])``."""
+    failed = [(item[0], item[2]) for item in items if item[1] is None]
+    good = [item for item in items if item[1] is not None]
+    if not good:
+        return torch.zeros(0, dtype=torch.int64), None, failed
+    return (*collate_uint8(good), failed)
 
 
 def default_num_workers(device: torch.device) -> int:
@@ -64,9 +98,9 @@ class ThreadedBatches:
     ``dataset[i]`` must return ``(i, HWC uint8 array)``.
     """
 
-    def __init__(self, dataset: Dataset, batches, threads: int, pin_memory: bool = False):
+    def __init__(self, dataset: Dataset, batches, threads: int, pin_memory: bool = False, collate=collate_uint8):
         self.dataset, self.batches, self.threads = dataset, batches, max(1, threads)
-        self.pin_memory = pin_memory
+        self.pin_memory, self.collate = pin_memory, collate
 
     def __len__(self):
         return len(self.batches)
@@ -76,8 +110,10 @@ class ThreadedBatches:
 
         with ThreadPoolExecutor(self.threads, thread_name_prefix="featx-decode") as pool:
             for batch in self.batches:
-                idx, images = collate_uint8(list(pool.map(self.dataset.__getitem__, batch)))
-                yield idx, images.pin_memory() if self.pin_memory else images
+                out = self.collate(list(pool.map(self.dataset.__getitem__, batch)))
+                if self.pin_memory and out[1] is not None:
+                    out = (out[0], out[1].pin_memory(), *out[2:])
+                yield out
 
 
 def aligned_batches(pending: np.ndarray, n: int, batch_size: int) -> list[list[int]]:
@@ -98,22 +134,26 @@ def _lower_priority(worker_id: int) -> None:
         pass
 
 
-def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory: bool, nice: bool = False):
+def make_loader(source, preprocessing, batches, *, num_workers: int, pin_memory: bool, nice: bool = False,
+                on_error: str = "fail"):
     """Batches of ``(indices, uint8 images)``: worker processes when ``num_workers > 0``,
-    else a thread pool in this process with one thread per torch thread."""
-    return make_batch_loader(PreprocessedImages(source, preprocessing), batches, num_workers=num_workers,
-                             pin_memory=pin_memory, nice=nice)
+    else a thread pool in this process with one thread per torch thread. With
+    ``on_error="skip"``: ``(indices, images or None, [(index, reason), ...])``."""
+    return make_batch_loader(PreprocessedImages(source, preprocessing, on_error), batches, num_workers=num_workers,
+                             pin_memory=pin_memory, nice=nice,
+                             collate=collate_or_skip if on_error == "skip" else collate_uint8)
 
 
-def make_batch_loader(dataset: Dataset, batches, *, num_workers: int, pin_memory: bool, nice: bool = False):
-    """As :func:`make_loader`, for any dataset whose items are ``(index, HWC uint8 array)``."""
+def make_batch_loader(dataset: Dataset, batches, *, num_workers: int, pin_memory: bool, nice: bool = False,
+                      collate=collate_uint8):
+    """As :func:`make_loader`, for any dataset whose items ``collate`` stacks."""
     if num_workers == 0:
-        return ThreadedBatches(dataset, batches, torch.get_num_threads(), pin_memory=pin_memory)
+        return ThreadedBatches(dataset, batches, torch.get_num_threads(), pin_memory=pin_memory, collate=collate)
     return DataLoader(
         dataset,
         batch_sampler=batches,
         num_workers=num_workers,
-        collate_fn=collate_uint8,
+        collate_fn=collate,
         pin_memory=pin_memory,
         prefetch_factor=4,
         worker_init_fn=_lower_priority if nice else None,

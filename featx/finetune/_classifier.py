@@ -312,7 +312,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         # the whole training source, not the split: the same cache key as `featx extract` on that data
         whole = train.parent if isinstance(train, SourceSubset) else train
         fs = extract_features(whole, backbone, cache_dir=self.cache_dir, device=device, precision=precision,
-                              progress=self.progress)
+                              on_error="fail", progress=self.progress)  # rows must stay aligned with `whole`
         rows = train.indices if isinstance(train, SourceSubset) else slice(None)
         self.warm_start_computed_ = int(fs.metadata["n_computed"])
         clf = LogisticRegression(max_iter=2000).fit(fs.X[rows], fs.y[rows])
