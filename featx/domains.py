@@ -36,12 +36,14 @@ def check_sample_domain(X, y=None, sample_domain=None) -> np.ndarray:
         If the lengths disagree or the domains are not integers.
     """
     n = len(X)
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != n:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n}, {len(y)}] "
+                             f"(X has {n} rows, y has {len(y)}).")
     if sample_domain is None:
         if y is None:
             return np.full(n, DEFAULT_SOURCE, dtype=np.int64)
-        y = np.asarray(y)
-        if len(y) != n:
-            raise ValueError(f"y has {len(y)} rows, but X has {n} rows.")
         masked = (y == MASKED_LABEL) if y.dtype.kind in "iuf" else np.zeros(n, dtype=bool)
         return np.where(masked, DEFAULT_TARGET, DEFAULT_SOURCE).astype(np.int64)
     sd = np.asarray(sample_domain)

@@ -218,7 +218,7 @@ def test_check_sample_domain_inference_and_errors():
     assert check_sample_domain(X, [0, -1, 2]).tolist() == [1, -2, 1]
     assert check_sample_domain(X, ["a", "b", "c"]).tolist() == [1, 1, 1]
     assert check_sample_domain(X, None, [1.0, -2.0, 1.0]).dtype == np.int64
-    with pytest.raises(ValueError, match="y has 2 rows, but X has 3 rows"):
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[3, 2\]"):
         check_sample_domain(X, [0, 1])
     with pytest.raises(ValueError, match=r"sample_domain must have shape \(3,\)"):
         check_sample_domain(X, None, [1, 1])

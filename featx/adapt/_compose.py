@@ -33,6 +33,10 @@ def check_labelled_source(estimator, X, y, sample_domain):
             f"{type(estimator).__name__} needs labelled source rows (sample_domain >= 0, y != -1); got none."
         )
     check_classification_targets(y[keep])
+    classes = np.unique(y[keep])
+    if len(classes) < 2:
+        raise ValueError(f"{type(estimator).__name__} needs labelled source rows of at least 2 classes; "
+                         f"got 1 class ({classes[0]}).")
     return X, y, sd, keep
 
 

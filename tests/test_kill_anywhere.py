@@ -1,0 +1,80 @@
+"""Kill-anywhere harness: `featx extract` in a subprocess is killed with SIGKILL at random moments,
+then resumed; the cache must always open, keep every finished row and end bit-identical."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from featx.extract import read_cache, verify_cache
+
+from .conftest import make_images
+from .test_extract import ForwardCounter, extract
+
+TRIALS = 20
+N_IMAGES = 24
+BATCH = 2
+
+_CHILD = """
+import sys, time, torch
+import featx.backbones as backbones
+from featx.backbones import Backbone
+from featx.cli.main import main
+real = Backbone.forward
+def slow(bb, x):  # a slow network, so that kills land while rows are being written
+    time.sleep(0.1)
+    return real(bb, x)
+Backbone.forward = slow
+torch.manual_seed(0)
+bb = backbones.create_backbone("timm:test_resnet", pretrained=False)
+backbones.create_backbone = lambda name, **kw: bb
+print("ready", flush=True)
+main(["extract", sys.argv[1], "--cache-dir", sys.argv[2], "--batch-size", "%d", "--workers", "0", "--no-progress"])
+""" % BATCH
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_loses_or_corrupts_rows(tmp_path, tiny_backbone, monkeypatch):
+    folder = make_images(tmp_path / "imgs", per_class=N_IMAGES // 2)
+    reference = extract(folder, tiny_backbone, tmp_path / "ref", batch_size=BATCH)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    def child(cache):
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder), str(cache)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        return proc, time.perf_counter()
+
+    proc, start = child(tmp_path / "timing")  # how long a whole run takes from "ready" to exit
+    assert proc.wait(timeout=300) == 0
+    window = 1.15 * (time.perf_counter() - start)
+    rng = np.random.default_rng(2026)
+    outcomes = []
+    for trial in range(TRIALS):
+        cache = tmp_path / f"trial{trial}"
+        proc, _ = child(cache)
+        try:
+            time.sleep(rng.uniform(0.0, window))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        files = list(cache.rglob("*.h5"))
+        assert len(files) <= 1
+        before = 0
+        if files:  # the file always opens, and its finished chunks match their checksums
+            assert verify_cache(files[0]) == [], f"trial {trial}"
+            before = len(read_cache(files[0], partial=True))
+        counter = ForwardCounter(monkeypatch)
+        resumed = extract(folder, tiny_backbone, cache, batch_size=BATCH)
+        assert counter.images == N_IMAGES - before, f"trial {trial}: finished rows were recomputed"
+        np.testing.assert_array_equal(resumed.X, reference.X)
+        np.testing.assert_array_equal(resumed.ids, reference.ids)
+        np.testing.assert_array_equal(resumed.y, reference.y)
+        outcomes.append(before)
+        monkeypatch.undo()
+    # the kills landed before the file existed, while rows were written, and after the end
+    assert min(outcomes) == 0 and any(0 < b < N_IMAGES for b in outcomes), outcomes
