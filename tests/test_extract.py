@@ -285,6 +285,30 @@ def test_worker_processes_give_the_same_features(image_folder, tiny_backbone, tm
 
 
 @pytest.mark.slow
+def test_readers_during_a_write_see_only_complete_rows(tmp_path, tiny_backbone):
+    folder = make_images(tmp_path / "imgs", per_class=10)
+    reference = extract(folder, tiny_backbone, tmp_path / "ref", batch_size=2)
+    cache = tmp_path / "live"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder), str(cache)], env=env)
+    seen = set()
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            files = list(cache.rglob("*.h5"))
+            if files:  # read while the child writes: every row returned is finished and exact
+                part = read_cache(files[0], partial=True)
+                rows = np.searchsorted(reference.ids, part.ids)
+                np.testing.assert_array_equal(part.X, reference.X[rows])
+                seen.add(len(part))
+            time.sleep(0.02)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        proc.kill()
+    assert len(seen - {0, 20}) >= 2  # partial states were observed, not only empty and full
+
+
+@pytest.mark.slow
 def test_a_second_process_on_the_same_key_waits_and_reads(tmp_path, tiny_backbone, monkeypatch):
     folder = make_images(tmp_path / "imgs", per_class=4)
     cache = tmp_path / "shared-cache"
