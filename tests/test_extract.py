@@ -110,7 +110,7 @@ def test_resume_after_a_crash_computes_only_pending_rows(image_folder, tiny_back
     assert verify_cache(path) == []
 
 
-def test_changed_key_never_reuses_features(image_folder, tiny_backbone, tmp_path):
+def test_changed_key_never_reuses_features(image_folder, tiny_backbone, tmp_path, monkeypatch):
     base = extract(image_folder, tiny_backbone, tmp_path)
     paths = {base.metadata["path"]}
     bf16 = extract(image_folder, tiny_backbone, tmp_path, precision="bfloat16")
@@ -124,12 +124,50 @@ def test_changed_key_never_reuses_features(image_folder, tiny_backbone, tmp_path
         paths.add(fs.metadata["path"])
     assert two.X.shape[1] == 96 + layered.layer_dims[0]
     np.testing.assert_allclose(two.X[:, -96:], base.X, rtol=1e-5, atol=1e-5)
-    # a modified image changes the source fingerprint, so the key
+    # a modified image changes the source fingerprint, so the key: a new file, in which only
+    # that image is computed (the other rows are copied from the earlier file)
     Image.new("RGB", (30, 30), (9, 9, 9)).save(image_folder / "dog" / "dog_00.png")
+    counter = ForwardCounter(monkeypatch)
     changed = extract(image_folder, tiny_backbone, tmp_path)
-    assert changed.metadata["path"] not in paths and changed.metadata["n_computed"] == 12
+    assert changed.metadata["path"] not in paths and changed.metadata["n_computed"] == 1 and counter.images == 1
+    assert changed.metadata["n_reused"] == 11
+    edited = list(changed.ids).index("dog/dog_00.png")
+    assert not np.allclose(changed.X[edited], base.X[edited])
+    np.testing.assert_array_equal(np.delete(changed.X, edited, 0), np.delete(base.X, edited, 0))
     with pytest.raises(ValueError, match="was written for key"):
         CacheWriter(Path(base.metadata["path"]), "another-key")
+
+
+def test_added_and_removed_images_extend_the_cache_incrementally(image_folder, tiny_backbone, tmp_path, monkeypatch):
+    base = extract(image_folder, tiny_backbone, tmp_path, batch_size=4)
+    Image.new("RGB", (30, 30), (200, 9, 9)).save(image_folder / "cat" / "new_a.png")
+    Image.new("RGB", (30, 30), (9, 200, 9)).save(image_folder / "dog" / "new_b.png")
+    counter = ForwardCounter(monkeypatch)
+    grown = extract(image_folder, tiny_backbone, tmp_path, batch_size=4)
+    assert counter.images == 2 and grown.metadata["n_computed"] == 2 and grown.metadata["n_reused"] == 12
+    old = np.isin(grown.ids, base.ids)
+    np.testing.assert_array_equal(grown.X[old], base.X)
+    fresh = extract(image_folder, tiny_backbone, tmp_path / "fresh", batch_size=4)
+    np.testing.assert_allclose(grown.X, fresh.X, rtol=1e-5, atol=1e-6)  # same images, same network
+    (image_folder / "cat" / "cat_00.png").unlink()
+    before = counter.images
+    shrunk = extract(image_folder, tiny_backbone, tmp_path, batch_size=4)
+    assert counter.images == before and shrunk.metadata["n_reused"] == 13 and len(shrunk) == 13
+    # a damaged earlier file is not a donor
+    (image_folder / "cat" / "cat_01.png").unlink()
+    path = Path(shrunk.metadata["path"])
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        offset = f["features"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset + 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    for other in tmp_path.rglob("*.h5"):
+        if other != path and "fresh" not in str(other):
+            other.unlink()
+    again = extract(image_folder, tiny_backbone, tmp_path, batch_size=4)
+    assert again.metadata["n_reused"] == 0 and again.metadata["n_computed"] == 12
 
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
@@ -221,7 +259,8 @@ def test_resolve_device():
 
 
 def test_aligned_batches_and_chunk_rows():
-    assert aligned_batches(np.array([4, 5, 9]), 10, 4) == [[4, 5, 6, 7], [8, 9]]
+    assert aligned_batches(np.array([4, 5, 9]), 10, 4) == [[4, 5], [9]]  # only pending rows, by block
+    assert aligned_batches(np.arange(10), 10, 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert chunk_rows(10, 1280) == 10 and chunk_rows(10**6, 1280) == 256 and chunk_rows(5, 10**7) == 1
 
 

@@ -208,7 +208,7 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(tiny_backbone, folder):
 
 def test_a_split_that_leaves_no_validation_image_trains_without_one(tiny_backbone, folder, caplog):
     from featx.data import open_source
-    from featx.finetune._data import SourceSubset
+    from featx.data import SourceSubset
 
     one_each = SourceSubset(open_source(folder), [0, 8])  # one image per class: nothing to hold out
     with caplog.at_level("WARNING", logger="featx.finetune._classifier"):

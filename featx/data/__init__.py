@@ -6,7 +6,7 @@ from pathlib import Path
 
 from featx.data._builtin import BUILTIN_SOURCES, load_digits_images
 from featx.data._images import IMAGE_EXTENSIONS, resize_and_crop, to_rgb
-from featx.data._sources import ImageFolder, ImageSource, InMemoryImages, Manifest
+from featx.data._sources import ImageFolder, ImageSource, InMemoryImages, Manifest, SourceSubset
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -14,6 +14,7 @@ __all__ = [
     "ImageSource",
     "InMemoryImages",
     "Manifest",
+    "SourceSubset",
     "load_digits_images",
     "open_source",
     "resize_and_crop",

@@ -70,13 +70,17 @@ class ImageSource:
         """Open sample ``i`` as a PIL image (not yet converted) that the caller closes."""
         raise NotImplementedError
 
-    def _content_stamps(self):  # pragma: no cover - abstract
+    def content_stamps(self) -> list[str]:  # pragma: no cover - abstract
+        """One string per sample that changes when the sample's pixels may have changed
+        (file size and modification time, or a hash of in-memory pixels)."""
         raise NotImplementedError
 
-    def fingerprint(self) -> str:
-        """Hash of every sample's id, content stamp, label and domain."""
+    def fingerprint(self, stamps=None) -> str:
+        """Hash of every sample's id, content stamp, label and domain (``stamps``: the
+        :meth:`content_stamps` already computed)."""
         h = hashlib.sha256()
-        for sid, stamp, lab, dom in zip(self.ids, self._content_stamps(), self.labels, self.domains):
+        stamps = self.content_stamps() if stamps is None else stamps
+        for sid, stamp, lab, dom in zip(self.ids, stamps, self.labels, self.domains):
             lab = self.classes[lab] if lab >= 0 else ""
             h.update(f"{sid}\0{stamp}\0{lab}\0{dom}\n".encode())
         return h.hexdigest()
@@ -95,14 +99,16 @@ class _FileSource(ImageSource):
     def load(self, i: int) -> Image.Image:
         return Image.open(self.paths[i])
 
-    def _content_stamps(self):
+    def content_stamps(self) -> list[str]:
+        out = []
         for p in self.paths:
             try:
                 st = os.stat(p)
             except OSError as exc:  # a dangling link or a symlink loop: extraction skips it
-                yield f"unreadable:{exc.errno}"
+                out.append(f"unreadable:{exc.errno}")
                 continue
-            yield f"{st.st_size}:{st.st_mtime_ns}"
+            out.append(f"{st.st_size}:{st.st_mtime_ns}")
+        return out
 
     def describe(self) -> dict:
         return {**super().describe(), "root": str(self.root)}
@@ -260,7 +266,32 @@ class InMemoryImages(ImageSource):
             return Image.fromarray(img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img)
         return img.copy()
 
-    def _content_stamps(self):
+    def content_stamps(self) -> list[str]:
+        out = []
         for i in range(len(self)):
             img = to_rgb(self.load(i))
-            yield hashlib.sha256(np.asarray(img).tobytes() + str(img.size).encode()).hexdigest()
+            out.append(hashlib.sha256(np.asarray(img).tobytes() + str(img.size).encode()).hexdigest())
+        return out
+
+
+class SourceSubset(ImageSource):
+    """Rows ``indices`` of another source, with their ids, labels and domains."""
+
+    def __init__(self, parent: ImageSource, indices):
+        self.parent = parent
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.ids = [parent.ids[i] for i in self.indices]
+        self.labels = np.asarray(parent.labels)[self.indices]
+        self.classes = parent.classes
+        self.domains = [parent.domains[i] for i in self.indices]
+        self.name = parent.name
+
+    def load(self, i: int):
+        return self.parent.load(int(self.indices[i]))
+
+    def content_stamps(self) -> list[str]:
+        stamps = self.parent.content_stamps()
+        return [stamps[i] for i in self.indices]
+
+    def describe(self) -> dict:
+        return {**self.parent.describe(), "subset_of": len(self.parent), "n_samples": len(self)}

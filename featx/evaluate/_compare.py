@@ -129,7 +129,7 @@ def _fit_feature_method(method, kind, X_lab, y_lab, X_test, X_target_unlabelled)
 
 def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, seed, cache_dir, device, progress):
     from featx.finetune import FineTuneClassifier
-    from featx.finetune._data import SourceSubset
+    from featx.data import SourceSubset
 
     subset = SourceSubset(source, rows)
     # early stopping on a 10% validation split once every class has 10 drawn images; below
@@ -233,7 +233,7 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     """
     from featx.backbones import Backbone, create_backbone
     from featx.extract import default_cache_dir
-    from featx.finetune._data import SourceSubset
+    from featx.data import SourceSubset
 
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None)
     bb = backbone if isinstance(backbone, Backbone) else create_backbone(backbone)

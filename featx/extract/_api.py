@@ -17,7 +17,7 @@ import torch
 from featx._version import __version__
 from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
 from featx.data import ImageSource, open_source
-from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, read_cache
+from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, read_cache, reuse_rows
 from featx.extract._device import autocast, check_precision, resolve_device
 from featx.extract._loader import ImageDecodeError, aligned_batches, default_num_workers, make_loader
 from featx.features import FeatureSet
@@ -33,10 +33,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "x"
 
 
-def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batchnorm: bool = True) -> dict:
+def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batchnorm: bool = True,
+              stamps=None) -> dict:
     """Everything that changes the numbers: backbone name, weights fingerprint, layers,
     preprocessing (with the decoder version), precision, BatchNorm folding and the
-    data-source fingerprint."""
+    data-source fingerprint (from ``stamps``, the source's content stamps, when given)."""
     return {
         "format": FORMAT_VERSION,
         "backbone": backbone.name,
@@ -45,7 +46,7 @@ def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batc
         "preprocessing": backbone.preprocessing.to_dict(),
         "precision": precision,
         "fold_batchnorm": bool(fold_batchnorm),
-        "source": source.fingerprint(),
+        "source": source.fingerprint(stamps),
     }
 
 
@@ -131,7 +132,9 @@ def extract_features(
     -------
     FeatureSet
         ``metadata`` holds the cache ``path``, the ``key``, ``n_computed`` (rows
-        computed by this call; 0 on a cache hit) and ``skipped`` (``(id, reason)`` pairs).
+        computed by this call; 0 on a cache hit), ``n_reused`` (rows copied from a cache
+        file of an earlier version of the same source, see :func:`reuse_rows`) and
+        ``skipped`` (``(id, reason)`` pairs).
     """
     from filelock import FileLock
 
@@ -151,7 +154,8 @@ def extract_features(
         )
     dev = resolve_device(device)
     precision = check_precision(precision, dev)
-    key = cache_key(backbone, source, precision, fold_batchnorm)
+    stamps = source.content_stamps()
+    key = cache_key(backbone, source, precision, fold_batchnorm, stamps)
     path, digest = cache_path_for(cache_dir if cache_dir is not None else default_cache_dir(), backbone, source, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
@@ -167,12 +171,14 @@ def extract_features(
                 labels=source.labels,
                 domains=source.domains,
                 classes=source.classes,
+                stamps=stamps,
                 attrs={
                     **_provenance(backbone, source, dev, precision, batch_size),
                     "layer_dims": list(backbone.layer_dims),
                 },
             )
         with CacheWriter(path, digest) as writer:
+            reused = reuse_rows(writer, path, key, source.ids, stamps) if len(writer.pending) else 0
             pending = writer.pending
             if len(pending):
                 logger.info("extracting %d of %d rows into %s", len(pending), len(source), path)
@@ -180,7 +186,7 @@ def extract_features(
                 model = backbone.folded() if fold_batchnorm else backbone
                 _run(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error)
     fs = read_cache(path)
-    fs.metadata.update(path=str(path), key=key, n_computed=int(len(pending)))
+    fs.metadata.update(path=str(path), key=key, n_computed=int(len(pending)), n_reused=int(reused))
     if fs.metadata["skipped"]:
         skipped = fs.metadata["skipped"]
         logger.warning("%d of %d images could not be read and are left out (listed by `featx cache info %s`): %s%s",

@@ -8,6 +8,8 @@ Layout of ``<cache_dir>/<backbone>/<source>-<key16>.h5``::
     chunk_crc  (n_chunks,) int64, CRC-32 of each settled chunk's bytes (every row done or
                skipped; skipped rows are zeros), -1 = not yet
     ids, domains (n,) UTF-8 strings;  labels (n,) int64 (-1 = unlabelled);  classes (k,) strings
+    stamps     (n,)   UTF-8 strings: each image's content stamp (file size + mtime, or a pixel
+               hash), so a later key for an edited source can reuse the unchanged rows
     attrs      key (JSON) and key_hash, provenance (versions, device, precision, time, ...)
 
 Why it survives ``kill -9`` anywhere: the file is created complete (every dataset at its
@@ -23,6 +25,7 @@ Readers read ``status`` first and return only rows flagged done.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import zlib
@@ -31,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from featx.features import FeatureSet
+
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 DONE, SKIPPED = 1, 2
@@ -61,7 +66,8 @@ def _runs(idx: np.ndarray):
         offset += len(part)
 
 
-def create_cache_file(path: Path, *, key: dict, key_hash: str, dim: int, ids, labels, domains, classes, attrs):
+def create_cache_file(path: Path, *, key: dict, key_hash: str, dim: int, ids, labels, domains, classes, attrs,
+                      stamps=None):
     """Write a complete, empty cache file under a temporary name and rename it to ``path``."""
     h5py = _h5py()
     n = len(ids)
@@ -86,6 +92,8 @@ def create_cache_file(path: Path, *, key: dict, key_hash: str, dim: int, ids, la
             h5py.h5d.create(f.id, name.encode(), h5py.h5t.py_create(np.dtype(dtype)), space, dcpl=dcpl)
         f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=strings)
         f.create_dataset("domains", data=np.array(domains, dtype=object), dtype=strings)
+        if stamps is not None:
+            f.create_dataset("stamps", data=np.array(stamps, dtype=object), dtype=strings)
         f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
         f.create_dataset("classes", data=np.array(list(classes), dtype=object), dtype=strings, shape=(len(classes),))
         f.attrs.update({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in attrs.items()})
@@ -198,6 +206,57 @@ def _skipped(f, status) -> list[tuple[str, str]]:
         return []
     ids = f["ids"].asstr()[:]
     return [(str(ids[i]), f["errors"][i].decode("utf-8", "replace")) for i in rows]
+
+
+def reuse_rows(writer: CacheWriter, path: Path, key: dict, ids, stamps) -> int:
+    """Fill pending rows of ``path`` from sibling cache files made with the same settings.
+
+    A sibling qualifies when its key equals ``key`` in everything but the data source
+    (same format, backbone, weights, layers, preprocessing, precision, folding) and it
+    passes :func:`verify_cache`. A pending row takes a sibling's finished (or skipped) row
+    with the same id and content stamp: the same image through the same network. So adding,
+    removing or editing images recomputes only the new or edited ones.
+
+    Returns
+    -------
+    int
+        Rows filled.
+    """
+    h5py = _h5py()
+    want = {(i, s): r for r, (i, s) in enumerate(zip(ids, stamps)) if not writer.done[r]}
+    same = {k: v for k, v in key.items() if k != "source"}
+    filled = 0
+    for other in sorted(Path(path).parent.glob("*.h5")):
+        if not want:
+            break
+        if other == Path(path):
+            continue
+        try:
+            with h5py.File(other, "r", locking=False) as f:
+                theirs = json.loads(f.attrs["key"])
+                if {k: v for k, v in theirs.items() if k != "source"} != same or "stamps" not in f:
+                    continue
+            if verify_cache(other):
+                logger.warning("not reusing rows of %s: it fails `featx cache verify`", other)
+                continue
+            with h5py.File(other, "r", locking=False) as f:
+                status = f["status"][:]
+                pairs = zip(f["ids"].asstr()[:], f["stamps"].asstr()[:])
+                match = [(j, want.pop(p)) for j, p in enumerate(pairs) if status[j] != 0 and p in want]
+                if not match:
+                    continue
+                old, new = (np.asarray(c, dtype=np.int64) for c in zip(*match))
+                features, reasons = f["features"][old], f["errors"][old]
+        except (OSError, KeyError, ValueError) as exc:
+            logger.debug("%s is no donor: %s", other, exc)
+            continue
+        done = status[old] == DONE
+        if done.any():
+            writer.write(new[done], features[done])
+        writer.skip(new[~done], [r.decode("utf-8", "replace") for r in reasons[~done]])
+        filled += len(new)
+        logger.info("reused %d rows of %s", len(new), other)
+    return filled
 
 
 def _attrs(f) -> dict:

@@ -117,13 +117,17 @@ class ThreadedBatches:
 
 
 def aligned_batches(pending: np.ndarray, n: int, batch_size: int) -> list[list[int]]:
-    """Batches ``[k*B, (k+1)*B)`` that hold at least one pending row.
+    """The pending rows of each block ``[k*B, (k+1)*B)`` that holds any, one batch per block.
 
-    Resumed runs compute exactly the batches an uninterrupted run would, so features are
-    bit-identical whether or not a run was interrupted.
+    Rows are written and flagged a whole batch at a time, so after an interruption a block
+    is either finished or entirely pending, and a resumed run computes exactly the batches
+    an uninterrupted run would: features are bit-identical whether or not a run was
+    interrupted. Rows already filled (copied from an earlier file of the same source, see
+    :func:`featx.extract._cache.reuse_rows`) are left out of their block's batch.
     """
-    blocks = np.unique(np.asarray(pending, dtype=np.int64) // batch_size)
-    return [list(range(b * batch_size, min(n, (b + 1) * batch_size))) for b in blocks]
+    pending = np.unique(np.asarray(pending, dtype=np.int64))
+    blocks = pending // batch_size
+    return [part.tolist() for part in np.split(pending, np.flatnonzero(np.diff(blocks)) + 1) if len(part)]
 
 
 def _lower_priority(worker_id: int) -> None:

@@ -15,7 +15,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
 from featx.evaluate._protocol import stratified_split
-from featx.finetune._data import AugmentedImages, SourceSubset, epoch_batches
+from featx.data import SourceSubset
+from featx.finetune._data import AugmentedImages, epoch_batches
 from featx.finetune._freeze import apply_freeze, freeze_batchnorm_statistics, parse_freeze
 from featx.finetune._groups import stage_groups
 from featx.finetune._net import FineTuneNet

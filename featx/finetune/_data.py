@@ -1,4 +1,4 @@
-"""Training data for fine-tuning: subsets of a source, a stratified split, seeded augmentation."""
+"""Training data for fine-tuning: seeded per-sample augmentation and epoch batches."""
 
 from __future__ import annotations
 
@@ -9,29 +9,6 @@ from torch.utils.data import Dataset
 
 from featx.data import ImageSource
 from featx.data._images import _RESAMPLE, to_rgb
-
-
-class SourceSubset(ImageSource):
-    """Rows ``indices`` of another source, with their ids, labels and domains."""
-
-    def __init__(self, parent: ImageSource, indices):
-        self.parent = parent
-        self.indices = np.asarray(indices, dtype=np.int64)
-        self.ids = [parent.ids[i] for i in self.indices]
-        self.labels = np.asarray(parent.labels)[self.indices]
-        self.classes = parent.classes
-        self.domains = [parent.domains[i] for i in self.indices]
-        self.name = parent.name
-
-    def load(self, i: int):
-        return self.parent.load(int(self.indices[i]))
-
-    def _content_stamps(self):
-        stamps = list(self.parent._content_stamps())
-        return [stamps[i] for i in self.indices]
-
-    def describe(self) -> dict:
-        return {**self.parent.describe(), "subset_of": len(self.parent), "n_samples": len(self)}
 
 
 def random_resized_crop(img, size: tuple[int, int], rng: np.random.Generator, *, scale=(0.08, 1.0),
