@@ -167,7 +167,9 @@ def test_compare_features_on_given_features(tmp_path):
     result = compare_features(src, log_dir=tmp_path / "log", **kw)
     acc = {s["method"]: s["accuracy"] for s in result.summary if s["budget"] == "all"}
     assert acc["zscore"] > acc["ncm"] + 0.3  # a pure mean shift: per-domain standardisation undoes it
-    assert result.info["roles"] == {"train": "src", "test": None, "target": "tgt"} and result.embedding
+    assert result.info["roles"] == {"train": "src", "test": None, "target": "tgt"}
+    view = result.embedding
+    assert view["after z-score + CORAL"]["a_distance"] < view["before"]["a_distance"] - 0.5
     assert all(r["reused"] for r in compare_features(src, log_dir=tmp_path / "log", **kw).records)
     assert not any(r["reused"] for r in compare_features(src, **kw).records)  # no log_dir: nothing kept
     with pytest.raises(ValueError, match="Fine-tuning methods \\['lp-ft'\\] need images"):

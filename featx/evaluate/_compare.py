@@ -38,7 +38,8 @@ class Comparison:
     predictions : dict
         Method -> (true, predicted) class indices on the test rows, for the largest budget's first draw.
     embedding : dict
-        2-D PCA coordinates of source and target rows before and after CORAL, with the proxy
+        2-D PCA coordinates of source and target rows before and after alignment (per-domain
+        z-score + CORAL, as the alignment methods see them), with the proxy
         A-distance of each (only with a target).
     info : dict
         Backbone, budgets, repeats, classes, seed, roles.
@@ -152,7 +153,8 @@ def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, seed, 
 
 
 def _embedding(Xs, Xt, seed=0, max_rows=600) -> dict:
-    """PCA views of the two domains before and after CORAL, with their proxy A-distances."""
+    """PCA views of the two domains before and after per-domain z-score + CORAL, with their
+    proxy A-distances."""
     from sklearn.decomposition import PCA
 
     from featx.adapt import CORAL
@@ -163,8 +165,9 @@ def _embedding(Xs, Xt, seed=0, max_rows=600) -> dict:
     out = {}
     X = np.vstack([Xs, Xt]).astype(np.float64)
     sd = np.r_[np.ones(len(Xs), dtype=np.int64), np.full(len(Xt), -2)]
-    aligned = CORAL().fit_transform(X, sample_domain=sd)
-    for name, Z in (("before", X), ("after CORAL", aligned)):
+    scaled = DomainStandardScaler().fit_transform(X, sample_domain=sd)
+    aligned = CORAL().fit_transform(scaled, sample_domain=sd)
+    for name, Z in (("before", X), ("after z-score + CORAL", aligned)):
         Zs, Zt = Z[: len(Xs)], Z[len(Xs):]
         pca = PCA(2, random_state=seed).fit(np.vstack([Zs[s], Zt[t]]))
         out[name] = {"source": pca.transform(Zs[s]).tolist(), "target": pca.transform(Zt[t]).tolist(),

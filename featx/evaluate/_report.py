@@ -84,7 +84,7 @@ def plot_methods(result, path: Path) -> None:
 
 
 def plot_embedding(result, path: Path) -> None:
-    """Source vs target in 2-D PCA, before and after CORAL, with the proxy A-distance."""
+    """Source vs target in 2-D PCA, before and after alignment, with the proxy A-distance."""
     fig, axes = _figure(10, 4.5, ncols=2)
     for ax, (name, view) in zip(axes, result.embedding.items()):
         s, t = np.asarray(view["source"]), np.asarray(view["target"])
