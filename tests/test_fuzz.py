@@ -110,3 +110,17 @@ def test_adapters_on_random_values_map_to_finite_rows_or_explain(est, X, split):
         assert "expected" in str(exc) or "must" in str(exc) or "needs" in str(exc), str(exc)
         return
     assert Z.shape[0] == n and np.isfinite(Z).all()
+
+
+def test_truncated_files_are_reported_and_nothing_is_pickled(sound_cache, tmp_path):
+    import h5py
+
+    path = tmp_path / "cut.h5"
+    path.write_bytes(sound_cache.read_bytes()[: sound_cache.stat().st_size // 2])
+    assert verify_cache(path)  # says what is wrong instead of raising
+    with h5py.File(sound_cache, "r") as f:  # only numbers, fixed bytes and UTF-8 strings: no pickles
+        for name, obj in f.items():
+            kind = obj.dtype.kind
+            assert kind in "iufS" or h5py.check_string_dtype(obj.dtype) is not None, (name, obj.dtype)
+        for name, value in f.attrs.items():
+            assert isinstance(value, (str, bytes, int, float, np.generic)), (name, type(value))
