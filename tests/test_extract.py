@@ -247,6 +247,32 @@ def test_empty_source_is_an_error(tiny_backbone, tmp_path):
         extract(InMemoryImages(np.zeros((0, 8, 8), np.uint8)), tiny_backbone, tmp_path)
 
 
+def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
+    from featx.extract import _device
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n")
+    assert not _device.cpu_has_native_bf16(str(info))
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert _device.cpu_has_native_bf16(str(info))
+    assert not _device.cpu_has_native_bf16(str(tmp_path / "absent"))
+    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: True)
+    assert _device.check_precision("auto", torch.device("cpu")) == "bfloat16"
+    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: False)
+    assert _device.check_precision("auto", torch.device("cpu")) == "float32"
+    assert _device.auto_precision(torch.device("mps")) == "float16"
+
+
+def test_auto_precision_is_recorded_as_chosen(image_folder, tiny_backbone, tmp_path, monkeypatch):
+    from featx.extract import _device
+
+    monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: False)
+    f32 = extract(image_folder, tiny_backbone, tmp_path, device="cpu")
+    auto = extract(image_folder, tiny_backbone, tmp_path, device="cpu", precision="auto")
+    assert auto.metadata["key"]["precision"] == "float32" and auto.metadata["path"] == f32.metadata["path"]
+    assert auto.metadata["n_computed"] == 0
+
+
 def test_resolve_device():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")

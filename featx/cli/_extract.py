@@ -15,7 +15,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--cache-dir", default=None, help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto)")
-    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16", "auto"],
+                   help="autocast precision; auto: bfloat16 where the hardware has it (GPU, or a CPU with "
+                        "AVX512-BF16/AMX), float16 on other GPUs, float32 elsewhere (default: %(default)s)")
     p.add_argument("--workers", default="auto", type=_workers,
                    help="decode worker processes; 0 = a thread pool in this process (default: auto)")
     p.add_argument("--on-error", default="skip", choices=["skip", "fail"],

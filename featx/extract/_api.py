@@ -112,8 +112,11 @@ def extract_features(
         computes the same batches as an uninterrupted one.
     device : str, default="auto"
         ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda[:N]`` or ``mps``.
-    precision : {"float32", "bfloat16", "float16"}, default="float32"
-        Autocast precision of the forward pass; features are stored as float32.
+    precision : {"float32", "bfloat16", "float16", "auto"}, default="float32"
+        Autocast precision of the forward pass; features are stored as float32. ``auto``
+        picks bfloat16 where the hardware computes it natively (most GPUs, CPUs with
+        AVX512-BF16 or AMX), float16 on other GPUs, float32 elsewhere; the key records the
+        precision chosen.
     num_workers : int or "auto", default="auto"
         DataLoader decode workers.
     fold_batchnorm : bool, default=True
