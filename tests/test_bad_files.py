@@ -75,6 +75,7 @@ def test_on_error_fail_names_the_file_and_keeps_finished_rows(messy, tiny_backbo
         extract_features(messy, tiny_backbone, cache_dir=cache, on_error="ignore")
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's own, before featx refuses
 def test_decompression_bombs_are_refused_before_decoding(tmp_path, tiny_backbone, monkeypatch):
     root = tmp_path / "bomb" / "x"
     root.mkdir(parents=True)

@@ -1,0 +1,88 @@
+"""Fidelity of bfloat16 extraction: embeddings and downstream accuracy against float32.
+
+Embeds the same images with the default backbone in float32 and with bfloat16 autocast
+(features stored as float32 either way), and reports the mean and minimum cosine similarity
+per image and the accuracy of the same logistic regression (standardised features, C=1)
+trained and tested on each: hymenoptera train -> val, and MNIST test images (first N for
+training, the next N for testing, rendered 28 -> 224 px by the backbone's preprocessing).
+On a CPU without native bfloat16 the bfloat16 pass is emulated and slow; the numbers
+are about fidelity, not speed.
+
+    python benchmarks/precision_fidelity.py [--mnist 300] [--data ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from featx.backbones import create_backbone
+from featx.data import InMemoryImages
+from featx.extract import extract_features
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def mnist(folder: Path, n: int):
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz") as fh:
+        images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(folder / "t10k-labels-idx1-ubyte.gz") as fh:
+        labels = np.frombuffer(fh.read(), np.uint8, offset=8)
+    classes = [str(c) for c in range(10)]
+    part = lambda lo, hi, name: InMemoryImages(images[lo:hi], [str(v) for v in labels[lo:hi]], classes=classes,  # noqa: E731
+                                               ids=[f"mnist/{i}" for i in range(lo, hi)], name=name)
+    return part(0, n, "mnist-train"), part(n, 2 * n, "mnist-test")
+
+
+def compare(name, train, test, backbone, cache) -> dict:
+    out = {"task": name, "n_train": len(train), "n_test": len(test)}
+    feats = {}
+    for precision in ("float32", "bfloat16"):
+        start = time.perf_counter()
+        tr = extract_features(train, backbone, cache_dir=cache, precision=precision, progress=False)
+        te = extract_features(test, backbone, cache_dir=cache, precision=precision, progress=False)
+        out[f"{precision}_seconds"] = time.perf_counter() - start
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(tr.X, tr.y)
+        out[f"{precision}_accuracy"] = float(clf.score(te.X, te.y))
+        feats[precision] = np.vstack([tr.X, te.X]).astype(np.float64)
+    a, b = feats["float32"], feats["bfloat16"]
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    out.update(mean_cosine=float(cos.mean()), min_cosine=float(cos.min()),
+               accuracy_delta_points=100 * (out["bfloat16_accuracy"] - out["float32_accuracy"]))
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--mnist", type=int, default=300, help="MNIST images for training, as many for testing")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/precision_fidelity.json"))
+    args = p.parse_args(argv)
+    backbone = create_backbone("efficientnet_lite0")
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        hym = args.data / "hymenoptera_data"
+        rows.append(compare("hymenoptera", hym / "train", hym / "val", backbone, cache))
+        rows.append(compare("MNIST", *mnist(args.data / "digits" / "mnist", args.mnist), backbone, cache))
+    lines = ["| task | train / test | mean cosine | min cosine | acc float32 | acc bfloat16 | delta (points) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['task']} | {r['n_train']} / {r['n_test']} | {r['mean_cosine']:.5f} | {r['min_cosine']:.5f} | "
+              f"{100 * r['float32_accuracy']:.1f} | {100 * r['bfloat16_accuracy']:.1f} | {r['accuracy_delta_points']:+.1f} |"
+              for r in rows]
+    print("\n".join(lines))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
