@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from featx.backbones import create_backbone
-from featx.data import InMemoryImages
+from featx.data import InMemoryImages, open_source
 from featx.extract import extract_features
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -44,6 +44,7 @@ def mnist(folder: Path, n: int):
 
 
 def compare(name, train, test, backbone, cache) -> dict:
+    train, test = open_source(train), open_source(test)
     out = {"task": name, "n_train": len(train), "n_test": len(test)}
     feats = {}
     for precision in ("float32", "bfloat16"):

@@ -129,8 +129,8 @@ def _fit_feature_method(method, kind, X_lab, y_lab, X_test, X_target_unlabelled)
 
 
 def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, seed, cache_dir, device, progress):
-    from featx.finetune import FineTuneClassifier
     from featx.data import SourceSubset
+    from featx.finetune import FineTuneClassifier
 
     subset = SourceSubset(source, rows)
     # early stopping on a 10% validation split once every class has 10 drawn images; below
@@ -235,8 +235,8 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     Comparison
     """
     from featx.backbones import Backbone, create_backbone
-    from featx.extract import default_cache_dir
     from featx.data import SourceSubset
+    from featx.extract import default_cache_dir
 
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None)
     bb = backbone if isinstance(backbone, Backbone) else create_backbone(backbone)
