@@ -117,6 +117,17 @@ def pack_domains(source, target=None, *, mask_target_labels: bool = True):
     return X, y, sd, names
 
 
+def domain_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) standard deviation per feature, a zero deviation replaced by 1.
+
+    The pair defines :math:`z = (x - \\mu_D) / \\sigma_D` for the domain :math:`D` the rows
+    come from, so that a feature constant within the domain maps to 0.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    std = X.std(axis=0)
+    return X.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
 def scale_per_domain(X, sample_domain, how: str = "zscore") -> np.ndarray:
     """Scale features domain by domain, the usual first step of shallow domain adaptation.
 
@@ -143,6 +154,6 @@ def scale_per_domain(X, sample_domain, how: str = "zscore") -> np.ndarray:
         sd = check_sample_domain(X, None, sample_domain)
         for d in np.unique(sd):
             rows = sd == d
-            std = X[rows].std(axis=0)
-            X[rows] = (X[rows] - X[rows].mean(axis=0)) / np.where(std > 0, std, 1.0)
+            mean, scale = domain_moments(X[rows])
+            X[rows] = (X[rows] - mean) / scale
     return X

@@ -6,7 +6,8 @@ from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
 from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._presets import list_methods, make_method
-from featx.adapt._scale import DomainStandardScaler, domain_moments
+from featx.adapt._scale import DomainStandardScaler
+from featx.domains import domain_moments
 from featx.adapt._tca import BDA, JDA, TCA, mmd_vectors, transfer_components
 from featx.adapt._subspace import SubspaceAlignment, pca_basis, subspace_alignment
 

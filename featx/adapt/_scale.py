@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 from sklearn.base import OneToOneFeatureMixin
 
 from featx.adapt._base import BaseAdapter
-
-
-def domain_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and (population) standard deviation per feature, a zero deviation replaced by 1.
-
-    The pair defines :math:`z = (x - \\mu_D) / \\sigma_D` for the domain :math:`D` the rows
-    come from, so that a feature constant within the domain maps to 0.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    std = X.std(axis=0)
-    return X.mean(axis=0), np.where(std > 0, std, 1.0)
+from featx.domains import domain_moments
 
 
 class DomainStandardScaler(OneToOneFeatureMixin, BaseAdapter):

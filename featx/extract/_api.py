@@ -19,7 +19,7 @@ from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
 from featx.data import ImageSource, open_source
 from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, read_cache, reuse_rows
 from featx.extract._device import autocast, check_precision, resolve_device
-from featx.extract._loader import ImageDecodeError, aligned_batches, default_num_workers, make_loader
+from featx.extract._loader import aligned_batches, decode_error, default_num_workers, make_loader
 from featx.features import FeatureSet
 
 logger = logging.getLogger(__name__)
@@ -221,10 +221,7 @@ def _run(backbone, source, writer, pending, device, precision, batch_size, num_w
                     feats = model(images).float().cpu().numpy()
                     writer.write(idx.numpy(), feats)
                 if failed and on_error == "fail":
-                    i, reason = failed[0]
-                    where = getattr(source, "paths", None)
-                    where = f" ({where[i]})" if where is not None else ""
-                    raise ImageDecodeError(f"Cannot decode sample {source.ids[i]!r}{where}: {reason}")
+                    raise decode_error(source, *failed[0])
                 writer.skip([i for i, _ in failed], [r for _, r in failed])
                 bar.update(len(idx) + len(failed))
                 done += len(idx)

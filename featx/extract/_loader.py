@@ -39,9 +39,14 @@ class PreprocessedImages(Dataset):
             reason = f"{type(exc).__name__}: {exc}"
             if self.on_error == "skip":
                 return i, None, reason
-            where = getattr(self.source, "paths", None)
-            where = f" ({where[i]})" if where is not None else ""
-            raise ImageDecodeError(f"Cannot decode sample {self.source.ids[i]!r}{where}: {reason}") from exc
+            raise decode_error(self.source, i, reason) from exc
+
+
+def decode_error(source: ImageSource, i: int, reason: str) -> ImageDecodeError:
+    """The error for sample ``i`` that could not be decoded, naming its id and file."""
+    where = getattr(source, "paths", None)
+    where = f" ({where[i]})" if where is not None else ""
+    return ImageDecodeError(f"Cannot decode sample {source.ids[i]!r}{where}: {reason}")
 
 
 def check_pixels(img) -> None:
