@@ -128,6 +128,12 @@ def domain_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X.mean(axis=0), np.where(std > 0, std, 1.0)
 
 
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit Euclidean length, :math:`x / \\lVert x \\rVert_2` (zero rows kept at 0)."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
 def scale_per_domain(X, sample_domain, how: str = "zscore") -> np.ndarray:
     """Scale features domain by domain, the usual first step of shallow domain adaptation.
 
@@ -148,8 +154,7 @@ def scale_per_domain(X, sample_domain, how: str = "zscore") -> np.ndarray:
         raise ValueError(f"how must be 'zscore', 'unit' or 'none'; got {how!r}.")
     X = np.array(X, dtype=np.float64)
     if how == "unit":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        return X / np.where(norms > 0, norms, 1.0)
+        return unit_rows(X)
     if how == "zscore":
         sd = check_sample_domain(X, None, sample_domain)
         for d in np.unique(sd):

@@ -21,7 +21,7 @@ from featx.adapt import (
     subspace_alignment,
 )
 from featx.classify import list_classifiers, make_classifier
-from featx.domains import check_sample_domain, pack_domains, split_domains
+from featx.domains import check_sample_domain, pack_domains, scale_per_domain, split_domains
 from featx.features import FeatureSet
 
 
@@ -356,3 +356,27 @@ def test_easytl_on_shifted_data_and_errors():
         EasyTL(intra_align="gfk").fit(X, y)
     with pytest.raises(ValueError, match="EasyTL needs labelled source rows"):
         EasyTL().fit(X, np.full(400, -1))
+
+
+def test_domain_scaled_equals_scaling_each_domain_first():
+    from featx.adapt import DomainScaled
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(90, 5)) * np.r_[np.ones(30), 3 * np.ones(30), 0.5 * np.ones(30)][:, None]
+    y = np.r_[np.arange(30) % 2, np.full(60, -1)]
+    sd = np.r_[np.ones(30, int), -np.ones(30, int), np.full(30, -2)]
+    X[30:] += 5.0
+    for how in ("zscore", "unit"):
+        model = DomainScaled(AdaptThenClassify(CORAL()), how=how).fit(X, y, sample_domain=sd)
+        by_hand = AdaptThenClassify(CORAL()).fit(scale_per_domain(X, sd, how), y, sample_domain=sd)
+        Z = scale_per_domain(X, sd, how)
+        np.testing.assert_array_equal(model.predict(X[30:], sample_domain=sd[30:]),
+                                      by_hand.predict(Z[30:], sample_domain=sd[30:]))
+    with pytest.raises(ValueError, match=r"fitted on 2 target domains \[-2, -1\]; pass sample_domain"):
+        model.predict(X[30:])
+    with pytest.raises(ValueError, match=r"sample_domain has values \[-7\] not seen in fit; expected values from \[-2, -1, 1\]"):
+        model.predict(X[:2], sample_domain=[-7, -7])
+    with pytest.raises(ValueError, match="The 'how' parameter of DomainScaled must be one of"):
+        DomainScaled(how="l2").fit(X, y, sample_domain=sd)
+    single = DomainScaled(how="zscore").fit(X[:60], y[:60], sample_domain=sd[:60])
+    np.testing.assert_array_equal(single.predict(X[30:60]), single.predict(X[30:60], sample_domain=sd[30:60]))

@@ -90,15 +90,24 @@ def test_decompression_bombs_are_refused_before_decoding(tmp_path, tiny_backbone
     assert "DecompressionBombError" in skipped["x/huge.png"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_unreadable_permissions_are_skipped(tmp_path, tiny_backbone):
+def test_unreadable_permissions_are_skipped(tmp_path, tiny_backbone, monkeypatch):
     root = tmp_path / "perm" / "x"
     root.mkdir(parents=True)
     Image.new("RGB", (10, 10)).save(root / "ok.png")
     Image.new("RGB", (10, 10)).save(root / "locked.png")
     (root / "locked.png").chmod(0)
-    fs = extract_features(root.parent, tiny_backbone, cache_dir=tmp_path / "c", progress=False)
-    assert [s for s, _ in fs.metadata["skipped"]] == ["x/locked.png"]
+    if os.geteuid() == 0:  # root reads whatever the mode: make the open fail as it would for a user
+        real_open = Image.open
+
+        def denying_open(path, *args, **kwargs):
+            if os.fspath(path).endswith("locked.png"):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(Image, "open", denying_open)
+    fs = extract_features(root.parent, tiny_backbone, cache_dir=tmp_path / "c", progress=False, num_workers=0)
+    [(sample, reason)] = fs.metadata["skipped"]
+    assert sample == "x/locked.png" and "Permission denied" in reason and list(fs.ids) == ["x/ok.png"]
 
 
 def test_cli_extract_lists_skipped_files_and_fails_on_request(messy, tiny_backbone, tmp_path, capsys, monkeypatch):

@@ -129,3 +129,18 @@ def test_scale_per_domain():
     np.testing.assert_array_equal(scale_per_domain(X, sd, "none"), X)
     with pytest.raises(ValueError, match="how must be 'zscore', 'unit' or 'none'; got 'l2'"):
         scale_per_domain(X, sd, "l2")
+
+
+def test_fit_saves_a_model_that_scales_new_target_rows_itself(capsys, office, tmp_path):
+    from featx.extract import load_features
+    from featx.persist import load_model
+
+    pred, model_path = tmp_path / "pred.csv", tmp_path / "m" / "coral.skops"
+    code, out, _ = run(capsys, "fit", office, "--source", "amazon", "--target", "webcam", "--method", "coral",
+                       "--predictions", pred, "--save", model_path)
+    assert code == 0 and f"saved the fitted model to {model_path}" in out
+    model = load_model(model_path)
+    fs = load_features(office)
+    webcam = fs.subset(fs.domains == "webcam")
+    again = np.asarray(fs.classes)[model.predict(webcam.X)]  # raw features: the model scales them
+    assert list(again) == [r["prediction"] for r in csv.DictReader(open(pred))]

@@ -1,6 +1,7 @@
 """Property-based tests (hypothesis): the manifest reader, the cache reader on mutated files,
 and the estimators on random shapes and values either work or fail with a clear error."""
 
+import os
 import shutil
 import string
 
@@ -9,7 +10,7 @@ import pytest
 from sklearn.base import clone
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import arrays  # noqa: E402
 
@@ -18,7 +19,9 @@ from featx.extract import cache_info, read_cache, verify_cache  # noqa: E402
 from featx.extract._cache import CacheWriter, create_cache_file  # noqa: E402
 from featx.utils.discovery import all_estimators  # noqa: E402
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# random examples on a developer's machine (to find new failures); a fixed sequence in CI (to never flake)
+FUZZ = settings(max_examples=60, deadline=None, derandomize=bool(os.environ.get("CI")),
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 cell = st.text(alphabet=string.ascii_letters + string.digits + " ./\\-_\"',éü\t", max_size=12)
 
@@ -60,6 +63,7 @@ def sound_cache(tmp_path_factory):
 @FUZZ
 @given(cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=8),
        truncate=st.one_of(st.none(), st.floats(0, 1)))
+@example(cuts=[(0.3524794081754115, 1)], truncate=None)  # once broke the dataset lookup ("bad heap free list")
 def test_cache_reader_on_mutated_files_fails_cleanly(sound_cache, tmp_path, cuts, truncate):
     path = tmp_path / "mutated.h5"
     shutil.copy(sound_cache, path)

@@ -7,6 +7,7 @@ from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._presets import list_methods, make_method
 from featx.adapt._scale import DomainStandardScaler
+from featx.adapt._scaled import DomainScaled
 from featx.domains import domain_moments
 from featx.adapt._tca import BDA, JDA, TCA, mmd_vectors, transfer_components
 from featx.adapt._subspace import SubspaceAlignment, pca_basis, subspace_alignment
@@ -21,6 +22,7 @@ __all__ = [
     "GFK",
     "BaseAdapter",
     "DomainStandardScaler",
+    "DomainScaled",
     "SubspaceAlignment",
     "coral_maps",
     "cov_power",

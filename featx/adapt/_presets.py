@@ -6,6 +6,7 @@ from featx.adapt._compose import AdaptThenClassify
 from featx.adapt._coral import CORAL
 from featx.adapt._easytl import EasyTL
 from featx.adapt._gfk import GFK
+from featx.adapt._scaled import DomainScaled
 from featx.adapt._subspace import SubspaceAlignment
 from featx.adapt._tca import BDA, JDA, TCA
 from featx.classify import make_classifier
@@ -27,7 +28,7 @@ def list_methods() -> dict[str, str]:
     return {name: text for name, (text, _) in _METHODS.items()}
 
 
-def make_method(method: str, head: str = "logreg"):
+def make_method(method: str, head: str = "logreg", scale: str = "none"):
     """A new, unfitted domain-aware classifier: alignment ``method`` followed by ``head``.
 
     Parameters
@@ -37,12 +38,16 @@ def make_method(method: str, head: str = "logreg"):
     head : str, default="logreg"
         A :func:`featx.classify.make_classifier` preset; ignored by ``easytl``, which is a
         classifier itself.
+    scale : {"none", "zscore", "unit"}, default="none"
+        Per-domain scaling done inside the model first (:class:`DomainScaled`), so that a
+        saved model scales new target rows as it scaled its training rows.
 
     Returns
     -------
     estimator
         ``fit(X, y, sample_domain=...)`` / ``predict(X)``: an :class:`AdaptThenClassify`
-        (with ``"passthrough"`` for ``none``) or :class:`EasyTL`.
+        (with ``"passthrough"`` for ``none``) or :class:`EasyTL`, wrapped in
+        :class:`DomainScaled` unless ``scale="none"``.
 
     Examples
     --------
@@ -54,6 +59,8 @@ def make_method(method: str, head: str = "logreg"):
     if method not in _METHODS:
         raise ValueError(f"Unknown alignment method {method!r}; expected one of {sorted(_METHODS)}.")
     if method == "easytl":
-        return EasyTL()
-    adapter = "passthrough" if method == "none" else _METHODS[method][1]()
-    return AdaptThenClassify(adapter, make_classifier(head))
+        model = EasyTL()
+    else:
+        adapter = "passthrough" if method == "none" else _METHODS[method][1]()
+        model = AdaptThenClassify(adapter, make_classifier(head))
+    return model if scale == "none" else DomainScaled(model, how=scale)

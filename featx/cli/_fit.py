@@ -29,6 +29,8 @@ def add_parsers(sub) -> None:
     f.add_argument("--method", default="coral", help=f"alignment: {methods} (default: %(default)s)")
     f.add_argument("--head", default="logreg", help=f"classifier: {heads} (default: %(default)s)")
     f.add_argument("--predictions", type=Path, help="write id,domain,prediction for every target row to this CSV")
+    f.add_argument("--save", type=Path, metavar="MODEL.skops",
+                   help="save the fitted model (scaling included) without pickle; load it with featx.persist.load_model")
     f.set_defaults(run=run_fit)
 
     e = sub.add_parser("evaluate", help="target accuracy of several methods and heads on cached features")
@@ -69,8 +71,8 @@ def _domain_sets(features: list[Path], items: list[str]):
 
 
 def _load(args):
-    """``X, y (target masked), sample_domain, target rows' true labels, target FeatureSets``."""
-    from featx.domains import pack_domains, scale_per_domain
+    """``X, y (target masked), sample_domain, target rows' true labels, target FeatureSets, classes``."""
+    from featx.domains import pack_domains
 
     src_items, tgt_items = _items(args.source), _items(args.target)
     if set(src_items) & set(tgt_items):
@@ -79,19 +81,21 @@ def _load(args):
     sources, targets = _domain_sets(args.features, src_items), _domain_sets(args.features, tgt_items)
     X, y, sd, _ = pack_domains(sources, targets)
     y_target = np.concatenate([t.y for t in targets])
-    return scale_per_domain(X, sd, args.scale), y, sd, y_target, targets, sources[0].classes
+    return X, y, sd, y_target, targets, sources[0].classes
 
 
-def _fit_predict(method: str, head: str, X, y, sd):
+def _fit_predict(method: str, head: str, scale: str, X, y, sd):
+    """The fitted model, its target predictions, fit and predict seconds."""
     from featx.adapt import make_method
 
-    model = make_method(method, head)
+    model = make_method(method, head, scale=scale)
     start = time.perf_counter()
     model.fit(X, y, sample_domain=sd)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    pred = model.predict(X[sd < 0])
-    return pred, fit_s, time.perf_counter() - start
+    target = sd < 0
+    pred = model.predict(X[target], **({} if scale == "none" else {"sample_domain": sd[target]}))
+    return model, pred, fit_s, time.perf_counter() - start
 
 
 def _accuracy(pred, y_target):
@@ -101,7 +105,7 @@ def _accuracy(pred, y_target):
 
 def run_fit(args) -> int:
     X, y, sd, y_target, targets, classes = _load(args)
-    pred, fit_s, predict_s = _fit_predict(args.method, args.head, X, y, sd)
+    model, pred, fit_s, predict_s = _fit_predict(args.method, args.head, args.scale, X, y, sd)
     acc = _accuracy(pred, y_target)
     print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {X.shape[1]}")
     head = "" if args.method == "easytl" else f" + {args.head}"
@@ -117,6 +121,11 @@ def run_fit(args) -> int:
                            names[pred]):
                 w.writerow(row)
         print(f"wrote {len(pred)} predictions to {args.predictions}")
+    if args.save:
+        from featx.persist import save_model
+
+        save_model(model, args.save)
+        print(f"saved the fitted model to {args.save}")
     return 0
 
 
@@ -143,7 +152,7 @@ def run_evaluate(args) -> int:
     runs = [(m, "-" if m == "easytl" else h) for m in methods for h in ([heads[0]] if m == "easytl" else heads)]
     rows = []
     for method, head in tqdm(runs, desc="methods", unit="fit", leave=False):
-        pred, fit_s, predict_s = _fit_predict(method, heads[0] if head == "-" else head, X, y, sd)
+        _, pred, fit_s, predict_s = _fit_predict(method, heads[0] if head == "-" else head, args.scale, X, y, sd)
         rows.append({"method": method, "head": head, "accuracy": _accuracy(pred, y_target),
                      "fit_seconds": fit_s, "predict_seconds": predict_s})
     print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {X.shape[1]}, "

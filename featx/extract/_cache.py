@@ -334,10 +334,10 @@ def verify_cache(path) -> list[str]:
         return [f"cannot open as HDF5: {exc}"]
     with f:
         names = ("features", "status", "errors", "chunk_crc", "ids", "labels", "domains", "classes")
-        missing = [k for k in names if k not in f]
-        if missing:
-            return [f"missing datasets {missing}"]
         try:
+            missing = [k for k in names if k not in f]  # a damaged heap fails even this lookup
+            if missing:
+                return [f"missing datasets {missing}"]
             n, rows = int(f.attrs["n_samples"]), int(f.attrs["chunk_rows"])
             shapes = {k: f[k].shape[0] for k in ("features", "status", "ids", "labels", "domains")}
             if set(shapes.values()) != {n}:

@@ -1,0 +1,118 @@
+"""A domain-aware classifier that scales each domain's rows itself, so a saved model is complete."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from featx.domains import check_sample_domain, domain_moments, unit_rows
+
+_HOW = ("zscore", "unit", "none")
+
+
+class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Scale every domain with its own statistics, then fit a domain-aware classifier.
+
+    ``featx fit`` and :func:`featx.domains.scale_per_domain` scale each domain before
+    alignment; this estimator does the same inside the model, so that a fitted model (for
+    instance one saved with :func:`featx.persist.save_model`) maps new target rows exactly
+    as its training rows were mapped.
+
+    Parameters
+    ----------
+    estimator : estimator, optional
+        A domain-aware classifier (``fit(X, y, sample_domain=...)``), e.g. from
+        :func:`featx.adapt.make_method`; default :class:`AdaptThenClassify` (CORAL + logistic
+        regression).
+    how : {"zscore", "unit", "none"}, default="zscore"
+        ``zscore``: each domain to zero mean and unit variance per feature with its own
+        moments (:func:`featx.domains.domain_moments`); ``unit``: every row to unit length;
+        ``none``: as given.
+
+    Attributes
+    ----------
+    estimator_ : fitted clone of ``estimator``
+    domains_ : ndarray of shape (n_domains,)
+        The ``sample_domain`` values seen in ``fit``, sorted.
+    means_, scales_ : ndarray of shape (n_domains, n_features)
+        Each domain's moments (``zscore`` only; zeros and ones otherwise).
+    classes_ : ndarray
+    n_features_in_ : int
+    """
+
+    __metadata_request__fit = {"sample_domain": True}
+    __metadata_request__predict = {"sample_domain": True}
+
+    def __init__(self, estimator=None, how="zscore"):
+        self.estimator = estimator
+        self.how = how
+
+    def fit(self, X, y, *, sample_domain=None):
+        """Learn each domain's moments and fit ``estimator`` on the scaled rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, ``-1`` for unlabelled target rows.
+        sample_domain : array-like of shape (n_samples,), optional
+            Source ``>= 0``, target ``< 0``; inferred from ``y == -1`` when absent.
+
+        Returns
+        -------
+        self
+        """
+        from featx.adapt._compose import AdaptThenClassify
+
+        if self.how not in _HOW:
+            raise ValueError(f"The 'how' parameter of DomainScaled must be one of {list(_HOW)}. Got {self.how!r} instead.")
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        sd = check_sample_domain(X, y, sample_domain)
+        self.domains_ = np.unique(sd)
+        n = X.shape[1]
+        self.means_, self.scales_ = np.zeros((len(self.domains_), n)), np.ones((len(self.domains_), n))
+        if self.how == "zscore":
+            for k, d in enumerate(self.domains_):
+                self.means_[k], self.scales_[k] = domain_moments(X[sd == d])
+        self.estimator_ = clone(self.estimator if self.estimator is not None else AdaptThenClassify())
+        self.estimator_.fit(self._scaled(X, sd), y, sample_domain=sd)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def _scaled(self, X, sd):
+        X = np.array(X, dtype=np.float64)
+        if self.how == "unit":
+            return unit_rows(X)
+        for k, d in enumerate(self.domains_):
+            rows = sd == d
+            X[rows] = (X[rows] - self.means_[k]) / self.scales_[k]
+        return X
+
+    def _target_domain(self, n):
+        targets = self.domains_[self.domains_ < 0]
+        if len(targets) > 1:
+            raise ValueError(f"The model was fitted on {len(targets)} target domains {targets.tolist()}; "
+                             "pass sample_domain to say which one the rows come from.")
+        return np.full(n, targets[0] if len(targets) else self.domains_[0])
+
+    def predict(self, X, *, sample_domain=None):
+        """Classes of rows scaled as the (single) target domain, or as ``sample_domain`` says.
+
+        Without target rows in ``fit`` the rows are scaled as the first source domain.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if sample_domain is None:
+            return self.estimator_.predict(self._scaled(X, self._target_domain(len(X))))
+        sd = check_sample_domain(X, None, sample_domain)
+        unknown = np.setdiff1d(sd, self.domains_)
+        if len(unknown):
+            raise ValueError(f"sample_domain has values {unknown.tolist()} not seen in fit; "
+                             f"expected values from {self.domains_.tolist()}.")
+        Z = self._scaled(X, sd)
+        if "sample_domain" in inspect.signature(self.estimator_.predict).parameters:
+            return self.estimator_.predict(Z, sample_domain=sd)
+        return self.estimator_.predict(Z)
