@@ -8,13 +8,18 @@ $(BIN)/.featx-installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
+# the Ray engine's extra (featx[ray]) only for the tests: the demo does not need it
+$(BIN)/.featx-ray-installed: $(BIN)/.featx-installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[ray]'
+	touch $@
+
 .PHONY: install demo test bench
 install: $(BIN)/.featx-installed
 
 demo: install
 	$(BIN)/featx demo
 
-test: install
+test: install $(BIN)/.featx-ray-installed
 	$(BIN)/python -m pytest
 
 bench: install

@@ -389,3 +389,13 @@ def test_a_second_process_on_the_same_key_waits_and_reads(tmp_path, tiny_backbon
     finally:
         proc.kill()
     assert counter.calls == 0 and fs.metadata["n_computed"] == 0 and len(fs) == 8
+
+
+def test_ray_engine_without_ray_says_what_to_install(monkeypatch):
+    import sys
+
+    from featx.extract._ray import _ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"engine='ray' needs Ray with Ray Data: pip install 'featx\[ray\]'"):
+        _ray()

@@ -19,7 +19,13 @@ def add_parsers(sub) -> None:
                    help="autocast precision; auto: bfloat16 where the hardware has it (GPU, or a CPU with "
                         "AVX512-BF16/AMX), float16 on other GPUs, float32 elsewhere (default: %(default)s)")
     p.add_argument("--workers", default="auto", type=_workers,
-                   help="decode worker processes; 0 = a thread pool in this process (default: auto)")
+                   help="local engine: decode worker processes, 0 = a thread pool in this process; ray engine: "
+                        "backbone actors (default: auto)")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="ray: run on a Ray cluster (pip install 'featx[ray]'), same cache file (default: %(default)s)")
+    p.add_argument("--address", default=None,
+                   help="ray engine: 'auto' or HOST:PORT of a running cluster (default: start a local one)")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0, help="ray engine: GPUs per actor (default: 0)")
     p.add_argument("--on-error", default="skip", choices=["skip", "fail"],
                    help="an unreadable image: skip it (recorded in the cache, listed at the end) or stop "
                         "(default: %(default)s)")
@@ -45,6 +51,16 @@ def run_extract(args) -> int:
     kwargs = {"arch": args.arch} if args.arch else {}
     if args.arch and not args.backbone.startswith("file:"):
         raise ValueError(f"--arch is only for --backbone file:<path>; got --backbone {args.backbone}.")
+    if args.engine == "local" and (args.address or args.gpus_per_worker):
+        raise ValueError("--address and --gpus-per-worker are for --engine ray; got --engine local.")
+    engine_options, workers = {}, args.workers
+    if args.engine == "ray":
+        engine_options = {"address": args.address, "gpus_per_worker": args.gpus_per_worker}
+        if args.workers != "auto":
+            if args.workers < 1:
+                raise ValueError(f"--workers for --engine ray is a number of actors, at least 1; got {args.workers}.")
+            engine_options["workers"] = args.workers
+        workers = "auto"
     backbone = create_backbone(args.backbone, layers=args.layers, **kwargs)
     fs = extract_features(
         args.data,
@@ -53,9 +69,11 @@ def run_extract(args) -> int:
         batch_size=args.batch_size,
         device=args.device,
         precision=args.precision,
-        num_workers=args.workers,
+        num_workers=workers,
         on_error=args.on_error,
         progress=not args.no_progress,
+        engine=args.engine,
+        engine_options=engine_options,
     )
     n, d = fs.X.shape
     computed = fs.metadata["n_computed"]

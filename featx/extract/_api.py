@@ -90,6 +90,8 @@ def extract_features(
     fold_batchnorm: bool = True,
     on_error: str = "skip",
     progress: bool = True,
+    engine: str = "local",
+    engine_options: dict | None = None,
 ) -> FeatureSet:
     """Embed every image of ``source`` with a frozen backbone, through the HDF5 cache.
 
@@ -130,6 +132,17 @@ def extract_features(
         kept either way.
     progress : bool, default=True
         Show a progress bar with images/s.
+    engine : {"local", "ray"}, default="local"
+        ``ray``: compute the pending rows on a Ray cluster (Ray Data + an actor pool, one
+        shard file per block of rows, merged into the same cache file; needs
+        ``featx[ray]``). The key, the file and the features are the local path's; the image
+        paths and the cache directory must be reachable from every node.
+    engine_options : dict, optional
+        For ``ray``: ``address`` (``None`` starts a local cluster, ``"auto"`` or
+        ``"HOST:PORT"`` joins one), ``workers`` (actors; default one per GPU, or up to 4 CPU
+        actors), ``gpus_per_worker`` (default 0), ``cpus_per_worker`` (default: the
+        cluster's CPUs shared among the workers), ``shard_rows`` (rows per shard, a multiple
+        of ``batch_size``).
 
     Returns
     -------
@@ -145,6 +158,7 @@ def extract_features(
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
     if on_error not in ("skip", "fail"):
         raise ValueError(f"on_error must be 'skip' or 'fail'; got {on_error!r}.")
+    engine_options = _check_engine(engine, engine_options)
     source = open_source(source)
     if len(source) == 0:
         raise ValueError("The data source holds no samples.")
@@ -187,7 +201,14 @@ def extract_features(
                 logger.info("extracting %d of %d rows into %s", len(pending), len(source), path)
                 workers = default_num_workers(dev) if num_workers == "auto" else int(num_workers)
                 model = backbone.folded() if fold_batchnorm else backbone
-                _run(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error)
+                if engine == "ray":
+                    from featx.extract._ray import run_on_ray
+
+                    run_on_ray(model, source, writer, pending, key=key, digest=digest, path=path, device=device,
+                               precision=precision, batch_size=batch_size, num_workers=num_workers,
+                               on_error=on_error, progress=progress, **engine_options)
+                else:
+                    _run(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error)
     fs = read_cache(path)
     fs.metadata.update(path=str(path), key=key, n_computed=int(len(pending)), n_reused=int(reused))
     if fs.metadata["skipped"]:
@@ -196,6 +217,20 @@ def extract_features(
                        len(skipped), len(source), path, "; ".join(f"{i} ({r})" for i, r in skipped[:5]),
                        " ..." if len(skipped) > 5 else "")
     return fs
+
+
+_ENGINE_OPTIONS = {"local": (), "ray": ("address", "workers", "gpus_per_worker", "cpus_per_worker", "shard_rows")}
+
+
+def _check_engine(engine, options) -> dict:
+    if engine not in _ENGINE_OPTIONS:
+        raise ValueError(f"engine must be 'local' or 'ray'; got {engine!r}.")
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(_ENGINE_OPTIONS[engine]))
+    if unknown:
+        raise ValueError(f"Unknown engine_options {unknown} for engine {engine!r}; "
+                         f"expected some of {list(_ENGINE_OPTIONS[engine])}.")
+    return options
 
 
 def _run(backbone, source, writer, pending, device, precision, batch_size, num_workers, progress, on_error):

@@ -307,6 +307,36 @@ def read_cache(path, *, partial: bool = False) -> FeatureSet:
     return fs if done.all() else fs.subset(done)
 
 
+def read_rows(path, key_hash: str, idx) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """``status``, features and skip reasons of rows ``idx`` (sorted) of a cache file.
+
+    ``None`` when the file is missing, unreadable or made for another key; rows' flags are
+    read before their features, so a row flagged done is complete.
+    """
+    h5py = _h5py()
+    idx = np.asarray(idx, dtype=np.int64)
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            if f.attrs.get("key_hash") != key_hash:
+                return None
+            status = f["status"][:][idx]
+            X = f["features"][:][idx] if len(idx) else np.zeros((0, f["features"].shape[1]), np.float32)
+            errors = f["errors"][:][idx]
+    except (OSError, KeyError):
+        return None
+    return status, X, [e.decode("utf-8", "replace") for e in errors]
+
+
+def read_status(path, key_hash: str) -> np.ndarray | None:
+    """The ``status`` flags of a cache file, ``None`` when missing, unreadable or of another key."""
+    h5py = _h5py()
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            return f["status"][:] if f.attrs.get("key_hash") == key_hash else None
+    except (OSError, KeyError):
+        return None
+
+
 def cache_info(path) -> dict:
     """Provenance and progress of a cache file (no feature data is read)."""
     h5py = _h5py()
