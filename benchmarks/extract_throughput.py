@@ -36,13 +36,18 @@ from featx.extract._device import autocast
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera_data"
 
 
-def forward_only(bb, n, device, precision, batch_size=32):
+def forward_only(bb, n, device, precision, batch_size=32, compiled=False):
     h, w = bb.preprocessing.input_size
     x = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8).to(device)
     x = x.contiguous(memory_format=torch.channels_last)
     model = bb.folded().to(device).to(memory_format=torch.channels_last)  # what extract_features runs
+    if compiled:  # inductor with weight freezing (constant folding, prepacked weights for oneDNN)
+        import torch._inductor.config
+
+        torch._inductor.config.freezing = True
+        model = torch.compile(model)
     with torch.inference_mode(), autocast(device, precision):
-        model(x)  # warm-up
+        model(x)  # warm-up (and the compile)
         _sync(device)
         start, done = time.perf_counter(), 0
         while done < n:
@@ -120,6 +125,8 @@ def main(argv=None):
     p.add_argument("--device", default="auto")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
     p.add_argument("--workers", default="auto", help="featx num_workers for (b) (default: auto)")
+    p.add_argument("--compile", action="store_true",
+                   help="also time (a) with torch.compile (inductor, freezing), compile time excluded")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "extract_throughput.json")
     args = p.parse_args(argv)
     if not args.data.is_dir():
@@ -133,6 +140,9 @@ def main(argv=None):
         runs["tutorial"].append(tutorial_loop(bb, args.data, device))
         for precision in precisions:
             runs.setdefault(("a", precision), []).append(forward_only(bb, n, device, precision))
+            if args.compile:
+                runs.setdefault(("compiled", precision), []).append(forward_only(bb, n, device, precision,
+                                                                                 compiled=True))
             workers = args.workers if args.workers == "auto" else int(args.workers)
             runs.setdefault(("b", precision), []).append(featx_end_to_end(bb, args.data, device, precision, workers))
     tutorial = float(np.median(runs["tutorial"]))
@@ -143,6 +153,8 @@ def main(argv=None):
                      "featx_over_forward": b / a, "featx_over_tutorial": b / tutorial,
                      "all_forward_only": runs[("a", precision)], "all_featx": runs[("b", precision)],
                      "all_tutorial": runs["tutorial"]})
+        if args.compile:
+            rows[-1]["forward_only_compiled"] = float(np.median(runs[("compiled", precision)]))
     print(f"\n{args.backbone} on {n} images of {args.data.name}, device {device}, {torch.get_num_threads()} threads, "
           f"median of {args.repeats} interleaved runs")
     print("| precision | (a) forward-only img/s | (b) featx files->HDF5 img/s | (c) tutorial loop fp32 img/s "
@@ -151,6 +163,11 @@ def main(argv=None):
     for r in rows:
         print(f"| {r['precision']} | {r['forward_only']:.1f} | {r['featx']:.1f} | {r['tutorial_float32']:.1f} "
               f"| {r['featx_over_forward']:.2f} | {r['featx_over_tutorial']:.2f} |")
+    for r in rows:
+        if "forward_only_compiled" in r:
+            print(f"{r['precision']}: (a) with torch.compile {r['forward_only_compiled']:.1f} img/s "
+                  f"({r['forward_only_compiled'] / r['forward_only']:.2f}x eager); upper bound of (b)/(c) "
+                  f"with eager (a): {r['forward_only'] / r['tutorial_float32']:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"repeats": args.repeats, "workers": args.workers, "backbone": args.backbone, "data": str(args.data), "n_images": n, "device": str(device),
             "cpu": _cpu_description(), "cores": os.cpu_count(),

@@ -4,7 +4,14 @@ backward pass (and its weight gradients) are skipped.
 One step = forward + backward + optimizer step on a batch of pre-made uint8 images at the
 backbone's input size (no decoding), median over timed steps after warm-up steps.
 
+With ``--data DIR`` (an image folder, e.g. hymenoptera's train split) it also runs one real
+training epoch per policy (``FineTuneClassifier``: JPEG decoding and augmentation in the
+loader, no validation split) and reports the epoch's images/s and the share of it spent
+waiting for decoded images (``history_[-1]["data_wait_fraction"]``): whether data loading
+is the bottleneck.
+
     python benchmarks/finetune_step.py [--backbone efficientnet_lite0] [--batch-size 32] [--steps 5]
+                                       [--data ../shared/data/hymenoptera_data/train]
 """
 
 from __future__ import annotations
@@ -51,11 +58,22 @@ def step_seconds(backbone, freeze: str, batch_size: int, steps: int, warmup: int
     return statistics.median(times), trainable
 
 
+def epoch_rates(backbone, freeze: str, data: Path, batch_size: int) -> tuple[float, float]:
+    """images/s and data-wait share of one real training epoch on ``data``."""
+    from featx.finetune import FineTuneClassifier
+
+    clf = FineTuneClassifier(backbone, freeze, epochs=1, batch_size=batch_size, validation_fraction=0.0,
+                             progress=False).fit(str(data))
+    last = clf.history_[-1]
+    return last["images_per_s"], last["data_wait_fraction"]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--data", type=Path, help="also time one real epoch per policy on this image folder")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "finetune_step.json")
     args = p.parse_args(argv)
     backbone = create_backbone(args.backbone)
@@ -66,16 +84,22 @@ def main(argv=None):
         secs, trainable = step_seconds(backbone, freeze, args.batch_size, args.steps)
         rows.append({"freeze": freeze, "step_seconds": secs, "images_per_s": args.batch_size / secs,
                      "trainable_parameters": trainable})
+        if args.data:
+            rows[-1]["epoch_images_per_s"], rows[-1]["data_wait_fraction"] = epoch_rates(
+                backbone, freeze, args.data, args.batch_size)
     full = rows[0]["step_seconds"]
     print(f"{args.backbone}, batch {args.batch_size}, float32, {torch.get_num_threads()} threads")
-    print("| freeze | trainable parameters | step s | images/s | vs full fine-tune |")
-    print("|---|---:|---:|---:|---:|")
+    real = " real epoch img/s | waiting for data |" if args.data else ""
+    print(f"| freeze | trainable parameters | step s | images/s | vs full fine-tune |{real}")
+    print("|---|---:|---:|---:|---:|" + ("---:|---:|" if args.data else ""))
     for r in rows:
         r["speedup_vs_full"] = full / r["step_seconds"]
+        extra = f" {r['epoch_images_per_s']:.1f} | {100 * r['data_wait_fraction']:.0f}% |" if args.data else ""
         print(f"| {r['freeze']} | {r['trainable_parameters']:,} | {r['step_seconds']:.2f} | {r['images_per_s']:.1f} "
-              f"| {r['speedup_vs_full']:.2f}x |")
+              f"| {r['speedup_vs_full']:.2f}x |{extra}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"backbone": args.backbone, "batch_size": args.batch_size, "rows": rows}, indent=2))
+    args.out.write_text(json.dumps({"backbone": args.backbone, "batch_size": args.batch_size,
+                                    "data": str(args.data) if args.data else None, "rows": rows}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -108,7 +108,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
     net_ : FineTuneNet
         The trained network (on the CPU).
     history_ : list of dict
-        Per epoch: loss, train accuracy, validation top-1 / top-5, images/s, trainable tensors.
+        Per epoch: loss, train accuracy, validation top-1 / top-5, images/s, the share of the
+        epoch spent waiting for decoded images (``data_wait_fraction``), trainable tensors.
     stage_groups_ : list of str
     best_epoch_ : int or None
     warm_start_computed_ : int
@@ -342,12 +343,13 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         if not self.train_frozen_batchnorm:
             freeze_batchnorm_statistics(net.body)
         seen = correct = 0
-        loss_sum = 0.0
-        start = time.perf_counter()
+        loss_sum = wait = 0.0
+        start = ready = time.perf_counter()
         bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
                    disable=not self.progress)
         try:
             for idx, images in loader:
+                wait += time.perf_counter() - ready  # the step waited for decoding
                 set_learning_rates(opt.optimizer, warmup_cosine(run["step"], total, warmup))
                 images = images.to(device, non_blocking=True)
                 if device.type != "mps":
@@ -372,12 +374,14 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 rate = seen / max(time.perf_counter() - start, 1e-9)
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.1f}")
                 bar.update(1)
+                ready = time.perf_counter()  # float(loss) above waited for the device
         finally:
             bar.close()
         trainable = sum(p.requires_grad for p in net.body.parameters())
+        elapsed = time.perf_counter() - start
         return {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen,
-                "images_per_s": seen / (time.perf_counter() - start), "trainable_backbone_tensors": trainable,
-                "lr_head": opt.optimizer.param_groups[0]["lr"]}
+                "images_per_s": seen / elapsed, "data_wait_fraction": wait / max(elapsed, 1e-9),
+                "trainable_backbone_tensors": trainable, "lr_head": opt.optimizer.param_groups[0]["lr"]}
 
     # ------------------------------------------------------------------ predict
     def _logits(self, net, source, backbone_preprocessing, device, precision, workers) -> torch.Tensor:
