@@ -1,17 +1,18 @@
 """Extraction throughput: forward-only vs featx end to end vs the common tutorial loop.
 
-(a) forward-only: featx's backbone as extraction runs it (BatchNorm folded, channels-last)
-    on pre-made uint8 tensors, batch 32;
+(a) forward-only: featx's backbone as extraction runs it (BatchNorm folded, channels-last,
+    large allocations kept in the heap) on pre-made uint8 tensors, batch 32;
 (b) featx end to end: JPEG files -> decode/resize in DataLoader workers -> forward -> HDF5,
     from an empty cache (``extract_features``; backbone construction excluded);
 (c) the common tutorial loop: PIL ``Resize((224, 224))`` + ``ToTensor`` + ``Normalize``,
-    ``DataLoader(batch_size=32, num_workers=0)``, float32 NCHW, features in a Python list.
+    ``DataLoader(batch_size=32, num_workers=0)``, float32 NCHW, features in a Python list,
+    in a fresh interpreter each time.
 
 All three use the same backbone and process the same number of images in one run; the
 ratios (b)/(a) and (b)/(c) are printed for each precision and written to JSON.
 
     python benchmarks/extract_throughput.py [--data DIR] [--precisions float32,bfloat16] [--device auto]
-                                            [--repeats 3] [--workers auto|N]
+                                            [--repeats 3] [--workers auto|N] [--compile]
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +35,7 @@ from featx.backbones import create_backbone
 from featx.data import ImageFolder
 from featx.extract import extract_features, resolve_device
 from featx.extract._device import autocast
+from featx.extract._malloc import reuse_large_allocations
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera_data"
 
@@ -42,11 +46,11 @@ def forward_only(bb, n, device, precision, batch_size=32, compiled=False):
     x = x.contiguous(memory_format=torch.channels_last)
     model = bb.folded().to(device).to(memory_format=torch.channels_last)  # what extract_features runs
     if compiled:  # inductor with weight freezing (constant folding, prepacked weights for oneDNN)
-        import torch._inductor.config
+        from torch._inductor import config as inductor_config
 
-        torch._inductor.config.freezing = True
+        inductor_config.freezing = True
         model = torch.compile(model)
-    with torch.inference_mode(), autocast(device, precision):
+    with torch.inference_mode(), autocast(device, precision), reuse_large_allocations(device.type == "cpu"):
         model(x)  # warm-up (and the compile)
         _sync(device)
         start, done = time.perf_counter(), 0
@@ -100,6 +104,13 @@ def tutorial_loop(bb, data, device):
     return len(paths) / (time.perf_counter() - start)
 
 
+def tutorial_in_fresh_process(args) -> float:
+    """(c) in a new interpreter, so that no allocator setting of featx's runs can help or hurt it."""
+    out = subprocess.run([sys.executable, __file__, "--tutorial-only", "--data", str(args.data), "--backbone",
+                          args.backbone, "--device", args.device], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def _cpu_description() -> str:
     """CPU model and whether it has native bfloat16 (AVX512-BF16 or AMX) instructions."""
     try:
@@ -128,7 +139,11 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true",
                    help="also time (a) with torch.compile (inductor, freezing), compile time excluded")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "extract_throughput.json")
+    p.add_argument("--tutorial-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.tutorial_only:
+        print(tutorial_loop(create_backbone(args.backbone), args.data, resolve_device(args.device)))
+        return
     if not args.data.is_dir():
         raise SystemExit(f"no image folder at {args.data}; pass --data")
     device = resolve_device(args.device)
@@ -137,7 +152,7 @@ def main(argv=None):
     runs = {"tutorial": []}
     precisions = args.precisions.split(",")
     for _ in range(args.repeats):  # interleaved, so drifts in machine speed hit all alike
-        runs["tutorial"].append(tutorial_loop(bb, args.data, device))
+        runs["tutorial"].append(tutorial_in_fresh_process(args))
         for precision in precisions:
             runs.setdefault(("a", precision), []).append(forward_only(bb, n, device, precision))
             if args.compile:

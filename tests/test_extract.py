@@ -399,3 +399,20 @@ def test_ray_engine_without_ray_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(ImportError, match=r"engine='ray' needs Ray with Ray Data: pip install 'featx\[ray\]'"):
         _ray()
+
+
+def test_reuse_large_allocations_nests_and_restores():
+    import platform
+
+    from featx.extract import _malloc
+
+    with _malloc.reuse_large_allocations(enabled=False) as active:
+        assert active is False
+    with _malloc.reuse_large_allocations() as outer:
+        assert outer == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+        with _malloc.reuse_large_allocations():
+            assert _malloc._depth == (2 if outer else 0)
+        assert _malloc._depth == (1 if outer else 0)
+        big = np.ones(64 << 20, dtype=np.uint8)  # 64 MB from the heap while inside
+        assert big.sum() == 64 << 20
+    assert _malloc._depth == 0

@@ -20,6 +20,7 @@ from featx.data import ImageSource, open_source
 from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, read_cache, reuse_rows
 from featx.extract._device import autocast, check_precision, resolve_device
 from featx.extract._loader import aligned_batches, decode_error, default_num_workers, make_loader
+from featx.extract._malloc import reuse_large_allocations
 from featx.features import FeatureSet
 
 logger = logging.getLogger(__name__)
@@ -249,7 +250,7 @@ def _run(backbone, source, writer, pending, device, precision, batch_size, num_w
     bar = tqdm(total=sum(map(len, batches)), unit="img", desc=f"extract {source.name}", disable=not progress)
     start, done = time.perf_counter(), 0
     try:
-        with torch.inference_mode(), autocast(device, precision):
+        with torch.inference_mode(), autocast(device, precision), reuse_large_allocations(device.type == "cpu"):
             for idx, images, failed in loader:
                 if images is not None:  # the readable rows first: nothing finished is lost
                     images = images.to(device, non_blocking=True)

@@ -334,6 +334,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
         from featx.extract._device import autocast
         from featx.extract._loader import make_batch_loader
+        from featx.extract._malloc import reuse_large_allocations
 
         torch.manual_seed(self.seed * 100_003 + epoch)  # dropout and any other torch randomness
         dataset.epoch = epoch
@@ -347,36 +348,37 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         start = ready = time.perf_counter()
         bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
                    disable=not self.progress)
-        try:
-            for idx, images in loader:
-                wait += time.perf_counter() - ready  # the step waited for decoding
-                set_learning_rates(opt.optimizer, warmup_cosine(run["step"], total, warmup))
-                images = images.to(device, non_blocking=True)
-                if device.type != "mps":
-                    images = images.contiguous(memory_format=torch.channels_last)
-                target = y_train[idx].to(device, non_blocking=True)
-                with autocast(device, precision):
-                    logits = net(images)
-                loss = F.cross_entropy(logits.float(), target, label_smoothing=self.label_smoothing)
-                opt.optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt.optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.optimizer.step()
-                run["step"] += 1
-                n = len(idx)
-                seen += n
-                loss_sum += float(loss.detach()) * n
-                correct += int((logits.argmax(1) == target).sum())
-                rate = seen / max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.1f}")
-                bar.update(1)
-                ready = time.perf_counter()  # float(loss) above waited for the device
-        finally:
-            bar.close()
+        with reuse_large_allocations(device.type == "cpu"):
+            try:
+                for idx, images in loader:
+                    wait += time.perf_counter() - ready  # the step waited for decoding
+                    set_learning_rates(opt.optimizer, warmup_cosine(run["step"], total, warmup))
+                    images = images.to(device, non_blocking=True)
+                    if device.type != "mps":
+                        images = images.contiguous(memory_format=torch.channels_last)
+                    target = y_train[idx].to(device, non_blocking=True)
+                    with autocast(device, precision):
+                        logits = net(images)
+                    loss = F.cross_entropy(logits.float(), target, label_smoothing=self.label_smoothing)
+                    opt.optimizer.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        scaler.step(opt.optimizer)
+                        scaler.update()
+                    else:
+                        loss.backward()
+                        opt.optimizer.step()
+                    run["step"] += 1
+                    n = len(idx)
+                    seen += n
+                    loss_sum += float(loss.detach()) * n
+                    correct += int((logits.argmax(1) == target).sum())
+                    rate = seen / max(time.perf_counter() - start, 1e-9)
+                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.1f}")
+                    bar.update(1)
+                    ready = time.perf_counter()  # float(loss) above waited for the device
+            finally:
+                bar.close()
         trainable = sum(p.requires_grad for p in net.body.parameters())
         elapsed = time.perf_counter() - start
         return {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen,
@@ -387,6 +389,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, net, source, backbone_preprocessing, device, precision, workers) -> torch.Tensor:
         from featx.extract._device import autocast
         from featx.extract._loader import aligned_batches, make_loader
+        from featx.extract._malloc import reuse_large_allocations
 
         batches = aligned_batches(np.arange(len(source)), len(source), 2 * self.batch_size)
         loader = make_loader(source, backbone_preprocessing, batches, num_workers=workers,
@@ -394,7 +397,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         out = torch.empty(len(source), net.head.out_features)
         was_training = net.training
         net.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), reuse_large_allocations(device.type == "cpu"):
             for idx, images in loader:
                 images = images.to(device, non_blocking=True)
                 if device.type != "mps":
