@@ -40,7 +40,7 @@ from featx.extract._malloc import reuse_large_allocations
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera_data"
 
 
-def forward_only(bb, n, device, precision, batch_size=32, compiled=False):
+def forward_only(bb, n, device, precision, batch_size=32, compiled=False, heap=True):
     h, w = bb.preprocessing.input_size
     x = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8).to(device)
     x = x.contiguous(memory_format=torch.channels_last)
@@ -50,7 +50,7 @@ def forward_only(bb, n, device, precision, batch_size=32, compiled=False):
 
         inductor_config.freezing = True
         model = torch.compile(model)
-    with torch.inference_mode(), autocast(device, precision), reuse_large_allocations(device.type == "cpu"):
+    with torch.inference_mode(), autocast(device, precision), reuse_large_allocations(heap and device.type == "cpu"):
         model(x)  # warm-up (and the compile)
         _sync(device)
         start, done = time.perf_counter(), 0
@@ -104,9 +104,10 @@ def tutorial_loop(bb, data, device):
     return len(paths) / (time.perf_counter() - start)
 
 
-def tutorial_in_fresh_process(args) -> float:
-    """(c) in a new interpreter, so that no allocator setting of featx's runs can help or hurt it."""
-    out = subprocess.run([sys.executable, __file__, "--tutorial-only", "--data", str(args.data), "--backbone",
+def in_fresh_process(args, what: str, *extra: str) -> float:
+    """Run ``--tutorial-only`` or ``--plain-forward-only`` in a new interpreter, so that no
+    allocator setting of featx's runs can help or hurt it; return its images/s."""
+    out = subprocess.run([sys.executable, __file__, what, *extra, "--data", str(args.data), "--backbone",
                           args.backbone, "--device", args.device], check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -139,10 +140,17 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true",
                    help="also time (a) with torch.compile (inductor, freezing), compile time excluded")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "extract_throughput.json")
+    p.add_argument("--ablate-heap", action="store_true",
+                   help="also time (a) without keeping large allocations in the heap (glibc's defaults)")
     p.add_argument("--tutorial-only", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--plain-forward-only", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.tutorial_only:
         print(tutorial_loop(create_backbone(args.backbone), args.data, resolve_device(args.device)))
+        return
+    if args.plain_forward_only:
+        device = resolve_device(args.device)
+        print(forward_only(create_backbone(args.backbone), args.plain_forward_only, device, "float32", heap=False))
         return
     if not args.data.is_dir():
         raise SystemExit(f"no image folder at {args.data}; pass --data")
@@ -152,7 +160,9 @@ def main(argv=None):
     runs = {"tutorial": []}
     precisions = args.precisions.split(",")
     for _ in range(args.repeats):  # interleaved, so drifts in machine speed hit all alike
-        runs["tutorial"].append(tutorial_in_fresh_process(args))
+        runs["tutorial"].append(in_fresh_process(args, "--tutorial-only"))
+        if args.ablate_heap:
+            runs.setdefault("plain", []).append(in_fresh_process(args, "--plain-forward-only", str(n)))
         for precision in precisions:
             runs.setdefault(("a", precision), []).append(forward_only(bb, n, device, precision))
             if args.compile:
@@ -170,6 +180,9 @@ def main(argv=None):
                      "all_tutorial": runs["tutorial"]})
         if args.compile:
             rows[-1]["forward_only_compiled"] = float(np.median(runs[("compiled", precision)]))
+        if args.ablate_heap and precision == "float32":
+            rows[-1]["forward_only_glibc_default"] = float(np.median(runs["plain"]))
+            rows[-1]["all_forward_only_glibc_default"] = runs["plain"]
     print(f"\n{args.backbone} on {n} images of {args.data.name}, device {device}, {torch.get_num_threads()} threads, "
           f"median of {args.repeats} interleaved runs")
     print("| precision | (a) forward-only img/s | (b) featx files->HDF5 img/s | (c) tutorial loop fp32 img/s "
@@ -179,6 +192,10 @@ def main(argv=None):
         print(f"| {r['precision']} | {r['forward_only']:.1f} | {r['featx']:.1f} | {r['tutorial_float32']:.1f} "
               f"| {r['featx_over_forward']:.2f} | {r['featx_over_tutorial']:.2f} |")
     for r in rows:
+        if "forward_only_glibc_default" in r:
+            print(f"{r['precision']}: (a) with glibc's allocator defaults {r['forward_only_glibc_default']:.1f} img/s; "
+                  f"featx keeping large allocations in the heap: {r['forward_only']:.1f} "
+                  f"({r['forward_only'] / r['forward_only_glibc_default']:.2f}x)")
         if "forward_only_compiled" in r:
             print(f"{r['precision']}: (a) with torch.compile {r['forward_only_compiled']:.1f} img/s "
                   f"({r['forward_only_compiled'] / r['forward_only']:.2f}x eager); upper bound of (b)/(c) "
