@@ -112,6 +112,8 @@ def test_bad_shard_size_and_worker_count_are_refused(cluster, images, tiny_backb
         ray_extract(images, tiny_backbone, tmp_path, shard_rows=6)
     with pytest.raises(ValueError, match=r"workers must be a positive integer; got 0"):
         ray_extract(images, tiny_backbone, tmp_path, workers=0)
+    with pytest.raises(ValueError, match=r"gpus_per_worker must be >= 0; got -1"):
+        ray_extract(images, tiny_backbone, tmp_path, gpus_per_worker=-1)
 
 
 def _kill_one_actor_after_first_rows(cache: Path, log: Path, killed: list):

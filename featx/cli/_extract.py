@@ -25,7 +25,8 @@ def add_parsers(sub) -> None:
                    help="ray: run on a Ray cluster (pip install 'featx[ray]'), same cache file (default: %(default)s)")
     p.add_argument("--address", default=None,
                    help="ray engine: 'auto' or HOST:PORT of a running cluster (default: start a local one)")
-    p.add_argument("--gpus-per-worker", type=float, default=0.0, help="ray engine: GPUs per actor (default: 0)")
+    p.add_argument("--gpus-per-worker", type=float, default=None,
+                   help="ray engine: GPUs per actor (default: 1 when the cluster has GPUs, else 0)")
     p.add_argument("--on-error", default="skip", choices=["skip", "fail"],
                    help="an unreadable image: skip it (recorded in the cache, listed at the end) or stop "
                         "(default: %(default)s)")
@@ -51,7 +52,7 @@ def run_extract(args) -> int:
     kwargs = {"arch": args.arch} if args.arch else {}
     if args.arch and not args.backbone.startswith("file:"):
         raise ValueError(f"--arch is only for --backbone file:<path>; got --backbone {args.backbone}.")
-    if args.engine == "local" and (args.address or args.gpus_per_worker):
+    if args.engine == "local" and (args.address or args.gpus_per_worker is not None):
         raise ValueError("--address and --gpus-per-worker are for --engine ray; got --engine local.")
     engine_options, workers = {}, args.workers
     if args.engine == "ray":

@@ -137,11 +137,12 @@ def extract_features(
         ``ray``: compute the pending rows on a Ray cluster (Ray Data + an actor pool, one
         shard file per block of rows, merged into the same cache file; needs
         ``featx[ray]``). The key, the file and the features are the local path's; the image
-        paths and the cache directory must be reachable from every node.
+        paths and the cache directory must be reachable from every node; ``precision="auto"``
+        is resolved on the driver's device.
     engine_options : dict, optional
         For ``ray``: ``address`` (``None`` starts a local cluster, ``"auto"`` or
         ``"HOST:PORT"`` joins one), ``workers`` (actors; default one per GPU, or up to 4 CPU
-        actors), ``gpus_per_worker`` (default 0), ``cpus_per_worker`` (default: the
+        actors), ``gpus_per_worker`` (default: 1 when the cluster has GPUs, else 0), ``cpus_per_worker`` (default: the
         cluster's CPUs shared among the workers), ``shard_rows`` (rows per shard, a multiple
         of ``batch_size``).
 

@@ -122,7 +122,7 @@ class ShardEmbedder:
 
 
 def run_on_ray(model, source, writer, pending, *, key, digest, path, device, precision, batch_size, num_workers,
-               on_error, progress, address=None, workers=None, gpus_per_worker=0.0, cpus_per_worker=None,
+               on_error, progress, address=None, workers=None, gpus_per_worker=None, cpus_per_worker=None,
                shard_rows=None) -> None:
     """Fill the ``pending`` rows of ``writer`` (the key's cache file) on a Ray cluster.
 
@@ -135,7 +135,10 @@ def run_on_ray(model, source, writer, pending, *, key, digest, path, device, pre
         kwargs = {"include_dashboard": False} if address is None else {}
         ray.init(address=address, log_to_driver=progress, **kwargs)
     resources = ray.cluster_resources()
-    gpus = float(gpus_per_worker or 0)
+    # GPU actors when the cluster has GPUs (one each), unless told otherwise
+    gpus = float(gpus_per_worker if gpus_per_worker is not None else (1 if resources.get("GPU", 0) >= 1 else 0))
+    if gpus < 0:
+        raise ValueError(f"gpus_per_worker must be >= 0; got {gpus_per_worker!r}.")
     if workers is None:
         workers = int(resources.get("GPU", 0) // gpus) if gpus else int(resources.get("CPU", 1))
         workers = max(1, workers if gpus else min(workers, 4))
