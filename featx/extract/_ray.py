@@ -10,9 +10,12 @@ Design, and why:
   flushed before their flags, so a killed actor loses at most the batch in flight, and a
   retried or re-run shard computes only its pending rows. Skipped images are recorded in the
   shard exactly as locally.
-* **Ray Data does the scheduling**: the pending shards are a dataset, ``map_batches`` runs
-  them on an actor pool (``concurrency`` actors, each with its CPUs or GPUs, restarted and
-  retried by Ray when a process dies). featx has no scheduler of its own.
+* **Ray Data does the scheduling**: the pending shards (descriptors built from the source's
+  manifest order) are a dataset; ``map_batches`` runs them on a fixed-size actor pool
+  (``ActorPoolStrategy``, each actor with its CPUs or GPU, restarted and its shard retried
+  by Ray when a process dies). featx has no scheduler of its own. Ray Data does not read
+  the images itself: decoding inside the actor, with the local loader, is what keeps the
+  batches (and so the features) identical to a local run.
 * **The join is a merge into the normal cache file**, in manifest order, through the same
   writer (so the per-chunk checksums, the status flags and the skipped-row reasons are the
   local path's), after which the shard files are deleted. A virtual dataset would have left
