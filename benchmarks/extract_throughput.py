@@ -61,13 +61,13 @@ def forward_only(bb, n, device, precision, batch_size=32, compiled=False, heap=T
     return done / (time.perf_counter() - start)
 
 
-def featx_end_to_end(bb, data, device, precision, num_workers="auto"):
+def featx_end_to_end(bb, data, device, precision, num_workers="auto", compile=False):
     n = len(ImageFolder(data))
     with tempfile.TemporaryDirectory() as cache:
         _sync(device)
         start = time.perf_counter()
         fs = extract_features(data, bb, cache_dir=cache, device=device, precision=precision, progress=False,
-                              num_workers=num_workers)
+                              num_workers=num_workers, compile=compile)
         _sync(device)
         elapsed = time.perf_counter() - start
     assert fs.metadata["n_computed"] == n
@@ -138,7 +138,9 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
     p.add_argument("--workers", default="auto", help="featx num_workers for (b) (default: auto)")
     p.add_argument("--compile", action="store_true",
-                   help="also time (a) with torch.compile (inductor, freezing), compile time excluded")
+                   help="also time (a) with torch.compile (inductor, freezing; compile time excluded) and (b) with "
+                        "compile=True (compile time included)")
+    p.add_argument("--skip-tutorial", action="store_true", help="do not time (c) (it takes longest)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "extract_throughput.json")
     p.add_argument("--ablate-heap", action="store_true",
                    help="also time (a) without keeping large allocations in the heap (glibc's defaults)")
@@ -160,7 +162,7 @@ def main(argv=None):
     runs = {"tutorial": []}
     precisions = args.precisions.split(",")
     for _ in range(args.repeats):  # interleaved, so drifts in machine speed hit all alike
-        runs["tutorial"].append(in_fresh_process(args, "--tutorial-only"))
+        runs["tutorial"].append(float("nan") if args.skip_tutorial else in_fresh_process(args, "--tutorial-only"))
         if args.ablate_heap:
             runs.setdefault("plain", []).append(in_fresh_process(args, "--plain-forward-only", str(n)))
         for precision in precisions:
@@ -170,6 +172,9 @@ def main(argv=None):
                                                                                  compiled=True))
             workers = args.workers if args.workers == "auto" else int(args.workers)
             runs.setdefault(("b", precision), []).append(featx_end_to_end(bb, args.data, device, precision, workers))
+            if args.compile:
+                runs.setdefault(("b_compiled", precision), []).append(
+                    featx_end_to_end(bb, args.data, device, precision, workers, compile=True))
     tutorial = float(np.median(runs["tutorial"]))
     rows = []
     for precision in precisions:
@@ -180,6 +185,7 @@ def main(argv=None):
                      "all_tutorial": runs["tutorial"]})
         if args.compile:
             rows[-1]["forward_only_compiled"] = float(np.median(runs[("compiled", precision)]))
+            rows[-1]["featx_compiled"] = float(np.median(runs[("b_compiled", precision)]))
         if args.ablate_heap and precision == "float32":
             rows[-1]["forward_only_glibc_default"] = float(np.median(runs["plain"]))
             rows[-1]["all_forward_only_glibc_default"] = runs["plain"]
@@ -198,7 +204,8 @@ def main(argv=None):
                   f"({r['forward_only'] / r['forward_only_glibc_default']:.2f}x)")
         if "forward_only_compiled" in r:
             print(f"{r['precision']}: (a) with torch.compile {r['forward_only_compiled']:.1f} img/s "
-                  f"({r['forward_only_compiled'] / r['forward_only']:.2f}x eager); upper bound of (b)/(c) "
+                  f"({r['forward_only_compiled'] / r['forward_only']:.2f}x eager); (b) with compile=True "
+                  f"{r['featx_compiled']:.1f} img/s ({r['featx_compiled'] / r['featx']:.2f}x); upper bound of (b)/(c) "
                   f"with eager (a): {r['forward_only'] / r['tutorial_float32']:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"repeats": args.repeats, "workers": args.workers, "backbone": args.backbone, "data": str(args.data), "n_images": n, "device": str(device),

@@ -84,3 +84,20 @@ def test_bad_workers_value_is_an_argparse_error(capsys, image_folder):
     with pytest.raises(SystemExit):
         main(["extract", str(image_folder), "--workers", "many"])
     assert "expected 'auto' or a non-negative integer" in capsys.readouterr().err
+
+
+def test_extract_compile_flag_reaches_extract_features(capsys, image_folder, checkpoint, tmp_path, monkeypatch):
+    import featx.extract
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(featx.extract, "extract_features", spy)
+    for flag, expected in [([], False), (["--compile"], True)]:
+        with pytest.raises(SystemExit):
+            run(capsys, "extract", image_folder, "--backbone", f"file:{checkpoint}", "--arch", "test_resnet",
+                "--cache-dir", tmp_path, "--no-progress", *flag)
+        assert seen["compile"] is expected

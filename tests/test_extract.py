@@ -416,3 +416,15 @@ def test_reuse_large_allocations_nests_and_restores():
         big = np.ones(64 << 20, dtype=np.uint8)  # 64 MB from the heap while inside
         assert big.sum() == 64 << 20
     assert _malloc._depth == 0
+
+
+@pytest.mark.slow
+def test_compiled_forward_pass_has_its_own_key_and_the_same_features(image_folder, tiny_backbone, tmp_path):
+    eager = extract(image_folder, tiny_backbone, tmp_path, batch_size=8)
+    compiled = extract(image_folder, tiny_backbone, tmp_path, batch_size=8, compile=True)  # 8 + a padded 4
+    assert compiled.metadata["key"]["compile"].startswith("inductor-freezing/torch-")
+    assert "compile" not in eager.metadata["key"] and compiled.metadata["path"] != eager.metadata["path"]
+    assert compiled.metadata["n_computed"] == 12 and list(compiled.ids) == list(eager.ids)
+    np.testing.assert_allclose(compiled.X, eager.X, rtol=1e-4, atol=1e-5)
+    again = extract(image_folder, tiny_backbone, tmp_path, batch_size=8, compile=True)
+    assert again.metadata["n_computed"] == 0

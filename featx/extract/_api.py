@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -35,11 +36,12 @@ def _slug(text: str) -> str:
 
 
 def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batchnorm: bool = True,
-              stamps=None) -> dict:
+              stamps=None, compile: bool = False) -> dict:
     """Everything that changes the numbers: backbone name, weights fingerprint, layers,
-    preprocessing (with the decoder version), precision, BatchNorm folding and the
-    data-source fingerprint (from ``stamps``, the source's content stamps, when given)."""
-    return {
+    preprocessing (with the decoder version), precision, BatchNorm folding, compilation
+    (only when on, so that eager keys stay as they were) and the data-source fingerprint
+    (from ``stamps``, the source's content stamps, when given)."""
+    key = {
         "format": FORMAT_VERSION,
         "backbone": backbone.name,
         "weights": backbone.weights_fingerprint,
@@ -49,6 +51,9 @@ def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batc
         "fold_batchnorm": bool(fold_batchnorm),
         "source": source.fingerprint(stamps),
     }
+    if compile:  # compiled kernels round differently from eager ones
+        key["compile"] = f"inductor-freezing/torch-{torch.__version__}"
+    return key
 
 
 def cache_path_for(cache_dir, backbone: Backbone, source: ImageSource, key: dict) -> tuple[Path, str]:
@@ -93,6 +98,7 @@ def extract_features(
     progress: bool = True,
     engine: str = "local",
     engine_options: dict | None = None,
+    compile: bool = False,
 ) -> FeatureSet:
     """Embed every image of ``source`` with a frozen backbone, through the HDF5 cache.
 
@@ -139,6 +145,12 @@ def extract_features(
         ``featx[ray]``). The key, the file and the features are the local path's; the image
         paths and the cache directory must be reachable from every node; ``precision="auto"``
         is resolved on the driver's device.
+    compile : bool, default=False
+        Run the forward pass through ``torch.compile`` (inductor, weights frozen as
+        constants). On this project's 2-core CPU the forward pass ran 1.10-1.26x faster,
+        after a 22-30 s compile: end to end it broke even at 10k images, so turn it on for
+        larger runs. Part of the cache key (compiled kernels round differently); needs a
+        C++ compiler on the CPU.
     engine_options : dict, optional
         For ``ray``: ``address`` (``None`` starts a local cluster, ``"auto"`` or
         ``"HOST:PORT"`` joins one), ``workers`` (actors; default one per GPU, or up to 4 CPU
@@ -174,7 +186,7 @@ def extract_features(
     dev = resolve_device(device)
     precision = check_precision(precision, dev)
     stamps = source.content_stamps()
-    key = cache_key(backbone, source, precision, fold_batchnorm, stamps)
+    key = cache_key(backbone, source, precision, fold_batchnorm, stamps, compile)
     path, digest = cache_path_for(cache_dir if cache_dir is not None else default_cache_dir(), backbone, source, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
@@ -208,9 +220,10 @@ def extract_features(
 
                     run_on_ray(model, source, writer, pending, key=key, digest=digest, path=path, device=device,
                                precision=precision, batch_size=batch_size, num_workers=num_workers,
-                               on_error=on_error, progress=progress, **engine_options)
+                               on_error=on_error, progress=progress, compile=compile, **engine_options)
                 else:
-                    _run(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error)
+                    _run(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error,
+                         compile)
     fs = read_cache(path)
     fs.metadata.update(path=str(path), key=key, n_computed=int(len(pending)), n_reused=int(reused))
     if fs.metadata["skipped"]:
@@ -235,7 +248,8 @@ def _check_engine(engine, options) -> dict:
     return options
 
 
-def _run(backbone, source, writer, pending, device, precision, batch_size, num_workers, progress, on_error):
+def _run(backbone, source, writer, pending, device, precision, batch_size, num_workers, progress, on_error,
+         compile=False):
     from tqdm.auto import tqdm
 
     batches = aligned_batches(pending, len(source), batch_size)
@@ -248,14 +262,23 @@ def _run(backbone, source, writer, pending, device, precision, batch_size, num_w
         model = model.to(memory_format=torch.channels_last)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    forward, compiling = model, contextlib.nullcontext()
+    if compile:  # compiled lazily, at the first batch; freezing folds the weights in as constants
+        from torch._inductor import config as inductor_config
+
+        forward, compiling = torch.compile(model), inductor_config.patch(freezing=True)
     bar = tqdm(total=sum(map(len, batches)), unit="img", desc=f"extract {source.name}", disable=not progress)
     start, done = time.perf_counter(), 0
     try:
-        with torch.inference_mode(), autocast(device, precision), reuse_large_allocations(device.type == "cpu"):
+        with torch.inference_mode(), autocast(device, precision), reuse_large_allocations(device.type == "cpu"), \
+                compiling:
             for idx, images, failed in loader:
                 if images is not None:  # the readable rows first: nothing finished is lost
                     images = images.to(device, non_blocking=True)
-                    feats = model(images).float().cpu().numpy()
+                    if compile and len(images) < batch_size:  # one shape, one compiled graph
+                        pad = images[-1:].expand(batch_size - len(images), *images.shape[1:])
+                        images = torch.cat([images, pad])
+                    feats = forward(images)[: len(idx)].float().cpu().numpy()
                     writer.write(idx.numpy(), feats)
                 if failed and on_error == "fail":
                     raise decode_error(source, *failed[0])

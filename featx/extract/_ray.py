@@ -72,7 +72,7 @@ class ShardEmbedder:
     """A Ray actor holding the frozen backbone; each call fills the shards it is given."""
 
     def __init__(self, backbone, source, *, key, digest, path, device, precision, batch_size, num_workers,
-                 on_error, threads):
+                 on_error, threads, compile=False):
         import ray
         import torch
 
@@ -84,7 +84,7 @@ class ShardEmbedder:
         self.source, self.key, self.digest, self.path = source, key, digest, Path(path)
         self.device = resolve_device(device)
         self.precision, self.batch_size, self.on_error = precision, batch_size, on_error
-        self.num_workers = num_workers
+        self.num_workers, self.compile = num_workers, compile
         self.model = backbone
 
     def __call__(self, batch: dict) -> dict:
@@ -118,15 +118,15 @@ class ShardEmbedder:
                 workers = default_num_workers(self.device) if self.num_workers == "auto" else int(self.num_workers)
                 try:
                     _run(self.model, sub, writer, todo, self.device, self.precision, self.batch_size, workers,
-                         False, self.on_error)
+                         False, self.on_error, self.compile)
                 except ImageDecodeError as exc:
                     return int(writer.done[todo].sum()), str(exc)
         return len(todo), ""
 
 
 def run_on_ray(model, source, writer, pending, *, key, digest, path, device, precision, batch_size, num_workers,
-               on_error, progress, address=None, workers=None, gpus_per_worker=None, cpus_per_worker=None,
-               shard_rows=None) -> None:
+               on_error, progress, compile=False, address=None, workers=None, gpus_per_worker=None,
+               cpus_per_worker=None, shard_rows=None) -> None:
     """Fill the ``pending`` rows of ``writer`` (the key's cache file) on a Ray cluster.
 
     Pending rows are grouped into shards; shards still missing rows are computed by
@@ -160,7 +160,8 @@ def run_on_ray(model, source, writer, pending, *, key, digest, path, device, pre
     if todo:
         error = _compute_shards(ray, todo, model, source, key=key, digest=digest, path=path, device=device,
                                 precision=precision, batch_size=batch_size, num_workers=num_workers,
-                                on_error=on_error, progress=progress, workers=int(workers), cpus=cpus, gpus=gpus)
+                                on_error=on_error, progress=progress, workers=int(workers), cpus=cpus, gpus=gpus,
+                                compile=compile)
         merge_shards(writer, path, digest)
     if error:
         from featx.extract._loader import ImageDecodeError
@@ -171,7 +172,7 @@ def run_on_ray(model, source, writer, pending, *, key, digest, path, device, pre
 
 
 def _compute_shards(ray, todo, model, source, *, key, digest, path, device, precision, batch_size, num_workers,
-                    on_error, progress, workers, cpus, gpus) -> str:
+                    on_error, progress, workers, cpus, gpus, compile) -> str:
     """Run the shards through an actor pool; return the first decode error (``fail`` policy) or ''."""
     from tqdm.auto import tqdm
 
@@ -189,7 +190,7 @@ def _compute_shards(ray, todo, model, source, *, key, digest, path, device, prec
         num_gpus=gpus or None,
         fn_constructor_kwargs=dict(backbone=model_ref, source=source_ref, key=key, digest=digest, path=str(path),
                                    device=str(device), precision=precision, batch_size=batch_size,
-                                   num_workers=num_workers, on_error=on_error, threads=threads),
+                                   num_workers=num_workers, on_error=on_error, threads=threads, compile=compile),
     )
     bar = tqdm(total=int(sum(len(n) for _, _, n in todo)), unit="img", desc=f"extract {source.name} on ray",
                disable=not progress)
