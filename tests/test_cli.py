@@ -80,13 +80,15 @@ def test_damaged_file_is_listed_not_fatal(capsys, tmp_path):
     assert code == 0 and "unreadable" in out
 
 
-def test_bad_workers_value_is_an_argparse_error(capsys, image_folder):
+@pytest.mark.parametrize("flag, value, message", [("--workers", "many", "a non-negative integer; got 'many'"),
+                                                    ("--batch-size", "0", "a positive integer; got '0'")])
+def test_bad_workers_or_batch_size_is_an_argparse_error(capsys, image_folder, flag, value, message):
     with pytest.raises(SystemExit):
-        main(["extract", str(image_folder), "--workers", "many"])
-    assert "expected 'auto' or a non-negative integer" in capsys.readouterr().err
+        main(["extract", str(image_folder), flag, value])
+    assert f"expected 'auto' or {message}" in capsys.readouterr().err
 
 
-def test_extract_compile_flag_reaches_extract_features(capsys, image_folder, checkpoint, tmp_path, monkeypatch):
+def test_extract_compile_and_batch_size_flags_reach_extract_features(capsys, image_folder, checkpoint, tmp_path, monkeypatch):
     import featx.extract
 
     seen = {}
@@ -96,8 +98,8 @@ def test_extract_compile_flag_reaches_extract_features(capsys, image_folder, che
         raise SystemExit(0)
 
     monkeypatch.setattr(featx.extract, "extract_features", spy)
-    for flag, expected in [([], False), (["--compile"], True)]:
+    for flags, compiled, batch in [([], False, "auto"), (["--compile", "--batch-size", "64"], True, 64)]:
         with pytest.raises(SystemExit):
             run(capsys, "extract", image_folder, "--backbone", f"file:{checkpoint}", "--arch", "test_resnet",
-                "--cache-dir", tmp_path, "--no-progress", *flag)
-        assert seen["compile"] is expected
+                "--cache-dir", tmp_path, "--no-progress", *flags)
+        assert seen["compile"] is compiled and seen["batch_size"] == batch

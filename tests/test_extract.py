@@ -83,7 +83,9 @@ def test_cache_hit_runs_no_forward_pass(image_folder, tiny_backbone, tmp_path, m
     assert list(loaded.ids) == list(first.ids) and loaded.classes == first.classes
 
 
-def test_resume_after_a_crash_computes_only_pending_rows(image_folder, tiny_backbone, tmp_path, monkeypatch):
+@pytest.mark.parametrize("resume_batch", [3, "auto"])  # auto reuses the batch size the file records
+def test_resume_after_a_crash_computes_only_pending_rows(image_folder, tiny_backbone, tmp_path, monkeypatch,
+                                                         resume_batch):
     reference = extract(image_folder, tiny_backbone, tmp_path / "ref", batch_size=3)
     real_write = CacheWriter.write
     writes = []
@@ -104,8 +106,9 @@ def test_resume_after_a_crash_computes_only_pending_rows(image_folder, tiny_back
     with pytest.raises(ValueError, match="incomplete: 6 of 12 rows"):
         read_cache(path)
     counter = ForwardCounter(monkeypatch)
-    resumed = extract(image_folder, tiny_backbone, tmp_path / "run", batch_size=3)
-    assert counter.images == 6 and resumed.metadata["n_computed"] == 6
+    resumed = extract(image_folder, tiny_backbone, tmp_path / "run", batch_size=resume_batch)
+    assert counter.images == 6 and counter.calls == 2 and resumed.metadata["n_computed"] == 6
+    assert resumed.metadata["batch_size"] == 3
     np.testing.assert_array_equal(resumed.X, reference.X)
     assert verify_cache(path) == []
 
@@ -232,7 +235,8 @@ def test_decode_error_names_the_file(image_folder, tiny_backbone, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"batch_size": 0}, "batch_size must be a positive integer or 'auto'; got 0"),
+        ({"batch_size": "big"}, "batch_size must be a positive integer or 'auto'; got 'big'"),
         ({"precision": "int8"}, "precision must be one of"),
         ({"device": "cuda:7" if not torch.cuda.is_available() else "nonsense"}, "device"),
     ],

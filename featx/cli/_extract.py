@@ -13,7 +13,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="layer to report, repeatable: 'pooled' (default) or a module name")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=_batch_size, default="auto",
+                   help="images per forward pass; auto: 32 on a CPU, on a GPU the largest that fits and still "
+                        "pays, found by a few seconds of probing (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto)")
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16", "auto"],
                    help="autocast precision; auto: bfloat16 where the hardware has it (GPU, or a CPU with "
@@ -40,12 +42,19 @@ def add_parsers(sub) -> None:
     b.set_defaults(run=run_backbones)
 
 
-def _workers(text: str):
-    if text == "auto":
-        return text
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a non-negative integer; got {text!r}")
-    return int(text)
+def _auto_or_int(minimum: int, what: str):
+    def parse(text: str):
+        if text == "auto":
+            return text
+        if not text.isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"expected 'auto' or a {what} integer; got {text!r}")
+        return int(text)
+
+    return parse
+
+
+_workers = _auto_or_int(0, "non-negative")
+_batch_size = _auto_or_int(1, "positive")
 
 
 def run_extract(args) -> int:

@@ -18,7 +18,15 @@ import torch
 from featx._version import __version__
 from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
 from featx.data import ImageSource, open_source
-from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, read_cache, reuse_rows
+from featx.extract._batch import auto_batch_size
+from featx.extract._cache import (
+    FORMAT_VERSION,
+    CacheWriter,
+    create_cache_file,
+    read_cache,
+    recorded_batch_size,
+    reuse_rows,
+)
 from featx.extract._device import autocast, check_precision, resolve_device
 from featx.extract._loader import aligned_batches, decode_error, default_num_workers, make_loader
 from featx.extract._malloc import reuse_large_allocations
@@ -89,7 +97,7 @@ def extract_features(
     *,
     layers=None,
     cache_dir=None,
-    batch_size: int = 32,
+    batch_size: int | str = "auto",
     device="auto",
     precision: str = "float32",
     num_workers="auto",
@@ -116,9 +124,15 @@ def extract_features(
         Layers to report, for a backbone given by name (a built Backbone has its own).
     cache_dir : str or Path, optional
         Cache root; default ``$FEATX_CACHE_DIR`` or ``./cache``.
-    batch_size : int, default=32
+    batch_size : int or "auto", default="auto"
         Images per forward pass. Batches are aligned to multiples of it, so a resumed run
-        computes the same batches as an uninterrupted one.
+        computes the same batches as an uninterrupted one. ``auto``: 32 on a CPU (larger
+        batches are no faster there); on a GPU, the batch is doubled from 32 while it fits
+        in 80% of the card's memory and raises the throughput by at least 5% (a few
+        seconds of probing, see :func:`featx.extract._batch.largest_useful_batch`). The
+        resolved size is recorded in the cache file, and resuming that file with ``auto``
+        reuses it. With ``engine="ray"``, ``auto`` is resolved on the driver's device, as
+        ``precision`` is: give a number for GPU actors driven from a CPU-only machine.
     device : str, default="auto"
         ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda[:N]`` or ``mps``.
     precision : {"float32", "bfloat16", "float16", "auto"}, default="float32"
@@ -168,8 +182,8 @@ def extract_features(
     """
     from filelock import FileLock
 
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    if batch_size != "auto" and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or 'auto'; got {batch_size!r}.")
     if on_error not in ("skip", "fail"):
         raise ValueError(f"on_error must be 'skip' or 'fail'; got {on_error!r}.")
     engine_options = _check_engine(engine, engine_options)
@@ -189,7 +203,14 @@ def extract_features(
     key = cache_key(backbone, source, precision, fold_batchnorm, stamps, compile)
     path, digest = cache_path_for(cache_dir if cache_dir is not None else default_cache_dir(), backbone, source, key)
     path.parent.mkdir(parents=True, exist_ok=True)
+    model = None
     with FileLock(str(path) + ".lock"):
+        if batch_size == "auto":
+            batch_size = recorded_batch_size(path)
+        if batch_size is None:
+            model = backbone.folded() if fold_batchnorm else backbone
+            batch_size = auto_batch_size(model, dev, precision, backbone.preprocessing.input_size)
+            logger.info("batch_size='auto' resolved to %d on %s", batch_size, dev)
         if not path.exists():
             for stale in path.parent.glob(path.name + ".tmp*"):
                 stale.unlink(missing_ok=True)
@@ -214,7 +235,8 @@ def extract_features(
             if len(pending):
                 logger.info("extracting %d of %d rows into %s", len(pending), len(source), path)
                 workers = default_num_workers(dev) if num_workers == "auto" else int(num_workers)
-                model = backbone.folded() if fold_batchnorm else backbone
+                if model is None:
+                    model = backbone.folded() if fold_batchnorm else backbone
                 if engine == "ray":
                     from featx.extract._ray import run_on_ray
 

@@ -342,6 +342,18 @@ def read_status(path, key_hash: str) -> np.ndarray | None:
         return None
 
 
+def recorded_batch_size(path) -> int | None:
+    """The batch size a cache file was made with, ``None`` when there is no readable file
+    or it records none (resuming with the same batches keeps features bit-identical)."""
+    h5py = _h5py()
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            value = f.attrs.get("batch_size")
+    except (OSError, KeyError):
+        return None
+    return int(value) if isinstance(value, (int, np.integer)) and value >= 1 else None
+
+
 def cache_info(path) -> dict:
     """Provenance and progress of a cache file (no feature data is read)."""
     h5py = _h5py()
