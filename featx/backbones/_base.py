@@ -176,10 +176,14 @@ class Backbone(nn.Module):
 
         Same name, weights fingerprint, preprocessing and layers; outputs equal this
         backbone's up to float rounding (checked on a random image, else ``self`` is
-        returned). ``info["batchnorm_folded"]`` counts the folded layers. Built once per
-        backbone and reused. Do not change the weights of a backbone after calling this.
+        returned). ``info["batchnorm_folded"]`` counts the folded layers. TensorFlow
+        "SAME" convolutions pad inside the convolution instead of copying their input
+        (:class:`featx.backbones._same_pad.SamePadConv2d`, exact; ``info["same_padding_inlined"]``).
+        Built once per backbone and reused. Do not change the weights of a backbone after
+        calling this.
         """
         from featx.backbones._fold import fold_batchnorm
+        from featx.backbones._same_pad import replace_same_padding
 
         if self._folded is not None:
             return self._folded
@@ -196,10 +200,12 @@ class Backbone(nn.Module):
         self.__dict__["_folded"] = self
         if not count:
             return self
+        inlined = replace_same_padding(model)  # model is fold_batchnorm's copy
         try:
             out = Backbone(model, name=self.name, preprocessing=self.preprocessing, pooled_fn=self._pooled_fn,
                            pooled_dim=self._pooled_dim, layers=self.layers,
-                           info={**self.info, "batchnorm_folded": count})
+                           info={**self.info, "batchnorm_folded": count,
+                                 **({"same_padding_inlined": inlined} if inlined else {})})
         except ValueError:  # a requested layer was a BatchNorm that folding removed
             return self
         out._fingerprint = self.weights_fingerprint
