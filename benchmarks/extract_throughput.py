@@ -6,13 +6,19 @@
     from an empty cache (``extract_features``; backbone construction excluded);
 (c) the common tutorial loop: PIL ``Resize((224, 224))`` + ``ToTensor`` + ``Normalize``,
     ``DataLoader(batch_size=32, num_workers=0)``, float32 NCHW, features in a Python list,
-    in a fresh interpreter each time.
+    in a fresh interpreter each time;
+(d) decode-only: featx's loader alone (the same decoders and workers as (b), no network).
 
-All three use the same backbone and process the same number of images in one run; the
-ratios (b)/(a) and (b)/(c) are printed for each precision and written to JSON.
+All use the same backbone and process the same number of images in one run; the ratios
+(b)/(a) and (b)/(c) are printed for each precision and written to JSON, with the bound on
+(b)/(a) when decoding and the network take turns on the same cores and nothing else costs
+anything: (d) / ((a) + (d)).
 
-    python benchmarks/extract_throughput.py [--data DIR] [--precisions float32,bfloat16] [--device auto]
-                                            [--repeats 3] [--workers auto|N] [--compile]
+    python benchmarks/extract_throughput.py [--data DIR | --generated N] [--precisions float32,bfloat16]
+                                            [--device auto] [--repeats 3] [--workers auto|N] [--compile]
+
+``--generated N`` makes (once) N generated 500 x 375 JPEGs with ``extract_memory.py``'s
+generator under ``$TMPDIR/featx-generated`` and runs on a folder of links to the first N.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from featx.backbones import create_backbone
 from featx.data import ImageFolder
 from featx.extract import extract_features, resolve_device
 from featx.extract._device import autocast
+from featx.extract._loader import aligned_batches, default_num_workers, make_loader
 from featx.extract._malloc import reuse_large_allocations
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera_data"
@@ -74,6 +81,18 @@ def featx_end_to_end(bb, data, device, precision, num_workers="auto", compile=Fa
     return n / elapsed
 
 
+def decode_only(bb, data, device, num_workers="auto", batch_size=32):
+    src = ImageFolder(data)
+    n = len(src)
+    workers = default_num_workers(device) if num_workers == "auto" else int(num_workers)
+    batches = aligned_batches(np.arange(n), n, batch_size)
+    start = time.perf_counter()
+    for _ in make_loader(src, bb.preprocessing, batches, num_workers=workers, pin_memory=False,
+                         nice=device.type == "cpu", on_error="skip"):
+        pass
+    return n / (time.perf_counter() - start)
+
+
 def tutorial_loop(bb, data, device):
     from PIL import Image
     from torch.utils.data import DataLoader, Dataset
@@ -104,6 +123,20 @@ def tutorial_loop(bb, data, device):
     return len(paths) / (time.perf_counter() - start)
 
 
+def generated_folder(n: int) -> Path:
+    """An image folder of links to the first ``n`` generated JPEGs (generated when missing)."""
+    from extract_memory import make_images  # noqa: I001  (benchmarks/ sibling)
+
+    root = make_images(Path(tempfile.gettempdir()) / "featx-generated", n)
+    folder = Path(tempfile.gettempdir()) / f"featx-gen{n}"
+    for i in range(n):
+        link = folder / f"class_{i % 10}" / f"img_{i:06d}.jpg"
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(root / link.relative_to(folder))
+    return folder
+
+
 def in_fresh_process(args, what: str, *extra: str) -> float:
     """Run ``--tutorial-only`` or ``--plain-forward-only`` in a new interpreter, so that no
     allocator setting of featx's runs can help or hurt it; return its images/s."""
@@ -132,6 +165,7 @@ def _sync(device):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="image folder (default: ../shared hymenoptera)")
+    p.add_argument("--generated", type=int, help="run on N generated JPEGs instead of --data")
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--precisions", default="float32,bfloat16")
     p.add_argument("--device", default="auto")
@@ -147,6 +181,8 @@ def main(argv=None):
     p.add_argument("--tutorial-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--plain-forward-only", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.generated:
+        args.data = generated_folder(args.generated)
     if args.tutorial_only:
         print(tutorial_loop(create_backbone(args.backbone), args.data, resolve_device(args.device)))
         return
@@ -159,10 +195,11 @@ def main(argv=None):
     device = resolve_device(args.device)
     bb = create_backbone(args.backbone)
     n = len(ImageFolder(args.data))
-    runs = {"tutorial": []}
+    runs = {"tutorial": [], "decode": []}
     precisions = args.precisions.split(",")
     for _ in range(args.repeats):  # interleaved, so drifts in machine speed hit all alike
         runs["tutorial"].append(float("nan") if args.skip_tutorial else in_fresh_process(args, "--tutorial-only"))
+        runs["decode"].append(decode_only(bb, args.data, device, args.workers))
         if args.ablate_heap:
             runs.setdefault("plain", []).append(in_fresh_process(args, "--plain-forward-only", str(n)))
         for precision in precisions:
@@ -175,14 +212,15 @@ def main(argv=None):
             if args.compile:
                 runs.setdefault(("b_compiled", precision), []).append(
                     featx_end_to_end(bb, args.data, device, precision, workers, compile=True))
-    tutorial = float(np.median(runs["tutorial"]))
+    tutorial, decode = float(np.median(runs["tutorial"])), float(np.median(runs["decode"]))
     rows = []
     for precision in precisions:
         a, b = float(np.median(runs[("a", precision)])), float(np.median(runs[("b", precision)]))
         rows.append({"precision": precision, "forward_only": a, "featx": b, "tutorial_float32": tutorial,
                      "featx_over_forward": b / a, "featx_over_tutorial": b / tutorial,
                      "all_forward_only": runs[("a", precision)], "all_featx": runs[("b", precision)],
-                     "all_tutorial": runs["tutorial"]})
+                     "all_tutorial": runs["tutorial"], "decode_only": decode, "all_decode_only": runs["decode"],
+                     "turn_taking_bound": decode / (a + decode)})
         if args.compile:
             rows[-1]["forward_only_compiled"] = float(np.median(runs[("compiled", precision)]))
             rows[-1]["featx_compiled"] = float(np.median(runs[("b_compiled", precision)]))
@@ -198,6 +236,8 @@ def main(argv=None):
         print(f"| {r['precision']} | {r['forward_only']:.1f} | {r['featx']:.1f} | {r['tutorial_float32']:.1f} "
               f"| {r['featx_over_forward']:.2f} | {r['featx_over_tutorial']:.2f} |")
     for r in rows:
+        print(f"{r['precision']}: (d) decode-only {r['decode_only']:.1f} img/s; if decoding and the network take "
+              f"turns and nothing else costs, (b)/(a) <= (d)/((a)+(d)) = {r['turn_taking_bound']:.2f}")
         if "forward_only_glibc_default" in r:
             print(f"{r['precision']}: (a) with glibc's allocator defaults {r['forward_only_glibc_default']:.1f} img/s; "
                   f"featx keeping large allocations in the heap: {r['forward_only']:.1f} "
