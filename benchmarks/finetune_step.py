@@ -6,9 +6,10 @@ backbone's input size (no decoding), median over timed steps after warm-up steps
 
 With ``--data DIR`` (an image folder, e.g. hymenoptera's train split) it also runs one real
 training epoch per policy (``FineTuneClassifier``: JPEG decoding and augmentation in the
-loader, no validation split) and reports the epoch's images/s and the share of it spent
-waiting for decoded images (``history_[-1]["data_wait_fraction"]``): whether data loading
-is the bottleneck.
+loader, no validation split) and reports the epoch's images/s, the share of it spent
+waiting for decoded images (``history_[-1]["data_wait_fraction"]``: whether data loading
+is the bottleneck) and the process's CPU utilisation (``cpu_utilisation``: CPU seconds per
+second per core).
 
     python benchmarks/finetune_step.py [--backbone efficientnet_lite0] [--batch-size 32] [--steps 5]
                                        [--data ../shared/data/hymenoptera_data/train]
@@ -60,14 +61,14 @@ def step_seconds(backbone, freeze: str, batch_size: int, steps: int, warmup: int
     return statistics.median(times), trainable
 
 
-def epoch_rates(backbone, freeze: str, data: Path, batch_size: int) -> tuple[float, float]:
-    """images/s and data-wait share of one real training epoch on ``data``."""
+def epoch_rates(backbone, freeze: str, data: Path, batch_size: int) -> tuple[float, float, float]:
+    """images/s, data-wait share and CPU utilisation of one real training epoch on ``data``."""
     from featx.finetune import FineTuneClassifier
 
     clf = FineTuneClassifier(backbone, freeze, epochs=1, batch_size=batch_size, validation_fraction=0.0,
                              progress=False).fit(str(data))
     last = clf.history_[-1]
-    return last["images_per_s"], last["data_wait_fraction"]
+    return last["images_per_s"], last["data_wait_fraction"], last["cpu_utilisation"]
 
 
 def main(argv=None):
@@ -87,16 +88,17 @@ def main(argv=None):
         rows.append({"freeze": freeze, "step_seconds": secs, "images_per_s": args.batch_size / secs,
                      "trainable_parameters": trainable})
         if args.data:
-            rows[-1]["epoch_images_per_s"], rows[-1]["data_wait_fraction"] = epoch_rates(
-                backbone, freeze, args.data, args.batch_size)
+            rate, wait, cpu = epoch_rates(backbone, freeze, args.data, args.batch_size)
+            rows[-1].update(epoch_images_per_s=rate, data_wait_fraction=wait, cpu_utilisation=cpu)
     full = rows[0]["step_seconds"]
     print(f"{args.backbone}, batch {args.batch_size}, float32, {torch.get_num_threads()} threads")
-    real = " real epoch img/s | waiting for data |" if args.data else ""
+    real = " real epoch img/s | waiting for data | CPU utilisation |" if args.data else ""
     print(f"| freeze | trainable parameters | step s | images/s | vs full fine-tune |{real}")
-    print("|---|---:|---:|---:|---:|" + ("---:|---:|" if args.data else ""))
+    print("|---|---:|---:|---:|---:|" + ("---:|---:|---:|" if args.data else ""))
     for r in rows:
         r["speedup_vs_full"] = full / r["step_seconds"]
-        extra = f" {r['epoch_images_per_s']:.1f} | {100 * r['data_wait_fraction']:.0f}% |" if args.data else ""
+        extra = (f" {r['epoch_images_per_s']:.1f} | {100 * r['data_wait_fraction']:.0f}% "
+                 f"| {100 * r['cpu_utilisation']:.0f}% |") if args.data else ""
         print(f"| {r['freeze']} | {r['trainable_parameters']:,} | {r['step_seconds']:.2f} | {r['images_per_s']:.1f} "
               f"| {r['speedup_vs_full']:.2f}x |{extra}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

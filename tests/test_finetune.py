@@ -175,8 +175,10 @@ def test_predict_shapes_classes_and_arrays(tiny_backbone, folder):
     assert proba.shape == (16, 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
     np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(1)])
     assert 0.0 <= clf.score(folder) <= 1.0
-    assert set(clf.history_[0]) >= {"loss", "train_acc", "val_top1", "val_top2", "images_per_s", "data_wait_fraction"}
+    assert set(clf.history_[0]) >= {"loss", "train_acc", "val_top1", "val_top2", "images_per_s", "data_wait_fraction",
+                                    "cpu_utilisation"}
     assert all(0 <= h["data_wait_fraction"] <= 1 for h in clf.history_)
+    assert all(0 <= h["cpu_utilisation"] <= 1.5 for h in clf.history_)  # os.times ticks are 10 ms
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (10, 40, 40, 3), dtype=np.uint8)
     labels = ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a"]

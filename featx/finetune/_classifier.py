@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 
 import numpy as np
@@ -109,7 +110,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         The trained network (on the CPU).
     history_ : list of dict
         Per epoch: loss, train accuracy, validation top-1 / top-5, images/s, the share of the
-        epoch spent waiting for decoded images (``data_wait_fraction``), trainable tensors.
+        epoch spent waiting for decoded images (``data_wait_fraction``), the CPU time this
+        process used per second of the epoch and per usable core (``cpu_utilisation``; its
+        threads counted, decode worker processes not), trainable tensors.
     stage_groups_ : list of str
     best_epoch_ : int or None
     warm_start_computed_ : int
@@ -346,6 +349,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         seen = correct = 0
         loss_sum = wait = 0.0
         start = ready = time.perf_counter()
+        cpu_start = _cpu_seconds()
         bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
                    disable=not self.progress)
         with reuse_large_allocations(device.type == "cpu"):
@@ -381,8 +385,10 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 bar.close()
         trainable = sum(p.requires_grad for p in net.body.parameters())
         elapsed = time.perf_counter() - start
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen,
                 "images_per_s": seen / elapsed, "data_wait_fraction": wait / max(elapsed, 1e-9),
+                "cpu_utilisation": (_cpu_seconds() - cpu_start) / max(elapsed * cores, 1e-9),
                 "trainable_backbone_tensors": trainable, "lr_head": opt.optimizer.param_groups[0]["lr"]}
 
     # ------------------------------------------------------------------ predict
@@ -443,3 +449,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.metrics import accuracy_score
 
         return accuracy_score(truth, self.predict(source), sample_weight=sample_weight)
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process, all its threads."""
+    t = os.times()
+    return t.user + t.system
