@@ -96,14 +96,13 @@ def _sync(device: torch.device) -> None:
 def auto_batch_size(model, device: torch.device, precision: str, input_size, *, maximum: int = 1024) -> int:
     """The batch ``batch_size="auto"`` resolves to on ``device``.
 
-    CPU: :data:`CPU_BATCH_SIZE`. GPU (CUDA or MPS): :func:`largest_useful_batch` over
-    :func:`forward_rate`, measured on ``model`` (moved to ``device``, channels-last) in
-    ``precision``; the search takes a few seconds.
+    CUDA: :func:`largest_useful_batch` over :func:`forward_rate`, measured on ``model``
+    (moved to ``device``, channels-last) in ``precision``; the search takes a few seconds.
+    Elsewhere :data:`CPU_BATCH_SIZE` (Apple's MPS shares the system's memory, where
+    probing until memory runs out would push the machine into swap).
     """
-    if device.type == "cpu":
+    if device.type != "cuda":
         return CPU_BATCH_SIZE
-    model = model.to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-        torch.backends.cudnn.benchmark = True
+    model = model.to(device).to(memory_format=torch.channels_last)
+    torch.backends.cudnn.benchmark = True
     return largest_useful_batch(lambda b: forward_rate(model, device, precision, input_size, b), maximum=maximum)
