@@ -3,17 +3,22 @@
 Embeds the same images with the default backbone in float32 and with bfloat16 autocast
 (features stored as float32 either way), and reports the mean and minimum cosine similarity
 per image and the accuracy of the same logistic regression (standardised features, C=1)
-trained and tested on each: hymenoptera train -> val, and MNIST test images (first N for
-training, the next N for testing, rendered 28 -> 224 px by the backbone's preprocessing).
+trained and tested on each: hymenoptera train -> val, MNIST test images (first N for
+training, the next N for testing, rendered 28 -> 224 px by the backbone's preprocessing)
+and USPS test images (16 x 16, a seeded shuffle split the same way). ``test predictions
+differing`` counts the test images the two classifiers label differently: with a few
+hundred test images one image is a third of a point, so it says how much of an accuracy
+delta is noise.
 On a CPU without native bfloat16 the bfloat16 pass is emulated and slow; the numbers
 are about fidelity, not speed.
 
-    python benchmarks/precision_fidelity.py [--mnist 300] [--data ../shared/data]
+    python benchmarks/precision_fidelity.py [--mnist 300] [--usps 300] [--data ../shared/data]
 """
 
 from __future__ import annotations
 
 import argparse
+import bz2
 import gzip
 import json
 import tempfile
@@ -43,22 +48,43 @@ def mnist(folder: Path, n: int):
     return part(0, n, "mnist-train"), part(n, 2 * n, "mnist-test")
 
 
+def usps(path: Path, n: int):
+    """USPS from LIBSVM text (``label idx:value ...``, values in [-1, 1], labels = digit + 1)."""
+    lines = bz2.decompress(path.read_bytes()).decode("ascii").splitlines()
+    images = np.zeros((len(lines), 256), np.float64)
+    labels = np.zeros(len(lines), np.int64)
+    for row, line in enumerate(lines):
+        label, *pairs = line.split()
+        labels[row] = int(float(label)) - 1
+        for pair in pairs:
+            idx, value = pair.split(":")
+            images[row, int(idx) - 1] = float(value)
+    images = np.round((images + 1) * 127.5).clip(0, 255).astype(np.uint8).reshape(-1, 16, 16)
+    order = np.random.default_rng(0).permutation(len(lines))
+    classes = [str(c) for c in range(10)]
+    part = lambda sel, name: InMemoryImages(images[sel], [str(v) for v in labels[sel]], classes=classes,  # noqa: E731
+                                            ids=[f"usps/{i}" for i in sel], name=name)
+    return part(order[:n], "usps-train"), part(order[n:2 * n], "usps-test")
+
+
 def compare(name, train, test, backbone, cache) -> dict:
     train, test = open_source(train), open_source(test)
     out = {"task": name, "n_train": len(train), "n_test": len(test)}
-    feats = {}
+    feats, predictions = {}, {}
     for precision in ("float32", "bfloat16"):
         start = time.perf_counter()
         tr = extract_features(train, backbone, cache_dir=cache, precision=precision, progress=False)
         te = extract_features(test, backbone, cache_dir=cache, precision=precision, progress=False)
         out[f"{precision}_seconds"] = time.perf_counter() - start
         clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(tr.X, tr.y)
-        out[f"{precision}_accuracy"] = float(clf.score(te.X, te.y))
+        predictions[precision] = clf.predict(te.X)
+        out[f"{precision}_accuracy"] = float((predictions[precision] == te.y).mean())
         feats[precision] = np.vstack([tr.X, te.X]).astype(np.float64)
     a, b = feats["float32"], feats["bfloat16"]
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     out.update(mean_cosine=float(cos.mean()), min_cosine=float(cos.min()),
-               accuracy_delta_points=100 * (out["bfloat16_accuracy"] - out["float32_accuracy"]))
+               accuracy_delta_points=100 * (out["bfloat16_accuracy"] - out["float32_accuracy"]),
+               test_predictions_differing=int((predictions["float32"] != predictions["bfloat16"]).sum()))
     return out
 
 
@@ -66,6 +92,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--mnist", type=int, default=300, help="MNIST images for training, as many for testing")
+    p.add_argument("--usps", type=int, default=300, help="USPS images for training, as many for testing")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/precision_fidelity.json"))
     args = p.parse_args(argv)
     backbone = create_backbone("efficientnet_lite0")
@@ -74,11 +101,12 @@ def main(argv=None):
         hym = args.data / "hymenoptera_data"
         rows.append(compare("hymenoptera", hym / "train", hym / "val", backbone, cache))
         rows.append(compare("MNIST", *mnist(args.data / "digits" / "mnist", args.mnist), backbone, cache))
-    lines = ["| task | train / test | mean cosine | min cosine | acc float32 | acc bfloat16 | delta (points) |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+        rows.append(compare("USPS", *usps(args.data / "digits" / "usps" / "usps.t.bz2", args.usps), backbone, cache))
+    lines = ["| task | train / test | mean cosine | min cosine | acc float32 | acc bfloat16 | delta (points) "
+             "| test predictions differing |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['task']} | {r['n_train']} / {r['n_test']} | {r['mean_cosine']:.5f} | {r['min_cosine']:.5f} | "
-              f"{100 * r['float32_accuracy']:.1f} | {100 * r['bfloat16_accuracy']:.1f} | {r['accuracy_delta_points']:+.1f} |"
-              for r in rows]
+              f"{100 * r['float32_accuracy']:.1f} | {100 * r['bfloat16_accuracy']:.1f} | {r['accuracy_delta_points']:+.1f} "
+              f"| {r['test_predictions_differing']} |" for r in rows]
     print("\n".join(lines))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2))
