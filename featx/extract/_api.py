@@ -127,9 +127,9 @@ def extract_features(
     batch_size : int or "auto", default="auto"
         Images per forward pass. Batches are aligned to multiples of it, so a resumed run
         computes the same batches as an uninterrupted one. ``auto``: 32 on a CPU (larger
-        batches are no faster there) and on MPS; on a CUDA GPU, the batch is doubled from 32 while it fits
-        in 80% of the card's memory and raises the throughput by at least 5% (a few
-        seconds of probing, see :func:`featx.extract._batch.largest_useful_batch`). The
+        batches are no faster there) and on MPS; on a CUDA GPU, the batch is doubled from
+        32 while it fits in 80% of the card's memory and raises the throughput by at least
+        5% (a few seconds of probing, see :func:`featx.extract._batch.largest_useful_batch`). The
         resolved size is recorded in the cache file, and resuming that file with ``auto``
         reuses it. With ``engine="ray"``, ``auto`` is resolved on the driver's device, as
         ``precision`` is: give a number for GPU actors driven from a CPU-only machine.
