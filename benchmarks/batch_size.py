@@ -23,7 +23,7 @@ import torch
 from featx.backbones import create_backbone
 from featx.extract import resolve_device
 from featx.extract._batch import auto_batch_size, forward_rate
-from featx.extract._device import check_precision
+from featx.extract._device import check_precision, inference_model
 from featx.extract._malloc import reuse_large_allocations
 
 
@@ -39,11 +39,7 @@ def main(argv=None):
     device = resolve_device(args.device)
     precision = check_precision(args.precision, device)
     backbone = create_backbone(args.backbone)
-    model = backbone.folded().to(device)
-    if device.type != "mps":
-        model = model.to(memory_format=torch.channels_last)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    model = inference_model(backbone.folded(), device)
     sizes = [8, 16, 32, 64, 128] if device.type == "cpu" else [32, 64, 128, 256, 512, 1024]
     size = backbone.preprocessing.input_size
     rates, peaks = {b: [] for b in sizes}, {}

@@ -27,7 +27,7 @@ from featx.extract._cache import (
     recorded_batch_size,
     reuse_rows,
 )
-from featx.extract._device import autocast, check_precision, resolve_device
+from featx.extract._device import autocast, check_precision, inference_model, resolve_device
 from featx.extract._loader import aligned_batches, decode_error, default_num_workers, make_loader
 from featx.extract._malloc import reuse_large_allocations
 from featx.features import FeatureSet
@@ -279,11 +279,7 @@ def _run(backbone, source, writer, pending, device, precision, batch_size, num_w
         source, backbone.preprocessing, batches, num_workers=num_workers, pin_memory=device.type == "cuda",
         nice=device.type == "cpu", on_error="skip",
     )
-    model = backbone.to(device)
-    if device.type != "mps":
-        model = model.to(memory_format=torch.channels_last)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    model = inference_model(backbone, device)
     forward, compiling = model, contextlib.nullcontext()
     if compile:  # compiled lazily, at the first batch; freezing folds the weights in as constants
         from torch._inductor import config as inductor_config

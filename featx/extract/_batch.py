@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from featx.extract._device import autocast
+from featx.extract._device import autocast, inference_model
 
 _OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch < 2.5: CUDA's only
 
@@ -103,6 +103,5 @@ def auto_batch_size(model, device: torch.device, precision: str, input_size, *, 
     """
     if device.type != "cuda":
         return CPU_BATCH_SIZE
-    model = model.to(device).to(memory_format=torch.channels_last)
-    torch.backends.cudnn.benchmark = True
+    model = inference_model(model, device)
     return largest_useful_batch(lambda b: forward_rate(model, device, precision, input_size, b), maximum=maximum)
