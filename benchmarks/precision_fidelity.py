@@ -1,7 +1,9 @@
 """Fidelity of bfloat16 extraction: embeddings and downstream accuracy against float32.
 
 Embeds the same images with the default backbone in float32 and with bfloat16 autocast
-(features stored as float32 either way), and reports the mean and minimum cosine similarity
+(features stored as float32 either way) twice: as featx extracts (the first stage, the
+layers at half the input resolution, kept in float32) and with plain autocast everywhere,
+and reports for each the mean and minimum cosine similarity
 per image and the accuracy of the same logistic regression (standardised features, C=1)
 trained and tested on each: hymenoptera train -> val, MNIST test images (first N for
 training, the next N for testing, rendered 28 -> 224 px by the backbone's preprocessing)
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import copy
 import gzip
 import json
 import tempfile
@@ -30,7 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from featx.backbones import create_backbone
+from featx.backbones import Backbone, create_backbone
 from featx.data import InMemoryImages, open_source
 from featx.extract import extract_features
 
@@ -67,24 +70,39 @@ def usps(path: Path, n: int):
     return part(order[:n], "usps-train"), part(order[n:2 * n], "usps-test")
 
 
+def plain_autocast(backbone: Backbone) -> Backbone:
+    """The same backbone with no first stage on record: bfloat16 autocast everywhere."""
+    model = copy.deepcopy(backbone.model)
+    model.feature_info = []
+    return Backbone(model, name=backbone.name, preprocessing=backbone.preprocessing, pooled_fn=backbone.pooled_fn,
+                    pooled_dim=backbone.pooled_dim)
+
+
 def compare(name, train, test, backbone, cache) -> dict:
+    """float32 vs featx's bfloat16 (first stage in float32) and vs plain bfloat16 autocast."""
     train, test = open_source(train), open_source(test)
-    out = {"task": name, "n_train": len(train), "n_test": len(test)}
+    out = {"task": name, "n_train": len(train), "n_test": len(test),
+           "float32_first_stage": list(backbone.float32_first_stage)}
     feats, predictions = {}, {}
-    for precision in ("float32", "bfloat16"):
+    runs = {"float32": (backbone, "float32"), "bfloat16": (backbone, "bfloat16"),
+            "bfloat16_plain_autocast": (plain_autocast(backbone), "bfloat16")}
+    for run, (bb, precision) in runs.items():
         start = time.perf_counter()
-        tr = extract_features(train, backbone, cache_dir=cache, precision=precision, progress=False)
-        te = extract_features(test, backbone, cache_dir=cache, precision=precision, progress=False)
-        out[f"{precision}_seconds"] = time.perf_counter() - start
+        tr = extract_features(train, bb, cache_dir=cache, precision=precision, progress=False)
+        te = extract_features(test, bb, cache_dir=cache, precision=precision, progress=False)
+        out[f"{run}_seconds"] = time.perf_counter() - start
         clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(tr.X, tr.y)
-        predictions[precision] = clf.predict(te.X)
-        out[f"{precision}_accuracy"] = float((predictions[precision] == te.y).mean())
-        feats[precision] = np.vstack([tr.X, te.X]).astype(np.float64)
-    a, b = feats["float32"], feats["bfloat16"]
-    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    out.update(mean_cosine=float(cos.mean()), min_cosine=float(cos.min()),
-               accuracy_delta_points=100 * (out["bfloat16_accuracy"] - out["float32_accuracy"]),
-               test_predictions_differing=int((predictions["float32"] != predictions["bfloat16"]).sum()))
+        predictions[run] = clf.predict(te.X)
+        out[f"{run}_accuracy"] = float((predictions[run] == te.y).mean())
+        feats[run] = np.vstack([tr.X, te.X]).astype(np.float64)
+    a = feats["float32"]
+    for run in ("bfloat16", "bfloat16_plain_autocast"):
+        b = feats[run]
+        cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        prefix = "" if run == "bfloat16" else "plain_autocast_"
+        out.update({f"{prefix}mean_cosine": float(cos.mean()), f"{prefix}min_cosine": float(cos.min()),
+                    f"{prefix}accuracy_delta_points": 100 * (out[f"{run}_accuracy"] - out["float32_accuracy"]),
+                    f"{prefix}test_predictions_differing": int((predictions["float32"] != predictions[run]).sum())})
     return out
 
 
@@ -102,11 +120,15 @@ def main(argv=None):
         rows.append(compare("hymenoptera", hym / "train", hym / "val", backbone, cache))
         rows.append(compare("MNIST", *mnist(args.data / "digits" / "mnist", args.mnist), backbone, cache))
         rows.append(compare("USPS", *usps(args.data / "digits" / "usps" / "usps.t.bz2", args.usps), backbone, cache))
-    lines = ["| task | train / test | mean cosine | min cosine | acc float32 | acc bfloat16 | delta (points) "
-             "| test predictions differing |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['task']} | {r['n_train']} / {r['n_test']} | {r['mean_cosine']:.5f} | {r['min_cosine']:.5f} | "
-              f"{100 * r['float32_accuracy']:.1f} | {100 * r['bfloat16_accuracy']:.1f} | {r['accuracy_delta_points']:+.1f} "
-              f"| {r['test_predictions_differing']} |" for r in rows]
+    lines = ["| task | train / test | bfloat16 | mean cosine | min cosine | acc float32 | acc bfloat16 "
+             "| delta (points) | test predictions differing |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        for label, pre, run in [("featx (first stage fp32)", "", "bfloat16"),
+                                ("plain autocast", "plain_autocast_", "bfloat16_plain_autocast")]:
+            lines.append(f"| {r['task']} | {r['n_train']} / {r['n_test']} | {label} | {r[pre + 'mean_cosine']:.5f} "
+                         f"| {r[pre + 'min_cosine']:.5f} | {100 * r['float32_accuracy']:.1f} "
+                         f"| {100 * r[run + '_accuracy']:.1f} | {r[pre + 'accuracy_delta_points']:+.1f} "
+                         f"| {r[pre + 'test_predictions_differing']} |")
     print("\n".join(lines))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2))

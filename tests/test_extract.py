@@ -178,6 +178,8 @@ def test_reduced_precision_output_is_float32_and_close(image_folder, tiny_backbo
     f32 = extract(image_folder, tiny_backbone, tmp_path)
     bf16 = extract(image_folder, tiny_backbone, tmp_path, precision=precision)
     assert bf16.X.dtype == np.float32 and bf16.metadata["key"]["precision"] == precision
+    assert bf16.metadata["key"]["float32_first_stage"] == ["conv1", "bn1", "act1"]
+    assert "float32_first_stage" not in f32.metadata["key"]
     cos = (f32.X * bf16.X).sum(1) / np.linalg.norm(f32.X, axis=1) / np.linalg.norm(bf16.X, axis=1)
     assert cos.min() > 0.99
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 import torch
@@ -81,6 +82,7 @@ class Backbone(nn.Module):
         self._layer_dims = None
         self._fingerprint = None
         self._folded = None
+        self._float32_first = None
         self._captured = {}
         self._hooks = []
         self._register_hooks()
@@ -202,16 +204,54 @@ class Backbone(nn.Module):
             return self
         inlined = replace_same_padding(model)  # model is fold_batchnorm's copy
         try:
-            out = Backbone(model, name=self.name, preprocessing=self.preprocessing, pooled_fn=self._pooled_fn,
-                           pooled_dim=self._pooled_dim, layers=self.layers,
-                           info={**self.info, "batchnorm_folded": count,
-                                 **({"same_padding_inlined": inlined} if inlined else {})})
+            out = self._derived(model, batchnorm_folded=count,
+                                **({"same_padding_inlined": inlined} if inlined else {}))
         except ValueError:  # a requested layer was a BatchNorm that folding removed
             return self
-        out._fingerprint = self.weights_fingerprint
-        out._layer_dims = self._layer_dims
         out.__dict__["_folded"] = out
         self.__dict__["_folded"] = out
+        return out
+
+    @property
+    def float32_first_stage(self) -> tuple[str, ...]:
+        """Modules computing the reduction-2 features, which reduced-precision extraction
+        keeps in float32 (see :mod:`featx.backbones._float32_stage`); empty when the model
+        does not say (no timm ``feature_info``) or has no such stage."""
+        from featx.backbones._float32_stage import first_stage_modules
+
+        return first_stage_modules(self.model)
+
+    def with_float32_first_stage(self) -> Backbone:
+        """A copy whose :attr:`float32_first_stage` runs in float32 under autocast.
+
+        Outputs without autocast are identical to this backbone's. ``self`` when there is
+        no such stage. Built once per backbone and reused.
+        """
+        from featx.backbones._float32_stage import keep_in_float32
+
+        names = self.float32_first_stage
+        if not names:
+            return self
+        if self._float32_first is None:
+            for h in self._hooks:  # a hook's closure refers to this backbone: copy without them
+                h.remove()
+            try:
+                model = copy.deepcopy(self.model)
+            finally:
+                self._register_hooks()
+            keep_in_float32(model, names)
+            out = self._derived(model, float32_first_stage=list(names))
+            out.__dict__["_folded"] = out if self._folded is self else None
+            self.__dict__["_float32_first"] = out
+        return self._float32_first
+
+    def _derived(self, model, **info) -> Backbone:
+        """A backbone over a transformed copy of this one's model: same name, weights
+        fingerprint, preprocessing and layers, with ``info`` added."""
+        out = Backbone(model, name=self.name, preprocessing=self.preprocessing, pooled_fn=self._pooled_fn,
+                       pooled_dim=self._pooled_dim, layers=self.layers, info={**self.info, **info})
+        out._fingerprint = self.weights_fingerprint
+        out._layer_dims = self._layer_dims
         return out
 
     def describe(self) -> dict:
