@@ -7,7 +7,8 @@
 (c) the common tutorial loop: PIL ``Resize((224, 224))`` + ``ToTensor`` + ``Normalize``,
     ``DataLoader(batch_size=32, num_workers=0)``, float32 NCHW, features in a Python list,
     in a fresh interpreter each time;
-(d) decode-only: featx's loader alone (the same decoders and workers as (b), no network).
+(d) decode-only: featx's loader alone (the same decoders, workers and allocator settings as (b),
+    no network).
 
 All use the same backbone and process the same number of images in one run; the ratios
 (b)/(a) and (b)/(c) are printed for each precision and written to JSON, with the bound on
@@ -87,9 +88,10 @@ def decode_only(bb, data, device, num_workers="auto", batch_size=32):
     workers = default_num_workers(device) if num_workers == "auto" else int(num_workers)
     batches = aligned_batches(np.arange(n), n, batch_size)
     start = time.perf_counter()
-    for _ in make_loader(src, bb.preprocessing, batches, num_workers=workers, pin_memory=False,
-                         nice=device.type == "cpu", on_error="skip"):
-        pass
+    with reuse_large_allocations(device.type == "cpu"):  # as extract_features decodes
+        for _ in make_loader(src, bb.preprocessing, batches, num_workers=workers, pin_memory=False,
+                             nice=device.type == "cpu", on_error="skip"):
+            pass
     return n / (time.perf_counter() - start)
 
 
