@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 
@@ -192,12 +193,8 @@ class Backbone(nn.Module):
         g = torch.Generator().manual_seed(0)
         example = self.normalize(torch.randint(0, 256, (1, 3, *self.preprocessing.input_size), generator=g,
                                                dtype=torch.uint8).to(self._mean.device))
-        for h in self._hooks:
-            h.remove()
-        try:
+        with self._without_hooks():
             model, count = fold_batchnorm(self.model, example, run=self._pooled_fn)
-        finally:
-            self._register_hooks()
         # plain attribute, not a registered submodule (nn.Module.__setattr__ would register it)
         self.__dict__["_folded"] = self
         if not count:
@@ -233,17 +230,24 @@ class Backbone(nn.Module):
         if not names:
             return self
         if self._float32_first is None:
-            for h in self._hooks:  # a hook's closure refers to this backbone: copy without them
-                h.remove()
-            try:
+            with self._without_hooks():
                 model = copy.deepcopy(self.model)
-            finally:
-                self._register_hooks()
             keep_in_float32(model, names)
             out = self._derived(model, float32_first_stage=list(names))
             out.__dict__["_folded"] = out if self._folded is self else None
             self.__dict__["_float32_first"] = out
         return self._float32_first
+
+    @contextlib.contextmanager
+    def _without_hooks(self):
+        """Remove this backbone's layer hooks while inside: copies of the model made then do
+        not carry closures that report to this backbone."""
+        for h in self._hooks:
+            h.remove()
+        try:
+            yield
+        finally:
+            self._register_hooks()
 
     def _derived(self, model, **info) -> Backbone:
         """A backbone over a transformed copy of this one's model: same name, weights
