@@ -6,7 +6,7 @@ layers at half the input resolution, kept in float32) and with plain autocast ev
 and reports for each the mean and minimum cosine similarity
 per image and the accuracy of the same logistic regression (standardised features, C=1)
 trained and tested on each: hymenoptera train -> val, MNIST test images (first N for
-training, the next N for testing, rendered 28 -> 224 px by the backbone's preprocessing)
+training, the next N (or ``--test``) for testing, rendered 28 -> 224 px by the backbone's preprocessing)
 and USPS test images (16 x 16, a seeded shuffle split the same way). ``test predictions
 differing`` counts the test images the two classifiers label differently: with a few
 hundred test images one image is a third of a point, so it says how much of an accuracy
@@ -14,7 +14,7 @@ delta is noise.
 On a CPU without native bfloat16 the bfloat16 pass is emulated and slow; the numbers
 are about fidelity, not speed.
 
-    python benchmarks/precision_fidelity.py [--mnist 300] [--usps 300] [--data ../shared/data]
+    python benchmarks/precision_fidelity.py [--mnist 300] [--usps 300] [--test 1000] [--data ../shared/data]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from featx.extract import extract_features
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def mnist(folder: Path, n: int):
+def mnist(folder: Path, n: int, n_test: int | None = None):
     with gzip.open(folder / "t10k-images-idx3-ubyte.gz") as fh:
         images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 28, 28)
     with gzip.open(folder / "t10k-labels-idx1-ubyte.gz") as fh:
@@ -48,10 +48,10 @@ def mnist(folder: Path, n: int):
     classes = [str(c) for c in range(10)]
     part = lambda lo, hi, name: InMemoryImages(images[lo:hi], [str(v) for v in labels[lo:hi]], classes=classes,  # noqa: E731
                                                ids=[f"mnist/{i}" for i in range(lo, hi)], name=name)
-    return part(0, n, "mnist-train"), part(n, 2 * n, "mnist-test")
+    return part(0, n, "mnist-train"), part(n, n + (n_test or n), "mnist-test")
 
 
-def usps(path: Path, n: int):
+def usps(path: Path, n: int, n_test: int | None = None):
     """USPS from LIBSVM text (``label idx:value ...``, values in [-1, 1], labels = digit + 1)."""
     lines = bz2.decompress(path.read_bytes()).decode("ascii").splitlines()
     images = np.zeros((len(lines), 256), np.float64)
@@ -67,7 +67,7 @@ def usps(path: Path, n: int):
     classes = [str(c) for c in range(10)]
     part = lambda sel, name: InMemoryImages(images[sel], [str(v) for v in labels[sel]], classes=classes,  # noqa: E731
                                             ids=[f"usps/{i}" for i in sel], name=name)
-    return part(order[:n], "usps-train"), part(order[n:2 * n], "usps-test")
+    return part(order[:n], "usps-train"), part(order[n:n + (n_test or n)], "usps-test")
 
 
 def plain_autocast(backbone: Backbone) -> Backbone:
@@ -111,6 +111,8 @@ def main(argv=None):
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--mnist", type=int, default=300, help="MNIST images for training, as many for testing")
     p.add_argument("--usps", type=int, default=300, help="USPS images for training, as many for testing")
+    p.add_argument("--test", type=int, default=None,
+                   help="test images per digit set (default: as many as for training; USPS has 2,007)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/precision_fidelity.json"))
     args = p.parse_args(argv)
     backbone = create_backbone("efficientnet_lite0")
@@ -118,8 +120,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as cache:
         hym = args.data / "hymenoptera_data"
         rows.append(compare("hymenoptera", hym / "train", hym / "val", backbone, cache))
-        rows.append(compare("MNIST", *mnist(args.data / "digits" / "mnist", args.mnist), backbone, cache))
-        rows.append(compare("USPS", *usps(args.data / "digits" / "usps" / "usps.t.bz2", args.usps), backbone, cache))
+        rows.append(compare("MNIST", *mnist(args.data / "digits" / "mnist", args.mnist, args.test), backbone, cache))
+        rows.append(compare("USPS", *usps(args.data / "digits" / "usps" / "usps.t.bz2", args.usps, args.test), backbone, cache))
     lines = ["| task | train / test | bfloat16 | mean cosine | min cosine | acc float32 | acc bfloat16 "
              "| delta (points) | test predictions differing |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
