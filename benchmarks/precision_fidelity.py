@@ -20,9 +20,7 @@ are about fidelity, not speed.
 from __future__ import annotations
 
 import argparse
-import bz2
 import copy
-import gzip
 import json
 import tempfile
 import time
@@ -34,40 +32,26 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from featx.backbones import Backbone, create_backbone
-from featx.data import InMemoryImages, open_source
+from featx.data import open_source
 from featx.extract import extract_features
+
+from digit_images import image_set, mnist_arrays, usps_arrays
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def mnist(folder: Path, n: int, n_test: int | None = None):
-    with gzip.open(folder / "t10k-images-idx3-ubyte.gz") as fh:
-        images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(folder / "t10k-labels-idx1-ubyte.gz") as fh:
-        labels = np.frombuffer(fh.read(), np.uint8, offset=8)
-    classes = [str(c) for c in range(10)]
-    part = lambda lo, hi, name: InMemoryImages(images[lo:hi], [str(v) for v in labels[lo:hi]], classes=classes,  # noqa: E731
-                                               ids=[f"mnist/{i}" for i in range(lo, hi)], name=name)
-    return part(0, n, "mnist-train"), part(n, n + (n_test or n), "mnist-test")
+    images, labels = mnist_arrays(folder)
+    return (image_set(images, labels, range(0, n), "mnist-train", "mnist"),
+            image_set(images, labels, range(n, n + (n_test or n)), "mnist-test", "mnist"))
 
 
 def usps(path: Path, n: int, n_test: int | None = None):
-    """USPS from LIBSVM text (``label idx:value ...``, values in [-1, 1], labels = digit + 1)."""
-    lines = bz2.decompress(path.read_bytes()).decode("ascii").splitlines()
-    images = np.zeros((len(lines), 256), np.float64)
-    labels = np.zeros(len(lines), np.int64)
-    for row, line in enumerate(lines):
-        label, *pairs = line.split()
-        labels[row] = int(float(label)) - 1
-        for pair in pairs:
-            idx, value = pair.split(":")
-            images[row, int(idx) - 1] = float(value)
-    images = np.round((images + 1) * 127.5).clip(0, 255).astype(np.uint8).reshape(-1, 16, 16)
-    order = np.random.default_rng(0).permutation(len(lines))
-    classes = [str(c) for c in range(10)]
-    part = lambda sel, name: InMemoryImages(images[sel], [str(v) for v in labels[sel]], classes=classes,  # noqa: E731
-                                            ids=[f"usps/{i}" for i in sel], name=name)
-    return part(order[:n], "usps-train"), part(order[n:n + (n_test or n)], "usps-test")
+    """USPS test images, a seeded shuffle split into train and test parts."""
+    images, labels = usps_arrays(path)
+    order = np.random.default_rng(0).permutation(len(labels))
+    return (image_set(images, labels, order[:n], "usps-train", "usps"),
+            image_set(images, labels, order[n:n + (n_test or n)], "usps-test", "usps"))
 
 
 def plain_autocast(backbone: Backbone) -> Backbone:

@@ -17,6 +17,7 @@ __all__ = [
     "extract_features",
     "list_backbones",
     "load_features",
+    "make_method",
 ]
 
 _LAZY = {
@@ -24,6 +25,7 @@ _LAZY = {
     "load_features": "featx.extract",
     "create_backbone": "featx.backbones",
     "list_backbones": "featx.backbones",
+    "make_method": "featx.methods",
 }
 
 

@@ -117,15 +117,57 @@ def pack_domains(source, target=None, *, mask_target_labels: bool = True):
     return X, y, sd, names
 
 
-def domain_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and (population) standard deviation per feature, a zero deviation replaced by 1.
+#: Spread below which a column counts as constant, relative to the largest spread in the data:
+#: featx's adapters compute in float64, whose rounding noise leaks into other columns at
+#: about ``1e-16 * sqrt(d)`` of the data's scale; 1e-12 leaves four orders of margin.
+LEAK_RTOL = 1e-12
 
-    The pair defines :math:`z = (x - \\mu_D) / \\sigma_D` for the domain :math:`D` the rows
-    come from, so that a feature constant within the domain maps to 0.
+
+def constant_columns(X: np.ndarray, mean=None, std=None) -> np.ndarray:
+    r"""Columns whose spread is rounding noise, not data.
+
+    .. math::
+
+        \sigma_j \le 64\,\varepsilon\,\lvert\mu_j\rvert + 10^{-12} \max_k \sigma_k
+
+    with :math:`\varepsilon` the machine epsilon of ``X``'s dtype: the first term is the
+    rounding of the column's own values (a constant column stored in float32, or summed
+    in float64), the second the noise a float64 linear map leaks from the other columns
+    (:data:`LEAK_RTOL`). The floor is relative to the data, never an absolute epsilon, so
+    features of any scale are treated alike; a column whose spread is all noise is
+    treated as constant instead of being divided by its noise and blown up to unit
+    variance.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    mean, std : ndarray of shape (n_features,), optional
+        The columns' mean and (population) standard deviation, when already computed.
+
+    Returns
+    -------
+    ndarray of shape (n_features,), bool
     """
-    X = np.asarray(X, dtype=np.float64)
-    std = X.std(axis=0)
-    return X.mean(axis=0), np.where(std > 0, std, 1.0)
+    X = np.asarray(X)
+    eps = np.finfo(X.dtype if X.dtype.kind == "f" else np.float64).eps
+    if mean is None or std is None:
+        X64 = np.asarray(X, dtype=np.float64)
+        mean, std = X64.mean(axis=0), X64.std(axis=0)
+    top = float(np.max(std, initial=0.0))
+    return std <= 64 * eps * np.abs(mean) + LEAK_RTOL * top
+
+
+def domain_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and (population) standard deviation per feature, the deviation of a constant
+    column (:func:`constant_columns`) replaced by 1.
+
+    The pair defines :math:`z = (x - \mu_D) / \sigma_D` for the domain :math:`D` the rows
+    come from, so that a feature constant within the domain maps to (about) 0 instead of
+    its rounding noise being scaled up to unit variance.
+    """
+    X64 = np.asarray(X, dtype=np.float64)
+    mean, std = X64.mean(axis=0), X64.std(axis=0)
+    return mean, np.where(constant_columns(X, mean, std), 1.0, std)
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:

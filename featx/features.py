@@ -71,3 +71,29 @@ class FeatureSet:
             classes=self.classes,
             metadata=dict(self.metadata),
         )
+
+    @classmethod
+    def concat(cls, sets) -> FeatureSet:
+        """The rows of several feature sets (same width and classes) as one.
+
+        Raises
+        ------
+        ValueError
+            If there is no set, or the sets disagree on the number of features or the classes.
+        """
+        sets = list(sets)
+        if not sets:
+            raise ValueError("FeatureSet.concat needs at least one FeatureSet; got none.")
+        first = sets[0]
+        for fs in sets[1:]:
+            if fs.X.shape[1] != first.X.shape[1]:
+                raise ValueError(f"Feature sets must have the same number of features; got {fs.X.shape[1]} "
+                                 f"and {first.X.shape[1]}.")
+            if tuple(fs.classes) != tuple(first.classes):
+                raise ValueError(f"Feature sets must share their classes; got {list(fs.classes)} and "
+                                 f"{list(first.classes)}.")
+        if len(sets) == 1:
+            return first
+        return cls(X=np.concatenate([fs.X for fs in sets]), y=np.concatenate([fs.y for fs in sets]),
+                   ids=np.concatenate([fs.ids for fs in sets]), domains=np.concatenate([fs.domains for fs in sets]),
+                   classes=first.classes, metadata={"parts": [fs.metadata for fs in sets]})

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from featx.evaluate import compare, write_report
-from featx.evaluate._report import summary_table
+from featx.evaluate import summary_table
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera_data"
 METHODS = ["logreg", "linear-svm", "rbf-svm", "knn", "ncm", "ft-last", "ft-full", "lp-ft"]

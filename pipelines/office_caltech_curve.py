@@ -47,6 +47,7 @@ def average(results: dict, methods, budgets) -> Comparison:
             rows = [s for r in results.values() for s in r.summary if s["method"] == m and s["budget"] == b]
             mean, half = mean_ci([s["accuracy"] for s in rows])
             avg.summary.append({**rows[0], "accuracy": mean, "ci95": half, "draws": len(rows),
+                                "failed": sum(s["failed"] for s in rows),
                                 **{k: float(np.mean([s[k] for s in rows]))
                                    for k in ("n_labelled", "fit_s", "predict_s", "peak_mib")}})
     return avg

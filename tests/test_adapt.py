@@ -20,7 +20,6 @@ from featx.adapt import (
     pca_basis,
     subspace_alignment,
 )
-from featx.classify import list_classifiers, make_classifier
 from featx.domains import check_sample_domain, pack_domains, scale_per_domain, split_domains
 from featx.features import FeatureSet
 
@@ -47,9 +46,26 @@ def test_coral_matches_source_covariance_to_target():
 def test_coral_maps_are_inverse_square_roots():
     X, _, sd = shifted(d=3)
     whiten, colour = (m.dense() for m in coral_maps(X[sd > 0], X[sd < 0], reg=0.5))
-    cs = np.cov(X[sd > 0].T) + 0.5 * np.eye(3)
+    cs, ct = np.cov(X[sd > 0].T), np.cov(X[sd < 0].T)  # the regulariser is relative to the mean variance
+    cs, ct = cs + 0.5 * np.trace(cs) / 3 * np.eye(3), ct + 0.5 * np.trace(ct) / 3 * np.eye(3)
     np.testing.assert_allclose(whiten @ cs @ whiten, np.eye(3), atol=1e-10)
-    np.testing.assert_allclose(colour @ colour, np.cov(X[sd < 0].T) + 0.5 * np.eye(3), atol=1e-10)
+    np.testing.assert_allclose(colour @ colour, ct, atol=1e-10)
+    scaled = coral_maps(1e3 * X[sd > 0], 1e-2 * X[sd < 0], reg=0.5)  # scale-free: the same map
+    np.testing.assert_allclose((scaled[0].dense() @ scaled[1].dense()) * 1e3 / 1e-2, whiten @ colour, rtol=1e-8)
+
+
+def test_coral_maps_each_source_to_the_target_and_leaves_source_constant_columns():
+    rng = np.random.default_rng(4)
+    A, B = rng.normal(size=(80, 4)) @ rng.normal(size=(4, 4)), 3 * rng.normal(size=(70, 4)) + 1
+    T = rng.normal(size=(90, 4)) @ rng.normal(size=(4, 4))
+    A[:, 3] = 0.0  # no variance in the first source: CORAL cannot give it the target's
+    X, sd = np.vstack([A, B, T]), np.r_[np.full(80, 1), np.full(70, 2), np.full(90, -2)]
+    Z = CORAL(reg=1e-9).fit_transform(X, sample_domain=sd)
+    np.testing.assert_allclose(np.cov(Z[sd == 2].T), np.cov(T.T), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.cov(Z[sd == 1][:, :3].T), np.cov(T[:, :3].T), rtol=1e-5, atol=1e-6)
+    assert not Z[sd == 1][:, 3].any()
+    with pytest.raises(ValueError, match=r"CORAL has no map for source domain 5; it was fitted on source domains \[1, 2\]"):
+        CORAL().fit(X, sample_domain=sd).transform(X[:2], sample_domain=[5, 5])
 
 
 @pytest.mark.parametrize("n, d", [(40, 10), (10, 40)])  # eigh of the covariance, thin SVD of the rows
@@ -80,10 +96,11 @@ def test_pca_basis_spans_the_top_singular_directions(n, d, rank):
     mean, P = pca_basis(X, k)
     vt = np.linalg.svd(X - X.mean(0), full_matrices=False)[2][:k].T
     np.testing.assert_allclose(mean, X.mean(0))
-    np.testing.assert_allclose(P.T @ P, np.eye(k), atol=1e-8)
-    top = min(k, rank)  # beyond the rank the directions are arbitrary, only orthonormal
+    top = min(k, rank)  # beyond the rank the data span no direction: exact zero vectors
+    np.testing.assert_allclose(P[:, :top].T @ P[:, :top], np.eye(top), atol=1e-8)
     np.testing.assert_allclose(np.abs(P[:, :top].T @ vt[:, :top]), np.eye(top), atol=1e-6)
-    assert (P[np.abs(P).argmax(0), np.arange(k)] > 0).all()
+    assert (P[np.abs(P[:, :top]).argmax(0), np.arange(top)] > 0).all()
+    assert not P[:, top:].any()
 
 
 def test_subspace_alignment_matrix_and_maps():
@@ -248,14 +265,6 @@ def test_adapt_then_classify_needs_labelled_source():
         AdaptThenClassify().fit(X, np.array([-1, -1, -1, -1]))
 
 
-def test_classifier_presets():
-    X, y, _ = shifted()
-    for name in list_classifiers():
-        assert make_classifier(name).fit(X, y).score(X, y) > 0.6, name
-    with pytest.raises(ValueError, match="Unknown classifier preset 'svm'"):
-        make_classifier("svm")
-
-
 def mmd2(A, B):
     return float(((A.mean(0) - B.mean(0)) ** 2).sum())
 
@@ -380,3 +389,8 @@ def test_domain_scaled_equals_scaling_each_domain_first():
         DomainScaled(how="l2").fit(X, y, sample_domain=sd)
     single = DomainScaled(how="zscore").fit(X[:60], y[:60], sample_domain=sd[:60])
     np.testing.assert_array_equal(single.predict(X[30:60]), single.predict(X[30:60], sample_domain=sd[30:60]))
+    # one domain: no other domain's moments to match, so the rows are left as they are
+    alone = DomainScaled(AdaptThenClassify("passthrough"), how="zscore").fit(X[:30], y[:30], sample_domain=sd[:30])
+    assert not alone.means_.any() and (alone.scales_ == 1).all()
+    np.testing.assert_array_equal(alone.estimator_.classifier_.coef_,
+                                  AdaptThenClassify("passthrough").fit(X[:30], y[:30]).classifier_.coef_)

@@ -203,7 +203,7 @@ def test_digits_are_the_real_sklearn_digits():
 
 
 def test_shifted_digits_are_thicker_and_inverted():
-    from featx.data._builtin import load_shifted_digits_images
+    from featx.data import load_shifted_digits_images
 
     base, shifted = load_digits_images(n_samples=50), load_shifted_digits_images(n_samples=50)
     assert shifted.labels.tolist() == base.labels.tolist() and shifted.ids[0] == "digits-shifted/0000"

@@ -141,7 +141,7 @@ def test_gradual_unfreezing_trains_more_each_epoch(tiny_backbone, folder):
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tiny_backbone, folder, tmp_path, monkeypatch):
-    kw = dict(epochs=3, validation_fraction=0.25, seed=3, freeze="gradual")
+    kw = dict(epochs=3, validation_fraction=0.25, random_state=3, freeze="gradual")
     full = quick(tiny_backbone, checkpoint_dir=tmp_path / "a", **kw).fit(folder)
 
     original = FineTuneClassifier._train_epoch
@@ -163,7 +163,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_backbone, folder, tmp_pat
     assert [h["loss"] for h in full.history_] == [h["loss"] for h in resumed.history_]
     assert full.best_epoch_ == resumed.best_epoch_
     with pytest.raises(ValueError, match="was written by a run with other settings or data"):
-        quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **{**kw, "seed": 4}).fit(folder)
+        quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **{**kw, "random_state": 4}).fit(folder)
 
 
 def test_predict_shapes_classes_and_arrays(tiny_backbone, folder):
@@ -253,7 +253,7 @@ def test_data_errors(tiny_backbone, folder, tmp_path):
 
 def test_data_helpers():
     labels = np.array([0] * 10 + [1] * 5 + [2])
-    train, val = stratified_split(labels, 0.2, seed=0)
+    train, val = stratified_split(labels, 0.2, random_state=0)
     assert sorted(np.r_[train, val]) == list(range(16))
     assert [int((labels[val] == c).sum()) for c in range(3)] == [2, 1, 0]
     batches = epoch_batches(9, 4, seed=0, epoch=1)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from sklearn.base import ClassifierMixin
 
-from featx.evaluate._methods import feature_method
+from featx.methods import make_method
 from featx.persist import load_model, save_model, trusted_types
 from featx.utils.discovery import all_estimators
 
-MODELS = [cls() for _, cls in all_estimators()] + [feature_method(m, 20) for m in ("coral", "knn", "linear-svm")]
+MODELS = [cls() for _, cls in all_estimators()] + [make_method(m) for m in ("coral", "knn", "linear-svm", "tca")]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)

@@ -29,13 +29,13 @@ def test_coral_matches_skada_without_shrinkage():
     ours = CORAL(reg=0.0).fit(X, sample_domain=sd)
     theirs = skada.CORALAdapter(reg=None).fit(X, sample_domain=sd)
     # skada's covariances divide by n, ours by n - 1
-    np.testing.assert_allclose(ours.whiten_.dense(), theirs.cov_source_inv_sqrt_ * np.sqrt((ns - 1) / ns), atol=1e-10)
-    np.testing.assert_allclose(ours.colour_.dense(), theirs.cov_target_sqrt_ * np.sqrt(nt / (nt - 1)), atol=1e-10)
+    np.testing.assert_allclose(ours.whiten_[0].dense(), theirs.cov_source_inv_sqrt_ * np.sqrt((ns - 1) / ns), atol=1e-10)
+    np.testing.assert_allclose(ours.colour_[0].dense(), theirs.cov_target_sqrt_ * np.sqrt(nt / (nt - 1)), atol=1e-10)
     # skada also centres each domain; after centring the mapped rows agree
     Z_ours = ours.transform(X, sample_domain=sd)
     Z_theirs = theirs.fit_transform(X, sample_domain=sd)
     src = sd > 0
-    shift = X[src].mean(0) @ ours.whiten_.dense() @ ours.colour_.dense()
+    shift = X[src].mean(0) @ ours.whiten_[0].dense() @ ours.colour_[0].dense()
     scale = np.sqrt((ns - 1) / ns * nt / (nt - 1))
     np.testing.assert_allclose((Z_ours[src] - shift) / scale, Z_theirs[src], atol=1e-9)
     np.testing.assert_allclose(Z_ours[~src] - X[~src].mean(0), Z_theirs[~src], atol=1e-10)

@@ -5,7 +5,6 @@ from featx.adapt._compose import AdaptThenClassify, labelled_source_mask
 from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
 from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
-from featx.adapt._presets import list_methods, make_method
 from featx.adapt._scale import DomainStandardScaler
 from featx.adapt._scaled import DomainScaled
 from featx.domains import domain_moments
@@ -31,8 +30,6 @@ __all__ = [
     "geodesic_flow_factor",
     "intra_domain_programming",
     "labelled_source_mask",
-    "list_methods",
-    "make_method",
     "mmd_vectors",
     "transfer_components",
     "pca_basis",

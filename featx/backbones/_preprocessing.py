@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from featx.data._images import resize_and_crop
+from featx.data import resize_and_crop
 
 #: Identifies featx's decode-and-resize implementation; part of every cache key, so a change
 #: to how images are decoded never reuses features computed the old way.

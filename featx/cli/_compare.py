@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -13,17 +14,29 @@ def add_parser(sub) -> None:
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--budgets", default="1,5,10,all", help="labelled images per class (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=5, help="stratified draws per budget (default: %(default)s)")
-    p.add_argument("--methods", help="comma-separated; default: every frozen head, the alignment methods with "
-                                     "--target, and ft-last, ft-full, lp-ft")
+    p.add_argument("--methods", help="comma-separated registry names (`featx methods`): a head (no alignment), an "
+                                     "alignment (its default head) or ALIGNMENT+HEAD, and fine-tuning names; default: "
+                                     "every frozen head, the alignment methods with --target, and ft-last, ft-full, lp-ft")
     p.add_argument("--test-fraction", type=float, default=0.3)
     p.add_argument("--ft-epochs", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    add_common(p)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
     add_jobs(p)
     p.add_argument("--out", type=Path, default=None, help="report folder (default: results/<data name>)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run_compare)
+
+
+def add_common(p) -> None:
+    """``--scale``, ``--random-state`` (and the deprecated ``--seed``), ``--strict``."""
+    p.add_argument("--scale", default="zscore", choices=["zscore", "unit", "none"],
+                   help="per-domain scaling every feature model starts with (default: %(default)s)")
+    p.add_argument("--random-state", type=int, default=0,
+                   help="seeds the split, the draws, inner CV and fine-tuning (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None, help="deprecated name of --random-state")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with status 1 when any fit failed (the report is written either way)")
 
 
 def add_jobs(p) -> None:
@@ -33,26 +46,44 @@ def add_jobs(p) -> None:
                    help="recompute every fit instead of reading finished ones from <cache-dir>/compare/")
 
 
+def random_state(args) -> int:
+    """``--random-state``, or the deprecated ``--seed`` with a warning on stderr."""
+    if args.seed is None:
+        return args.random_state
+    if args.random_state != 0:
+        raise ValueError(f"got both --seed {args.seed} and --random-state {args.random_state}; "
+                         "--seed is the deprecated name of --random-state, pass only --random-state.")
+    print("featx: warning: --seed is deprecated and will be removed in the next release; use --random-state",
+          file=sys.stderr)
+    return args.seed
+
+
 def run_compare(args) -> int:
     from featx.evaluate import compare
 
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
     result = compare(args.data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
-                     repeats=args.repeats, methods=methods, test_fraction=args.test_fraction, seed=args.seed,
-                     ft_epochs=args.ft_epochs, cache_dir=args.cache_dir, device=args.device,
-                     n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
+                     repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,
+                     random_state=random_state(args), ft_epochs=args.ft_epochs, cache_dir=args.cache_dir,
+                     device=args.device, n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
     out = args.out or Path("results") / Path(str(args.data).replace("builtin:", "")).name
-    report_and_print(result, out)
-    return 0
+    return report_and_print(result, out, strict=args.strict)
 
 
-def report_and_print(result, out: Path) -> None:
-    """Write the report under ``out``; print the table, the best method and where the report is."""
-    from featx.evaluate import write_report
-    from featx.evaluate._report import summary_table
+def report_and_print(result, out: Path, *, strict: bool = False) -> int:
+    """Write the report under ``out``; print the table, the best method, the failures and where
+    the report is. Returns the exit status: 1 with ``strict`` and a failed fit, else 0."""
+    from featx.evaluate import summary_table, write_report
 
     paths = write_report(result, out)
     print(summary_table(result))
     best = result.best()
-    print(f"best at the largest budget: {best['method']} ({100 * best['accuracy']:.1f}%)")
+    if best is not None:
+        print(f"best at the largest budget: {best['method']} ({100 * best['accuracy']:.1f}%)")
+    for f in result.failures:
+        print(f"failed: {f['method']}, budget {f['budget']}, draw {f['draw']}: {f['error']}: {f['message']}",
+              file=sys.stderr)
+    if result.failures:
+        print(f"{len(result.failures)} fits failed (listed in the report's 'Failed' section)", file=sys.stderr)
     print(f"report: {paths['markdown']}")
+    return 1 if strict and result.failures else 0

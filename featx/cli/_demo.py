@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from featx.cli._compare import add_jobs, report_and_print
+from featx.cli._compare import add_common, add_jobs, random_state, report_and_print
 
 #: what the demo runs: the frozen heads (the RBF SVM is left to `featx compare`: 20 s a fit at 'all'
 #: for chance-level target accuracy), per-domain standardisation and the alignment methods
-DEMO_METHODS = ["logreg", "linear-svm", "knn", "ncm", "zscore", "coral", "sa", "gfk", "tca", "jda", "easytl"]
+DEMO_METHODS = ["logreg", "linear-svm", "knn", "ncm", "coral", "sa", "gfk", "tca", "jda", "easytl"]
 FINETUNE_METHODS = ["ft-last", "lp-ft"]
 
 
@@ -29,6 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--finetune", action="store_true",
                    help=f"also fine-tune ({', '.join(FINETUNE_METHODS)}); on 2 CPU cores this adds tens of minutes")
     p.add_argument("--ft-epochs", type=int, default=5)
+    add_common(p)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
     add_jobs(p)
@@ -38,8 +39,7 @@ def add_parser(sub) -> None:
 
 
 def run_demo(args) -> int:
-    from featx.data import load_digits_images
-    from featx.data._builtin import load_shifted_digits_images
+    from featx.data import load_digits_images, load_shifted_digits_images
     from featx.evaluate import compare
 
     start = time.perf_counter()
@@ -47,10 +47,10 @@ def run_demo(args) -> int:
     source = load_digits_images(n_samples=args.n_samples)
     target = load_shifted_digits_images(n_samples=args.n_samples)
     result = compare(source, target=target, backbone="efficientnet_lite0",
-                     budgets=args.budgets, repeats=args.repeats, methods=methods, ft_epochs=args.ft_epochs,
-                     cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs,
-                     reuse=not args.fresh, progress=not args.no_progress)
-    report_and_print(result, args.out)
+                     budgets=args.budgets, repeats=args.repeats, methods=methods, scale=args.scale,
+                     random_state=random_state(args), ft_epochs=args.ft_epochs, cache_dir=args.cache_dir,
+                     device=args.device, n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
+    status = report_and_print(result, args.out, strict=args.strict)
     hits = [role for role, e in result.extraction.items() if e["cache_hit"]]
     print(f"total {time.perf_counter() - start:.0f} s; features read from the cache for: {', '.join(hits) or 'none'}")
-    return 0
+    return status

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -11,34 +12,54 @@ import numpy as np
 
 
 def _common(p) -> None:
+    from featx.cli._compare import add_common
+
     p.add_argument("features", nargs="*", type=Path, help="cache files (.h5) whose rows carry domain names")
     p.add_argument("--source", required=True,
                    help="source domain(s): names found in FEATURES or .h5 files, comma-separated")
     p.add_argument("--target", required=True, help="target domain(s), as --source")
-    p.add_argument("--scale", default="zscore", choices=["zscore", "unit", "none"],
-                   help="per-domain feature scaling before alignment (default: %(default)s)")
+    add_common(p)
 
 
 def add_parsers(sub) -> None:
-    from featx.adapt import list_methods
-    from featx.classify import list_classifiers
+    from featx.methods import list_methods
 
-    methods, heads = ", ".join(list_methods()), ", ".join(list_classifiers())
+    aligners, heads = ", ".join(list_methods("alignment")), ", ".join(list_methods("head"))
     f = sub.add_parser("fit", help="align cached source and target features, fit a head, predict the target")
     _common(f)
-    f.add_argument("--method", default="coral", help=f"alignment: {methods} (default: %(default)s)")
-    f.add_argument("--head", default="logreg", help=f"classifier: {heads} (default: %(default)s)")
+    f.add_argument("--method", default="coral",
+                   help=f"alignment ({aligners}), a head alone, or ALIGNMENT+HEAD (default: %(default)s)")
+    f.add_argument("--head", default=None, help=f"classifier head: {heads} (default: the method's, logreg)")
     f.add_argument("--predictions", type=Path, help="write id,domain,prediction for every target row to this CSV")
     f.add_argument("--save", type=Path, metavar="MODEL.skops",
                    help="save the fitted model (scaling included) without pickle; load it with featx.persist.load_model")
     f.set_defaults(run=run_fit)
 
-    e = sub.add_parser("evaluate", help="target accuracy of several methods and heads on cached features")
+    e = sub.add_parser("evaluate", help="target accuracy of several methods and heads on cached features "
+                                        "(featx compare's protocol at budget 'all')")
     _common(e)
-    e.add_argument("--methods", default="none,coral,sa,gfk,tca,jda,easytl", help=f"comma-separated: {methods}, or all")
+    e.add_argument("--methods", default="none,coral,sa,gfk,tca,jda,easytl", help=f"comma-separated: {aligners}, or all")
     e.add_argument("--heads", default="logreg,1nn", help=f"comma-separated: {heads}")
     e.add_argument("--json", type=Path, help="also write the results as JSON")
+    e.add_argument("--jobs", type=int, default=-1, help="fits at once, one process each (default: one per core)")
     e.set_defaults(run=run_evaluate)
+
+    m = sub.add_parser("methods", help="the method registry: every name fit, evaluate and compare accept")
+    m.set_defaults(run=run_methods)
+
+
+def run_methods(args) -> int:
+    from featx.methods import DEFAULT_HEAD, REGISTRY, grid_text
+
+    for kind, title in (("head", "heads (no alignment: the name alone)"),
+                        ("alignment", f"alignment (alone: + {DEFAULT_HEAD}; or ALIGNMENT+HEAD)"),
+                        ("finetune", "fine-tuning (featx compare on images)")):
+        print(f"{title}:")
+        for entry in REGISTRY.values():
+            if entry.kind == kind:
+                print(f"  {entry.name:11s} {entry.description}{grid_text(entry.grid)}")
+    print("every feature model first scales each domain (--scale zscore by default)")
+    return 0
 
 
 def _items(spec: str) -> list[str]:
@@ -71,7 +92,7 @@ def _domain_sets(features: list[Path], items: list[str]):
 
 
 def _load(args):
-    """``X, y (target masked), sample_domain, target rows' true labels, target FeatureSets, classes``."""
+    """``X, y (target masked), sample_domain, target rows' true labels, sources, targets``."""
     from featx.domains import pack_domains
 
     src_items, tgt_items = _items(args.source), _items(args.target)
@@ -81,21 +102,7 @@ def _load(args):
     sources, targets = _domain_sets(args.features, src_items), _domain_sets(args.features, tgt_items)
     X, y, sd, _ = pack_domains(sources, targets)
     y_target = np.concatenate([t.y for t in targets])
-    return X, y, sd, y_target, targets, sources[0].classes
-
-
-def _fit_predict(method: str, head: str, scale: str, X, y, sd):
-    """The fitted model, its target predictions, fit and predict seconds."""
-    from featx.adapt import make_method
-
-    model = make_method(method, head, scale=scale)
-    start = time.perf_counter()
-    model.fit(X, y, sample_domain=sd)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    target = sd < 0
-    pred = model.predict(X[target], **({} if scale == "none" else {"sample_domain": sd[target]}))
-    return model, pred, fit_s, time.perf_counter() - start
+    return X, y, sd, y_target, sources, targets
 
 
 def _accuracy(pred, y_target):
@@ -104,14 +111,25 @@ def _accuracy(pred, y_target):
 
 
 def run_fit(args) -> int:
-    X, y, sd, y_target, targets, classes = _load(args)
-    model, pred, fit_s, predict_s = _fit_predict(args.method, args.head, args.scale, X, y, sd)
+    from featx.cli._compare import random_state
+    from featx.methods import canonical_name, make_method
+
+    X, y, sd, y_target, sources, targets = _load(args)
+    model = make_method(args.method, args.head, scale=args.scale, random_state=random_state(args))
+    start = time.perf_counter()
+    model.fit(X, y, sample_domain=sd)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    target = sd < 0
+    pred = model.predict(X[target], sample_domain=sd[target])
+    predict_s = time.perf_counter() - start
     acc = _accuracy(pred, y_target)
     print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {X.shape[1]}")
-    head = "" if args.method == "easytl" else f" + {args.head}"
+    name = canonical_name(args.method if args.head is None else f"{args.method}+{args.head}")
     result = f"{acc:.2f}%" if acc is not None else "n/a (the target rows carry no labels)"
-    print(f"{args.method}{head}: target accuracy {result}; fit {fit_s:.2f} s, predict {predict_s:.2f} s")
+    print(f"{name} (scale {args.scale}): target accuracy {result}; fit {fit_s:.2f} s, predict {predict_s:.2f} s")
     if args.predictions:
+        classes = sources[0].classes
         names = np.asarray(list(classes) or [str(c) for c in range(int(pred.max()) + 1)], dtype=object)
         args.predictions.parent.mkdir(parents=True, exist_ok=True)
         with open(args.predictions, "w", newline="") as fh:
@@ -138,32 +156,43 @@ def _names(text: str, known: dict, what: str) -> list[str]:
 
 
 def run_evaluate(args) -> int:
-    from tqdm.auto import tqdm
+    """Every method x head on the whole labelled source, scored on the target: a call of
+    :func:`featx.evaluate.compare_features` at budget ``all``."""
+    from featx.cli._compare import random_state
+    from featx.evaluate import compare_features
+    from featx.features import FeatureSet
+    from featx.methods import canonical_name, list_methods, parse_method
 
-    from featx.adapt import list_methods
-    from featx.classify import list_classifiers
-
-    methods = _names(args.methods, list_methods(), "method(s)")
-    heads = _names(args.heads, list_classifiers(), "head(s)")
-    X, y, sd, y_target, _, _ = _load(args)
+    aligners = _names(args.methods, list_methods("alignment"), "method(s)")
+    heads = _names(args.heads, list_methods("head"), "head(s)")
+    _, _, sd, y_target, sources, targets = _load(args)
     if not (y_target >= 0).any():
         raise ValueError("featx evaluate needs target rows with labels (to score); the target has none. "
                          "Use featx fit --predictions to label it.")
-    runs = [(m, "-" if m == "easytl" else h) for m in methods for h in ([heads[0]] if m == "easytl" else heads)]
+    models = list(dict.fromkeys(canonical_name(a if a == "easytl" else f"{a}+{h}") for a in aligners for h in heads))
+    train, target = FeatureSet.concat(sources), FeatureSet.concat(targets)
+    result = compare_features(train, test=target, target=target, budgets="all", repeats=1, methods=models,
+                              scale=args.scale, random_state=random_state(args), n_jobs=args.jobs, progress=True)
     rows = []
-    for method, head in tqdm(runs, desc="methods", unit="fit", leave=False):
-        _, pred, fit_s, predict_s = _fit_predict(method, heads[0] if head == "-" else head, args.scale, X, y, sd)
-        rows.append({"method": method, "head": head, "accuracy": _accuracy(pred, y_target),
-                     "fit_seconds": fit_s, "predict_seconds": predict_s})
-    print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {X.shape[1]}, "
+    for r in result.records + result.failures:
+        alignment, head = parse_method(r["method"])
+        rows.append({"method": alignment, "head": head or "-", "accuracy": 100 * r["accuracy"] if "accuracy" in r else None,
+                     "fit_seconds": r.get("fit_s"), "predict_seconds": r.get("predict_s"), "error": r.get("error")})
+    rows.sort(key=lambda r: models.index(canonical_name(r["method"] if r["head"] == "-" else f"{r['method']}+{r['head']}")))
+    print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {train.X.shape[1]}, "
           f"scale: {args.scale}")
     print("| method | head | target accuracy % | fit s | predict s |")
     print("|---|---|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['method']} | {r['head']} | {r['accuracy']:.2f} | {r['fit_seconds']:.2f} | {r['predict_seconds']:.2f} |")
+        if r["error"]:
+            print(f"| {r['method']} | {r['head']} | failed: {r['error']} | - | - |")
+        else:
+            print(f"| {r['method']} | {r['head']} | {r['accuracy']:.2f} | {r['fit_seconds']:.2f} | {r['predict_seconds']:.2f} |")
+    for f in result.failures:
+        print(f"failed: {f['method']}: {f['error']}: {f['message']}", file=sys.stderr)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"source": args.source, "target": args.target, "scale": args.scale,
                                          "results": rows}, indent=2))
         print(f"wrote {args.json}")
-    return 0
+    return 1 if args.strict and result.failures else 0

@@ -8,6 +8,7 @@ featx extract path/to/images --backbone timm:resnet50.a1_in1k --layer layer3 --l
 featx extract manifest.csv --backbone file:ckpt.pth --arch timm:resnet18 --precision bfloat16
 featx backbones                                    # names you can pass to --backbone
 featx cache ls | info FILE | verify [FILE...] | rm FILE... [--all]
+featx methods                                      # the registry: heads, alignment, fine-tuning
 featx fit office.h5 --source amazon --target webcam --method coral --head logreg --predictions pred.csv
 featx evaluate office.h5 --source amazon --target webcam --methods all --heads logreg,1nn
 featx compare hymenoptera_data/train --test hymenoptera_data/val --budgets 1,5,20,all --repeats 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from featx.data._builtin import BUILTIN_SOURCES, load_digits_images
+from featx.data._builtin import BUILTIN_SOURCES, load_digits_images, load_shifted_digits_images
 from featx.data._images import IMAGE_EXTENSIONS, resize_and_crop, to_rgb
 from featx.data._sources import ImageFolder, ImageSource, InMemoryImages, Manifest, SourceSubset
 
@@ -16,6 +16,7 @@ __all__ = [
     "Manifest",
     "SourceSubset",
     "load_digits_images",
+    "load_shifted_digits_images",
     "open_source",
     "resize_and_crop",
     "to_rgb",

@@ -59,8 +59,8 @@ def load_shifted_digits_images(*, size: int = 32, n_samples: int | None = None) 
     and classes are unchanged; ids are ``"digits-shifted/<index>"`` and the domain is
     ``"digits-shifted"``. A target domain whose shift a frozen ImageNet network feels:
     with the default backbone a logistic regression trained on ``digits`` drops from about
-    86% (held-out digits) to about 25% here; per-domain standardisation brings it back to
-    about 45% and JDA to about 52% (``featx demo``).
+    89% (held-out digits) to about 25% here; per-domain standardisation brings it back to
+    about 45% and JDA to about 69% (``featx demo``).
     """
     base = load_digits_images(size=size, n_samples=n_samples)
     images = base.images.astype(np.int16)

@@ -2,14 +2,11 @@
 labelled budget with confidence intervals, costs, and reports."""
 
 from featx.evaluate._compare import Comparison, compare, compare_features
-from featx.evaluate._methods import ALIGNED, FINETUNED, FROZEN, default_methods
+from featx.methods import default_methods
 from featx.evaluate._protocol import budget_draws, mean_ci, parse_budgets, proxy_a_distance
-from featx.evaluate._report import write_report
+from featx.evaluate._report import summary_table, write_report
 
 __all__ = [
-    "ALIGNED",
-    "FINETUNED",
-    "FROZEN",
     "Comparison",
     "budget_draws",
     "compare",
@@ -18,5 +15,6 @@ __all__ = [
     "mean_ci",
     "parse_budgets",
     "proxy_a_distance",
+    "summary_table",
     "write_report",
 ]

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
+from featx._deprecate import DEPRECATED, renamed
 from featx._version import __version__
 from featx.adapt import DomainStandardScaler
-from featx.domains import MASKED_LABEL
-from featx.evaluate._methods import FINETUNED, default_methods, describe, feature_method, kind_of
+from featx.domains import DEFAULT_SOURCE, DEFAULT_TARGET, MASKED_LABEL
+from featx.utils.machine import code_paths
+from featx.methods import SCALES, canonical_name, default_methods, describe, finetune_params, kind_of, make_method
 from featx.evaluate._tasklog import TaskLog, digest
 from featx.evaluate._protocol import ALL, budget_draws, mean_ci, parse_budgets, proxy_a_distance, stratified_split
 
@@ -30,9 +32,16 @@ class Comparison:
     Attributes
     ----------
     records : list of dict
-        One per (method, budget, draw): accuracy and the costs (fit and predict seconds, peak MiB).
+        One per finished (method, budget, draw): accuracy and the costs (fit and predict
+        seconds, peak MiB).
     summary : list of dict
-        One per (method, budget): mean accuracy, 95% CI half-width, number of draws, mean costs.
+        One per (method, budget): mean accuracy, 95% CI half-width, number of finished draws
+        (``draws``) and of failed ones (``failed``), mean costs; accuracy and costs are NaN
+        when every draw failed.
+    failures : list of dict
+        One per (method, budget, draw) whose fit or prediction raised: ``method``,
+        ``budget``, ``draw``, ``error`` (the exception's type) and ``message``. The other
+        fits go on; a re-run tries the failed ones again.
     extraction : dict
         Per data role (``train``, ``test``, ``target``): rows, seconds, whether the cache was hit.
     predictions : dict
@@ -42,11 +51,12 @@ class Comparison:
         z-score + CORAL, as the alignment methods see them), with the proxy
         A-distance of each (only with a target).
     info : dict
-        Backbone, budgets, repeats, classes, seed, roles.
+        Backbone, budgets, repeats, classes, scale, random_state, roles.
     """
 
     records: list = field(default_factory=list)
     summary: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
     extraction: dict = field(default_factory=dict)
     predictions: dict = field(default_factory=dict)
     embedding: dict = field(default_factory=dict)
@@ -57,8 +67,8 @@ class Comparison:
         if not self.summary:
             return None
         last = self.info["budgets"][-1]
-        rows = [s for s in self.summary if s["budget"] == last]
-        return max(rows, key=lambda s: s["accuracy"])
+        rows = [s for s in self.summary if s["budget"] == last and not np.isnan(s["accuracy"])]
+        return max(rows, key=lambda s: s["accuracy"]) if rows else None
 
 
 def _label(spec) -> str | None:
@@ -83,44 +93,49 @@ def _extract(spec, backbone, role, cache_dir, device, progress, on_error):
     return source, fs, info
 
 
-def _fit_feature_task(method, kind, X_lab, y_lab, X_test, X_target_unlabelled):
+def _fit_feature_task(method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test, X_target_unlabelled):
     """:func:`_fit_feature_method` with one BLAS thread: OpenBLAS threads on the small products
     of these solvers cost more than they give (logistic regression's inner CV on 100 x 1280
     rows: 3.8 s with 2 threads, 0.3 s with 1, on 2 cores); parallelism comes from running
-    several fits at once instead."""
+    several fits at once instead. An exception becomes a failure record instead of ending
+    the comparison."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):
-        return _fit_feature_method(method, kind, X_lab, y_lab, X_test, X_target_unlabelled)
+        return _guarded(_fit_feature_method, method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test,
+                        X_target_unlabelled)
 
 
-def _fit_feature_method(method, kind, X_lab, y_lab, X_test, X_target_unlabelled):
-    """Fit on labelled source rows (+ unlabelled target rows for alignment); predict the test rows.
+def _guarded(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, or ``(None, {"error": type, "message": text})`` if it raises."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - one failing method must not lose the others
+        logger.warning("%s failed: %s: %s", args[0], type(exc).__name__, exc)
+        return None, {"error": type(exc).__name__, "message": str(exc)}
 
-    Alignment methods first standardise each domain with its own moments (source moments
-    from the drawn rows, target moments from the unlabelled target rows; test rows are
-    mapped as target), as the shallow domain-adaptation literature does; frozen heads see
-    the features as they are (their pipelines standardise with the drawn rows' moments).
-    """
-    model = feature_method(method, len(y_lab))
+
+def _fit_feature_method(method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test, X_target_unlabelled):
+    """Fit the registry's model on labelled source rows (domains ``sd_lab``, 1..k) and the
+    unlabelled target rows; predict the test rows: as the target domain, or by ``sd_test``
+    (test rows held out of the sources), or as the first source."""
+    model = make_method(method, scale=scale, random_state=random_state)
     if X_target_unlabelled is None:
-        X, y, sd = X_lab, y_lab, np.ones(len(y_lab), dtype=np.int64)
+        X, y, sd = X_lab, y_lab, sd_lab
     else:
         X = np.vstack([X_lab, X_target_unlabelled])
         y = np.r_[y_lab, np.full(len(X_target_unlabelled), MASKED_LABEL)]
-        sd = np.r_[np.ones(len(y_lab), dtype=np.int64), np.full(len(X_target_unlabelled), -2)]
+        sd = np.r_[sd_lab, np.full(len(X_target_unlabelled), DEFAULT_TARGET, dtype=np.int64)]
     tracemalloc.start()
     try:
         start = time.perf_counter()
-        if kind == "aligned":
-            scaler = DomainStandardScaler().fit(X, y, sample_domain=sd)
-            X, X_test = scaler.transform(X, sample_domain=sd), scaler.transform(X_test)
         with warnings.catch_warnings():  # nearest class mean on 1 image per class: no spread to estimate
             warnings.filterwarnings("ignore", module="sklearn.neighbors._nearest_centroid")
             model.fit(X, y, sample_domain=sd)
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
-        pred = model.predict(X_test)
+        known = sd_test is not None and np.isin(sd_test, sd).all()
+        pred = model.predict(X_test, sample_domain=sd_test if known else None)
         predict_s = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1] / 2**20
     finally:
@@ -128,7 +143,7 @@ def _fit_feature_method(method, kind, X_lab, y_lab, X_test, X_target_unlabelled)
     return pred, {"fit_s": fit_s, "predict_s": predict_s, "peak_mib": peak, "peak_kind": "tracemalloc"}
 
 
-def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, seed, cache_dir, device, progress):
+def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, random_state, cache_dir, device, progress):
     from featx.data import SourceSubset
     from featx.finetune import FineTuneClassifier
 
@@ -137,9 +152,9 @@ def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, seed, 
     # that, a split would take a large share of the few labels, so a fixed number of epochs
     fewest = np.bincount(np.asarray(subset.labels)).min()
     val = 0.1 if fewest >= 10 else 0.0
-    clf = FineTuneClassifier(backbone, epochs=epochs, seed=seed, cache_dir=cache_dir, device=device,
+    clf = FineTuneClassifier(backbone, epochs=epochs, random_state=random_state, cache_dir=cache_dir, device=device,
                              progress=progress, validation_fraction=val, early_stopping=3 if val else None,
-                             **FINETUNED[method])
+                             **finetune_params(method))
     start = time.perf_counter()
     clf.fit(subset)
     fit_s = time.perf_counter() - start
@@ -152,34 +167,38 @@ def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, seed, 
     return pred, {"fit_s": fit_s, "predict_s": predict_s, "peak_mib": peak, "peak_kind": "process max RSS"}
 
 
-def _embedding(Xs, Xt, seed=0, max_rows=600) -> dict:
+def _embedding(Xs, Xt, random_state=0, max_rows=600) -> dict:
     """PCA views of the two domains before and after per-domain z-score + CORAL, with their
     proxy A-distances."""
     from sklearn.decomposition import PCA
 
     from featx.adapt import CORAL
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     s = rng.permutation(len(Xs))[:max_rows]
     t = rng.permutation(len(Xt))[:max_rows]
     out = {}
     X = np.vstack([Xs, Xt]).astype(np.float64)
-    sd = np.r_[np.ones(len(Xs), dtype=np.int64), np.full(len(Xt), -2)]
+    sd = np.r_[np.full(len(Xs), DEFAULT_SOURCE, dtype=np.int64), np.full(len(Xt), DEFAULT_TARGET, dtype=np.int64)]
     scaled = DomainStandardScaler().fit_transform(X, sample_domain=sd)
     aligned = CORAL().fit_transform(scaled, sample_domain=sd)
     for name, Z in (("before", X), ("after z-score + CORAL", aligned)):
         Zs, Zt = Z[: len(Xs)], Z[len(Xs):]
-        pca = PCA(2, random_state=seed).fit(np.vstack([Zs[s], Zt[t]]))
+        pca = PCA(2, random_state=random_state).fit(np.vstack([Zs[s], Zt[t]]))
         out[name] = {"source": pca.transform(Zs[s]).tolist(), "target": pca.transform(Zt[t]).tolist(),
-                     "a_distance": proxy_a_distance(Zs, Zt, seed=seed)}
+                     "a_distance": proxy_a_distance(Zs, Zt, random_state=random_state)}
     return out
 
 
-def _check_methods(methods, budgets, repeats, with_target, finetune=True):
+def _check_methods(methods, budgets, repeats, with_target, scale, finetune=True):
     budgets = parse_budgets(budgets)
     if not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive int; got {repeats!r}.")
-    methods = list(methods) if methods is not None else default_methods(with_target, finetune)
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}; got {scale!r}.")
+    methods = [canonical_name(m) for m in methods] if methods is not None else default_methods(with_target, finetune)
+    if len(set(methods)) < len(methods):
+        raise ValueError(f"Methods name the same model twice: {methods}.")
     kinds = {m: kind_of(m) for m in methods}
     if not with_target and any(k == "aligned" for k in kinds.values()):
         raise ValueError(f"Alignment methods {[m for m, k in kinds.items() if k == 'aligned']} need a target domain; "
@@ -191,8 +210,8 @@ def _check_methods(methods, budgets, repeats, with_target, finetune=True):
 
 
 def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
-            methods=None, test_fraction=0.3, seed=0, ft_epochs=5, cache_dir=None, device="auto",
-            n_jobs=None, reuse=True, progress=True) -> Comparison:
+            methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, cache_dir=None,
+            device="auto", n_jobs=None, reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
     """Measure frozen features (+ alignment) against fine-tuning on the same draws.
 
     Every method sees the same backbone, preprocessing, labelled draws and seeds. For each
@@ -201,7 +220,8 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     see the unlabelled target rows) and scored on the test rows: ``test``, else the
     ``target`` domain, else a stratified ``test_fraction`` of ``data`` held out before any
     draw. Hyper-parameters are chosen by inner cross-validation on the drawn rows only;
-    test and target labels are read to score and for nothing else.
+    test and target labels are read to score and for nothing else. A method that raises
+    on a draw is recorded in :attr:`Comparison.failures` and the others go on.
 
     Parameters
     ----------
@@ -213,10 +233,15 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     budgets : sequence or str, default=(1, 5, 10, "all")
     repeats : int, default=5
     methods : list of str, optional
-        Names from ``featx.evaluate.FROZEN``, ``ALIGNED`` (needs ``target``) and ``FINETUNED``;
-        default :func:`default_methods`.
+        Model names of the registry (:mod:`featx.methods`: a head, an alignment, or
+        ``ALIGNMENT+HEAD``; alignments need ``target``) and fine-tuning names; default
+        :func:`featx.evaluate.default_methods`.
+    scale : {"zscore", "unit", "none"}, default="zscore"
+        Per-domain scaling every feature model starts with (see :func:`featx.make_method`).
     test_fraction : float, default=0.3
-    seed : int, default=0
+    random_state : int, default=0
+        Seeds the test split, the budget draws, the heads' inner cross-validation and
+        fine-tuning (draw ``r`` fine-tunes with ``random_state + r``).
     ft_epochs : int, default=5
     cache_dir, device, progress
         As for :func:`featx.extract_features`.
@@ -229,6 +254,8 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         read back the ones already there: a re-run takes seconds and a killed run resumes.
         Reused records keep the costs measured when they were computed (``reused`` is set).
         ``False`` recomputes everything and writes nothing.
+    seed : int
+        Deprecated name of ``random_state`` (a ``FutureWarning``); removed in the next release.
 
     Returns
     -------
@@ -238,13 +265,14 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     from featx.data import SourceSubset
     from featx.extract import default_cache_dir
 
-    budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None)
+    random_state = renamed("seed", seed, "random_state", random_state, 0, "compare")
+    budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, scale)
     bb = backbone if isinstance(backbone, Backbone) else create_backbone(backbone)
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
     on_error = "fail" if "finetuned" in kinds.values() else "skip"
-    result = Comparison(info={"backbone": bb.name, "budgets": budgets, "repeats": repeats, "seed": seed,
-                              "methods": methods, "ft_epochs": ft_epochs})
+    result = Comparison(info={"backbone": bb.name, "budgets": budgets, "repeats": repeats, "scale": scale,
+                              "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs})
     source, train_fs, result.extraction["train"] = _extract(data, bb, "train", cache_dir, device, progress, on_error)
     test_fs = target_fs = None
     if test is not None or target is not None:
@@ -255,49 +283,55 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
             _, target_fs, result.extraction["target"] = _extract(target, bb, "target", cache_dir, device, progress, on_error)
         else:
             target_fs = test_fs if target is not None else None
-    split = _split(train_fs, test_fs, target_fs, test_fraction, seed)
+    split = _split(train_fs, test_fs, target_fs, test_fraction, random_state)
     if test_fs is None:
         test_source = SourceSubset(source, split["test_rows"])
     result.info["roles"] = {"train": _label(data), "test": _label(test), "target": _label(target)}
 
     def finetune(method, rows, r):
-        return _fit_finetune(method, bb, source, rows, test_source, epochs=ft_epochs, seed=seed + r,
-                             cache_dir=cache_dir, device=device, progress=False)
+        return _guarded(_fit_finetune, method, bb, source, rows, test_source, epochs=ft_epochs,
+                        random_state=random_state + r, cache_dir=cache_dir, device=device, progress=False)
 
     log_dir = Path(cache_dir or default_cache_dir()) / "compare" if reuse else None
-    _evaluate(result, split, methods, kinds, budgets, repeats, seed, log_dir, n_jobs, progress, finetune, ft_epochs)
+    _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
+              finetune, ft_epochs)
     return result
 
 
 def compare_features(train, *, test=None, target=None, budgets=(1, 5, 10, ALL), repeats=5, methods=None,
-                     test_fraction=0.3, seed=0, n_jobs=None, log_dir=None, progress=True) -> Comparison:
+                     scale="zscore", test_fraction=0.3, random_state=0, n_jobs=None, log_dir=None, progress=True,
+                     seed=DEPRECATED) -> Comparison:
     """:func:`compare` on features already computed (frozen heads and alignment methods only).
 
     For features that did not come from featx's extractor (e.g. the Office-Caltech SURF
-    histograms), under the same protocol: budget draws, inner-CV heads, per-domain
-    standardisation before alignment, CIs.
+    histograms), under the same protocol: budget draws, the registry's models (per-domain
+    scaling, alignment, inner-CV heads), CIs, failures recorded.
 
     Parameters
     ----------
     train, test, target : FeatureSet
         Labelled training rows; optional test rows and target domain (labels only score).
-    budgets, repeats, methods, test_fraction, seed, n_jobs, progress
-        As for :func:`compare` (``methods`` from ``FROZEN`` and ``ALIGNED``).
+    budgets, repeats, methods, scale, test_fraction, random_state, n_jobs, progress
+        As for :func:`compare` (no fine-tuning names in ``methods``).
     log_dir : path, optional
         Folder of the task log that lets a re-run reuse finished fits (none by default).
+    seed : int
+        Deprecated name of ``random_state``.
 
     Returns
     -------
     Comparison
     """
-    budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, finetune=False)
+    random_state = renamed("seed", seed, "random_state", random_state, 0, "compare_features")
+    budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, scale, finetune=False)
     result = Comparison(info={"backbone": train.metadata.get("backbone", "given features"), "budgets": budgets,
-                              "repeats": repeats, "seed": seed, "methods": methods, "ft_epochs": None})
-    split = _split(train, test if test is not None else target, target, test_fraction, seed)
+                              "repeats": repeats, "scale": scale, "random_state": random_state, "methods": methods,
+                              "ft_epochs": None})
+    split = _split(train, test if test is not None else target, target, test_fraction, random_state)
     result.info["roles"] = {"train": _domain_name(train), "test": None if test is None else _domain_name(test),
                             "target": None if target is None else _domain_name(target)}
-    _evaluate(result, split, methods, kinds, budgets, repeats, seed, None if log_dir is None else Path(log_dir),
-              n_jobs, progress, None, None)
+    _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state,
+              None if log_dir is None else Path(log_dir), n_jobs, progress, None, None)
     return result
 
 
@@ -307,11 +341,14 @@ def _domain_name(fs) -> str:
 
 
 def _identity(fs):
-    """What identifies a feature set in the task log: its cache key, else its content."""
-    return fs.metadata.get("key") or digest({"X": np.ascontiguousarray(fs.X), "y": np.asarray(fs.y)})
+    """What identifies a feature set in the task log: its cache key and row ids (a subset of a
+    cache file keeps the file's key), else its content."""
+    if fs.metadata.get("key"):
+        return digest({"key": fs.metadata["key"], "ids": np.asarray(fs.ids).astype(str), "y": np.asarray(fs.y)})
+    return digest({"X": np.ascontiguousarray(fs.X), "y": np.asarray(fs.y)})
 
 
-def _split(train_fs, test_fs, target_fs, test_fraction, seed) -> dict:
+def _split(train_fs, test_fs, target_fs, test_fraction, random_state) -> dict:
     """Training pool, test rows and unlabelled target rows of one comparison."""
     y_train = np.asarray(train_fs.y)
     if (y_train < 0).all():
@@ -328,47 +365,61 @@ def _split(train_fs, test_fs, target_fs, test_fraction, seed) -> dict:
             split["X_unlab"] = target_fs.X
             split["identity"]["target"] = _identity(target_fs)
     else:
-        pool, held = stratified_split(y_train, test_fraction, seed)
+        pool, held = stratified_split(y_train, test_fraction, random_state)
         split.update(pool=pool[y_train[pool] >= 0], test_rows=held, X_test=train_fs.X[held], y_test=y_train[held])
     return split
 
 
-def _evaluate(result, split, methods, kinds, budgets, repeats, seed, log_dir, n_jobs, progress, finetune, ft_epochs):
-    """Run every (budget, draw, method) task not already in the task log; fill records and summary."""
+def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
+              finetune, ft_epochs):
+    """Run every (budget, draw, method) task not already in the task log; fill records,
+    failures and summary."""
     from tqdm.auto import tqdm
 
     X_train, y_train, pool = split["train"].X, split["y_train"], split["pool"]
     X_test, y_test, X_unlab = split["X_test"], split["y_test"], split["X_unlab"]
+    # each named source domain is its own domain (1, 2, ...): scaled with its own moments
+    codes = DEFAULT_SOURCE + np.unique(np.asarray(split["train"].domains).astype(str), return_inverse=True)[1]
+    sd_test = codes[split["test_rows"]] if split["test_rows"] is not None and X_unlab is None else None
     scored = y_test >= 0
-    result.info.update(classes=split["classes"], n_train_pool=len(pool), n_test=int(scored.sum()))
+    result.info.update(classes=split["classes"], n_train_pool=len(pool), n_test=int(scored.sum()),
+                       code_paths=code_paths())
     if X_unlab is not None:
-        result.embedding = _embedding(X_train[pool], X_unlab, seed)
-    tasks = [(b, r, rows, m) for b in budgets for r, rows in enumerate(budget_draws(y_train[pool], b, repeats, seed))
-             for m in methods]
-    run_key = digest({"version": __version__, **split["identity"], "pool": pool, "seed": seed,
+        try:  # a picture for the report: its failure must not cost the fits
+            result.embedding = _embedding(X_train[pool], X_unlab, random_state)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("the embedding view failed: %s: %s", type(exc).__name__, exc)
+            result.info["embedding_error"] = f"{type(exc).__name__}: {exc}"
+    tasks = [(b, r, rows, m) for b in budgets
+             for r, rows in enumerate(budget_draws(y_train[pool], b, repeats, random_state)) for m in methods]
+    run_key = digest({"version": __version__, **split["identity"], "pool": pool, "random_state": random_state,
                       "test_rows": split["test_rows"]})
     log = TaskLog(log_dir / f"{run_key}.jsonl") if log_dir is not None else None
     done = log.load() if log is not None else {}
 
     def key(task):
         budget, r, rows, method = task
-        return digest({"method": method, "spec": describe(method), "budget": budget, "draw": r, "rows": rows,
+        return digest({"method": method, "spec": describe(method, scale), "budget": budget, "draw": r, "rows": rows,
                        "ft_epochs": ft_epochs if kinds[method] == "finetuned" else None})
 
     outcome = {i: (None if done[key(t)]["pred"] is None else np.asarray(done[key(t)]["pred"]),
                    {**done[key(t)]["record"], "reused": True}) for i, t in enumerate(tasks) if key(t) in done}
 
     def finish(i, pred, cost):
+        bar.update()
+        if "error" in cost:  # not logged: a re-run tries it again
+            outcome[i] = None, cost
+            return
         cost["accuracy"] = float(np.mean(np.asarray(pred)[scored] == y_test[scored]))
         outcome[i] = pred, cost
         if log is not None:
             log.append(key(tasks[i]), cost, pred if tasks[i][1] == 0 else None)
-        bar.update()
 
     todo = [i for i in range(len(tasks)) if i not in outcome]
     features = [i for i in todo if kinds[tasks[i][3]] != "finetuned"]
-    jobs = (delayed(_fit_feature_task)(tasks[i][3], kinds[tasks[i][3]], X_train[pool[tasks[i][2]]],
-                                       y_train[pool[tasks[i][2]]], X_test, X_unlab) for i in features)
+    jobs = (delayed(_fit_feature_task)(tasks[i][3], scale, random_state, X_train[pool[tasks[i][2]]],
+                                       y_train[pool[tasks[i][2]]], codes[pool[tasks[i][2]]].astype(np.int64), X_test,
+                                       sd_test, X_unlab) for i in features)
     bar = tqdm(total=len(tasks), initial=len(outcome), desc="methods x draws", unit="fit", disable=not progress)
     with bar:
         for i, (pred, cost) in zip(features, Parallel(n_jobs=n_jobs, return_as="generator")(jobs)):
@@ -377,20 +428,32 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, seed, log_dir, n_
             budget, r, rows, method = tasks[i]
             if kinds[method] == "finetuned":
                 finish(i, *finetune(method, pool[rows], r))
-    if len(todo) < len(tasks):
+    if log is not None and len(todo) < len(tasks):
         logger.info("%d of %d fits read from %s", len(tasks) - len(todo), len(tasks), log.path)
-    largest = budgets[-1]
+    _collect(result, tasks, outcome, kinds, y_test[scored], scored)
+
+
+def _collect(result, tasks, outcome, kinds, y_scored, scored):
+    """Records, failures, predictions (largest budget, first draw) and the summary."""
+    largest = result.info["budgets"][-1]
     for i, (budget, r, rows, method) in enumerate(tasks):
         pred, cost = outcome[i]
-        result.records.append({**cost, "method": method, "kind": kinds[method], "budget": budget, "draw": r,
-                               "n_labelled": int(len(rows)), "reused": bool(cost.get("reused"))})
-        if budget == largest and r == 0:
-            result.predictions[method] = (y_test[scored].tolist(), np.asarray(pred)[scored].tolist())
-    for method in methods:
-        for budget in budgets:
+        where = {"method": method, "kind": kinds[method], "budget": budget, "draw": r}
+        if "error" in cost:
+            result.failures.append({**where, "error": cost["error"], "message": cost["message"]})
+            continue
+        result.records.append({**cost, **where, "n_labelled": int(len(rows)), "reused": bool(cost.get("reused"))})
+        if budget == largest and r == 0 and pred is not None:
+            result.predictions[method] = (y_scored.tolist(), np.asarray(pred)[scored].tolist())
+    nan = float("nan")
+    for method in result.info["methods"]:
+        for budget in result.info["budgets"]:
             rows = [x for x in result.records if x["method"] == method and x["budget"] == budget]
+            failed = sum(f["method"] == method and f["budget"] == budget for f in result.failures)
             mean, half = mean_ci([x["accuracy"] for x in rows])
+            n_lab = [n for (b, _, rw, m) in tasks if m == method and b == budget for n in [len(rw)]]
             result.summary.append({"method": method, "kind": kinds[method], "budget": budget, "accuracy": mean,
-                                   "ci95": half, "draws": len(rows),
-                                   "n_labelled": float(np.mean([x["n_labelled"] for x in rows])),
-                                   **{k: float(np.mean([x[k] for x in rows])) for k in ("fit_s", "predict_s", "peak_mib")}})
+                                   "ci95": half, "draws": len(rows), "failed": failed,
+                                   "n_labelled": float(np.mean(n_lab)),
+                                   **{k: float(np.mean([x[k] for x in rows])) if rows else nan
+                                      for k in ("fit_s", "predict_s", "peak_mib")}})

@@ -25,10 +25,10 @@ def parse_budgets(text) -> list:
     return sorted(set(out), key=lambda b: (b == ALL, b if b != ALL else 0))
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, fraction: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, validation)``: ``round(fraction * n_c)`` rows of each class ``c``
-    (at least 1 when the class has 2 or more) go to validation, drawn with ``seed``."""
-    rng = np.random.default_rng(seed)
+    (at least 1 when the class has 2 or more) go to validation, drawn with ``random_state``."""
+    rng = np.random.default_rng(random_state)
     val = []
     for c in np.unique(labels):
         rows = np.flatnonzero(labels == c)
@@ -39,10 +39,10 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
-def budget_draws(y: np.ndarray, budget, repeats: int, seed: int) -> list[np.ndarray]:
+def budget_draws(y: np.ndarray, budget, repeats: int, random_state: int) -> list[np.ndarray]:
     """Row indices of ``repeats`` stratified draws of ``budget`` labelled rows per class.
 
-    Draw ``r`` of budget ``b`` depends on ``(seed, b, r)`` only, so every method sees the
+    Draw ``r`` of budget ``b`` depends on ``(random_state, b, r)`` only, so every method sees the
     same rows. A class with fewer rows than the budget gives all of them. ``"all"`` is one
     draw: every labelled row.
     """
@@ -52,7 +52,7 @@ def budget_draws(y: np.ndarray, budget, repeats: int, seed: int) -> list[np.ndar
         return [labelled]
     out = []
     for r in range(repeats):
-        rng = np.random.default_rng([seed, int(budget), r])
+        rng = np.random.default_rng([random_state, int(budget), r])
         rows = [rng.permutation(labelled[y[labelled] == c])[:budget] for c in np.unique(y[labelled])]
         out.append(np.sort(np.concatenate(rows)))
     return out
@@ -76,7 +76,7 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
     return float(v.mean()), float(half)
 
 
-def proxy_a_distance(Xs: np.ndarray, Xt: np.ndarray, *, seed: int = 0, max_rows: int = 2000) -> float:
+def proxy_a_distance(Xs: np.ndarray, Xt: np.ndarray, *, random_state: int = 0, max_rows: int = 2000) -> float:
     """Proxy A-distance between two samples (Ben-David et al., 2007).
 
     .. math::
@@ -92,7 +92,7 @@ def proxy_a_distance(Xs: np.ndarray, Xt: np.ndarray, *, seed: int = 0, max_rows:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     n = min(len(Xs), len(Xt), max_rows)
     X = np.vstack([Xs[rng.permutation(len(Xs))[:n]], Xt[rng.permutation(len(Xt))[:n]]])
     d = np.r_[np.zeros(n), np.ones(n)]

@@ -18,6 +18,13 @@ def _fmt(acc, half) -> str:
     return f"{100 * acc:.1f}" + ("" if np.isnan(half) else f" ± {100 * half:.1f}")
 
 
+def _cell(row) -> str:
+    """A summary row's table cell: mean ± CI, marked when draws failed (``failed`` alone when all did)."""
+    if not row["draws"]:
+        return f"failed ({row['failed']})" if row["failed"] else "-"
+    return _fmt(row["accuracy"], row["ci95"]) + (f" ({row['failed']} failed)" if row["failed"] else "")
+
+
 def summary_table(result) -> str:
     """Markdown: methods x budgets, mean accuracy % ± 95% CI half-width."""
     budgets = result.info["budgets"]
@@ -26,7 +33,16 @@ def summary_table(result) -> str:
     for method in result.info["methods"]:
         rows = {s["budget"]: s for s in result.summary if s["method"] == method}
         kind = rows[budgets[0]]["kind"]
-        lines.append(f"| {method} | {kind} | " + " | ".join(_fmt(rows[b]["accuracy"], rows[b]["ci95"]) for b in budgets) + " |")
+        lines.append(f"| {method} | {kind} | " + " | ".join(_cell(rows[b]) for b in budgets) + " |")
+    return "\n".join(lines)
+
+
+def failure_table(result) -> str:
+    """Markdown: one row per failed (method, budget, draw) with the error."""
+    lines = ["| method | budget | draw | error | message |", "|---|---|---:|---|---|"]
+    for f in result.failures:
+        message = " ".join(f["message"].split())[:300].replace("|", "\\|")
+        lines.append(f"| {f['method']} | {f['budget']} | {f['draw']} | {f['error']} | {message} |")
     return "\n".join(lines)
 
 
@@ -35,7 +51,7 @@ def cost_table(result) -> str:
     last = result.info["budgets"][-1]
     lines = ["| method | fit s | predict s | peak MiB |", "|---|---:|---:|---:|"]
     for s in result.summary:
-        if s["budget"] == last:
+        if s["budget"] == last and s["draws"]:
             lines.append(f"| {s['method']} | {s['fit_s']:.2f} | {s['predict_s']:.2f} | {s['peak_mib']:.0f} |")
     return "\n".join(lines)
 
@@ -53,7 +69,9 @@ def plot_learning_curve(result, path: Path) -> None:
     fig, ax = _figure()
     budgets = result.info["budgets"]
     for method in result.info["methods"]:
-        rows = [s for s in result.summary if s["method"] == method]
+        rows = [s for s in result.summary if s["method"] == method and s["draws"]]
+        if not rows:
+            continue
         x = [s["n_labelled"] / len(result.info["classes"]) for s in rows]
         y = np.array([100 * s["accuracy"] for s in rows])
         half = np.nan_to_num(np.array([100 * s["ci95"] for s in rows]))
@@ -71,7 +89,7 @@ def plot_learning_curve(result, path: Path) -> None:
 def plot_methods(result, path: Path) -> None:
     """Bars: each method's accuracy at the largest budget, with 95% CI error bars."""
     last = result.info["budgets"][-1]
-    rows = [s for s in result.summary if s["budget"] == last]
+    rows = [s for s in result.summary if s["budget"] == last and s["draws"]]
     fig, ax = _figure()
     colours = {"frozen": "tab:blue", "aligned": "tab:green", "finetuned": "tab:orange"}
     ax.bar(range(len(rows)), [100 * s["accuracy"] for s in rows],
@@ -114,6 +132,17 @@ def plot_confusion(result, method: str, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def _json_safe(obj):
+    """``obj`` with NaN floats as ``None`` (strict JSON has no NaN)."""
+    if isinstance(obj, float) and np.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def write_report(result, out_dir) -> dict:
     """Write report.md, results.json, results.csv and the plots to ``out_dir``; return the paths."""
     out = Path(out_dir)
@@ -130,13 +159,14 @@ def write_report(result, out_dir) -> dict:
         paths["embedding"] = out / "embedding.png"
         plot_embedding(result, paths["embedding"])
     with open(paths["csv"], "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(result.records[0]))
+        w = csv.DictWriter(fh, fieldnames=list(result.records[0]) if result.records else ["method", "budget", "draw"])
         w.writeheader()
         w.writerows(result.records)
-    paths["json"].write_text(json.dumps({"info": result.info, "extraction": result.extraction,
+    paths["json"].write_text(json.dumps(_json_safe({"info": result.info, "extraction": result.extraction,
                                          "summary": result.summary, "records": result.records,
-                                         "embedding_a_distance": {k: v["a_distance"] for k, v in result.embedding.items()}},
-                                        indent=2))
+                                         "failed": result.failures,
+                                         "embedding_a_distance": {k: v["a_distance"] for k, v in result.embedding.items()}}),
+                                        indent=2, allow_nan=False))
     ext = []
     for role, e in result.extraction.items():
         status = "cache hit" if e["cache_hit"] else f"{e['computed']} embedded"
@@ -147,19 +177,30 @@ def write_report(result, out_dir) -> dict:
              f"({'target domain' if result.info['roles']['target'] else 'held out'}); budgets "
              f"{result.info['budgets']} labelled images per class, {result.info['repeats']} stratified draws each "
              "('all' is one draw); hyper-parameters by inner CV on the drawn rows only. "
+             f"Every feature model starts with per-domain scaling `{result.info['scale']}`. "
              "Accuracy % (mean ± 95% CI half-width over draws).", "",
              "## Extraction", "", ext, "", "## Accuracy", "", summary_table(result), ""]
     if best is not None:
         lines += [f"Best at the largest budget: **{best['method']}** ({_fmt(best['accuracy'], best['ci95'])}).", ""]
+    if result.failures:
+        lines += ["## Failed", "", f"{len(result.failures)} fits raised; their cells are marked above and the other "
+                  "fits are complete. A re-run tries them again.", "", failure_table(result), ""]
     lines += ["## Cost at the largest budget", "", cost_table(result), "",
               "Peak memory: tracemalloc peak during fit + predict for feature methods; process max RSS for "
               "fine-tuning."]
+    paths_info = result.info.get("code_paths")
+    if paths_info:
+        blas = ", ".join(f"{b['library']} {b['version']} ({b['architecture']})" for b in paths_info["blas"])
+        lines += ["", f"Ran on {paths_info['cpu']} (flags: {' '.join(paths_info['cpu_flags']) or 'unknown'}); "
+                      f"BLAS: {blas or 'none seen'}; torch CPU capability: {paths_info['torch_cpu_capability']}."]
     reused = sum(r.get("reused", False) for r in result.records)
     if reused:
         lines += ["", f"{reused} of {len(result.records)} fits were read from an earlier run's task log "
                       "(same features, split, method, budget and rows); their costs are those measured then."]
     lines += ["", "## Plots", ""]
     lines += [f"![{k}]({p.name})" for k, p in paths.items() if p.suffix == ".png"]
+    if "embedding_error" in result.info:
+        lines += ["", f"The source/target embedding view could not be drawn: {result.info['embedding_error']}."]
     if result.embedding:
         dist = ", ".join(f"{k} {v['a_distance']:.2f}" for k, v in result.embedding.items())
         lines += ["", f"Proxy A-distance between source and target: {dist}."]

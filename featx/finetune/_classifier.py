@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import numbers
 import os
 import time
 
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from featx._deprecate import DEPRECATED, renamed
 from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
 from featx.evaluate._protocol import stratified_split
 from featx.data import SourceSubset
@@ -95,13 +97,17 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
     precision : {"float32", "bfloat16", "float16"}, default="float32"
         Autocast precision (float16 with gradient scaling).
     num_workers : int or "auto", default="auto"
-    seed : int, default=0
+    random_state : int, default=0
+        Seeds the validation split, augmentation, batch order and torch's randomness (an
+        int: torch takes no RandomState).
     checkpoint_dir : str or Path, optional
         Write a checkpoint after every epoch; a later ``fit`` with the same settings resumes
         from it.
     cache_dir : str or Path, optional
         Feature cache for ``head_init="logreg"``.
     progress : bool, default=True
+    seed : int
+        Deprecated name of ``random_state`` (a ``FutureWarning``); removed in the next release.
 
     Attributes
     ----------
@@ -126,7 +132,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                  momentum=0.9, warmup_epochs=1, unfreeze_every=1, lp_epochs=2, train_frozen_batchnorm=False,
                  augment=True, crop_scale=(0.25, 1.0), label_smoothing=0.0, validation_fraction=0.1,
                  early_stopping=None, head_init="random", device="auto", precision="float32",
-                 num_workers="auto", seed=0, checkpoint_dir=None, cache_dir=None, progress=True):
+                 num_workers="auto", random_state=0, checkpoint_dir=None, cache_dir=None, progress=True,
+                 seed=DEPRECATED):
         self.backbone = backbone
         self.freeze = freeze
         self.epochs = epochs
@@ -150,10 +157,11 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.precision = precision
         self.num_workers = num_workers
-        self.seed = seed
+        self.random_state = random_state
         self.checkpoint_dir = checkpoint_dir
         self.cache_dir = cache_dir
         self.progress = progress
+        self.seed = seed
 
     # ------------------------------------------------------------------ set-up
     def _check_params(self):
@@ -184,6 +192,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     def _fingerprint(self, backbone, classes, n_train) -> str:
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in _RUNTIME_PARAMS}
+        params.pop("seed")
+        params["random_state"] = self._seed  # whichever name gave it
         params["backbone"] = [backbone.name, backbone.weights_fingerprint]
         text = json.dumps({"params": params, "classes": list(classes), "n_train": n_train}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -206,6 +216,10 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        self._seed = renamed("seed", self.seed, "random_state", self.random_state, 0, "FineTuneClassifier")
+        if not isinstance(self._seed, numbers.Integral) or isinstance(self._seed, bool):
+            raise ValueError(f"The 'random_state' parameter of FineTuneClassifier must be an int (torch needs an "
+                             f"integer seed). Got {self._seed!r} instead.")
         source = _as_source(data, y)
         labels = np.asarray(source.labels)
         if (labels < 0).any():
@@ -220,7 +234,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"validation_data must have the training classes {list(source.classes)}; "
                                  f"got {list(val.classes)}.")
         elif self.validation_fraction > 0:
-            tr, va = stratified_split(labels, self.validation_fraction, self.seed)
+            tr, va = stratified_split(labels, self.validation_fraction, self._seed)
             train, val = SourceSubset(source, tr), (SourceSubset(source, va) if len(va) else None)
             if val is None:
                 logger.warning("validation_fraction=%g of %d images leaves no validation image: training for %d "
@@ -236,7 +250,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         self.preprocessing_ = backbone.preprocessing
         rng_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=rng_devices):  # seeded here, the caller's RNG state untouched
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self._seed)
             return self._fit(train, val, backbone, policy, device, precision, workers)
 
     def _fit(self, train, val, backbone, policy, device, precision, workers):
@@ -250,7 +264,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             net.to(memory_format=torch.channels_last)
         opt = TrainableOptimizer(net, groups, kind=self.optimizer, lr=self.lr, backbone_lr_factor=self.backbone_lr_factor,
                                  layer_decay=self.layer_decay, weight_decay=self.weight_decay, momentum=self.momentum)
-        steps = len(epoch_batches(len(train), self.batch_size, self.seed, 0))
+        steps = len(epoch_batches(len(train), self.batch_size, self._seed, 0))
         total, warmup = self.epochs * steps, int(round(self.warmup_epochs * steps))
         run = {"epoch": -1, "step": 0, "history": [], "best_state": None, "best_score": -1.0, "best_epoch": None,
                "bad_epochs": 0}
@@ -305,7 +319,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         from featx.extract._loader import PreprocessedImages
 
         if self.augment:
-            return AugmentedImages(train, backbone.preprocessing, seed=self.seed, scale=tuple(self.crop_scale))
+            return AugmentedImages(train, backbone.preprocessing, seed=self._seed, scale=tuple(self.crop_scale))
         return PreprocessedImages(train, backbone.preprocessing)
 
     def _warm_start_head(self, net, backbone, train, device, precision):
@@ -339,9 +353,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         from featx.extract._loader import make_batch_loader
         from featx.extract._malloc import reuse_large_allocations
 
-        torch.manual_seed(self.seed * 100_003 + epoch)  # dropout and any other torch randomness
+        torch.manual_seed(self._seed * 100_003 + epoch)  # dropout and any other torch randomness
         dataset.epoch = epoch
-        batches = epoch_batches(len(dataset), self.batch_size, self.seed, epoch)
+        batches = epoch_batches(len(dataset), self.batch_size, self._seed, epoch)
         loader = make_batch_loader(dataset, batches, num_workers=workers, pin_memory=device.type == "cuda")
         net.train()
         if not self.train_frozen_batchnorm:

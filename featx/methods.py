@@ -1,0 +1,270 @@
+"""The method registry: every named method featx runs, defined once.
+
+One table holds the classifier heads, the alignment methods (EasyTL among them) and the
+fine-tuning strategies, each with its description, its defaults and the hyper-parameter
+grid that inner cross-validation searches on the labelled source rows. Python
+(:func:`make_method`), ``featx fit``, ``featx evaluate`` and ``featx compare`` all build
+from it, so one name is one model everywhere.
+
+A model name is ``ALIGNMENT+HEAD`` (``coral+1nn``); a head alone (``logreg``) means no
+alignment, an alignment alone (``coral``) means its default head (:data:`DEFAULT_HEAD`;
+EasyTL is a classifier and takes none). Every feature model first standardises each
+domain with its own moments (``scale="zscore"``), the first step of the literature's
+shallow domain adaptation, unless told otherwise.
+
+Fine-tuning entries are data here (keyword arguments of
+:class:`featx.finetune.FineTuneClassifier`); this module imports neither torch nor the
+fine-tuning code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVC
+
+from featx.adapt import BDA, CORAL, GFK, JDA, TCA, AdaptThenClassify, DomainScaled, EasyTL, SubspaceAlignment
+from featx.classify import FlooredStandardScaler, TunedClassifier
+
+#: The head an alignment method gets when none is named.
+DEFAULT_HEAD = "logreg"
+#: Per-domain scalings a feature model can start with (:class:`featx.adapt.DomainScaled`).
+SCALES = ("zscore", "unit", "none")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One registry entry.
+
+    Attributes
+    ----------
+    name : str
+    kind : {"head", "alignment", "finetune"}
+    description : str
+        What it is, in words (part of the key under which ``featx compare`` reuses results).
+    build : callable
+        ``build()`` -> a new estimator with the defaults: a classifier (head), an adapter
+        or ``"passthrough"`` (alignment), a domain-aware classifier (EasyTL), or the
+        keyword arguments of ``FineTuneClassifier`` (fine-tuning).
+    grid : dict
+        Candidate values that inner cross-validation on the labelled rows searches
+        (parameter names of the built estimator); empty: the defaults are used as they are.
+    own_head : bool
+        The alignment is a classifier itself (EasyTL): no head is added.
+    """
+
+    name: str
+    kind: str
+    description: str
+    build: Callable
+    grid: dict = field(default_factory=dict)
+    own_head: bool = False
+
+
+def _scaled(estimator):
+    return make_pipeline(FlooredStandardScaler(), estimator)
+
+
+_ENTRIES = [
+    # heads: trained on labelled source rows only
+    Method("logreg", "head", "logistic regression (lbfgs) on standardised features",
+           lambda: _scaled(LogisticRegression(max_iter=2000)),
+           {"logisticregression__C": [0.01, 0.1, 1.0, 10.0, 100.0]}),
+    Method("linear-svm", "head", "linear SVM (libsvm) on standardised features",
+           lambda: _scaled(SVC(kernel="linear")), {"svc__C": [0.001, 0.01, 0.1, 1.0]}),
+    Method("rbf-svm", "head", "RBF SVM on standardised features, gamma='scale'",
+           lambda: _scaled(SVC(kernel="rbf")), {"svc__C": [0.1, 1.0, 10.0, 100.0]}),
+    Method("knn", "head", "k-NN, distance-weighted",
+           lambda: KNeighborsClassifier(5, weights="distance"), {"n_neighbors": [1, 3, 5, 10]}),
+    Method("1nn", "head", "1-nearest neighbour, Euclidean", lambda: KNeighborsClassifier(1)),
+    Method("ncm", "head", "nearest class mean", NearestCentroid),
+    Method("ridge", "head", "ridge classifier on standardised features",
+           lambda: _scaled(RidgeClassifier()), {"ridgeclassifier__alpha": [0.1, 1.0, 10.0, 100.0]}),
+    # alignment: fitted on labelled source + unlabelled target rows
+    Method("none", "alignment", "no alignment", lambda: "passthrough"),
+    Method("coral", "alignment", "CORAL (Sun et al. 2016), one map per source, regulariser 10x the mean feature variance", CORAL),
+    Method("sa", "alignment", "subspace alignment (Fernando et al. 2013), up to 100-d subspaces", SubspaceAlignment),
+    Method("gfk", "alignment", "geodesic flow kernel (Gong et al. 2012), 20-d subspaces", GFK),
+    Method("tca", "alignment", "transfer component analysis (Pan et al. 2011), 30 unit-length components", TCA),
+    Method("jda", "alignment", "joint distribution adaptation (Long et al. 2013), 30 unit-length components, "
+           "10 rounds", JDA),
+    Method("bda", "alignment", "balanced distribution adaptation (Wang et al. 2017), balance 0.5", BDA),
+    Method("easytl", "alignment", "EasyTL (Wang et al. 2019): CORAL-aligned centroids + intra-domain programming, "
+           "its own classifier", EasyTL, own_head=True),
+    # fine-tuning the backbone on the images (FineTuneClassifier keyword arguments)
+    Method("ft-last", "finetune", "fine-tune the last 2 stages and the head", lambda: {"freeze": "last:2"}),
+    Method("ft-full", "finetune", "fine-tune every layer", lambda: {"freeze": "none"}),
+    Method("lp-ft", "finetune", "linear probe (logistic-regression warm start), then fine-tune every layer",
+           lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg"}),
+]
+REGISTRY: dict[str, Method] = {m.name: m for m in _ENTRIES}
+
+
+def list_methods(kind: str | None = None) -> dict[str, str]:
+    """Registry names and what each one is, optionally of one ``kind``
+    (``"head"``, ``"alignment"`` or ``"finetune"``)."""
+    kinds = {m.kind for m in _ENTRIES}
+    if kind is not None and kind not in kinds:
+        raise ValueError(f"kind must be one of {sorted(kinds)} or None; got {kind!r}.")
+    return {m.name: m.description for m in _ENTRIES if kind is None or m.kind == kind}
+
+
+def get_method(name: str, kind: str | None = None) -> Method:
+    """The registry entry ``name`` (of ``kind``, when given)."""
+    entry = REGISTRY.get(name)
+    if entry is None or (kind is not None and entry.kind != kind):
+        raise ValueError(f"Unknown {kind or 'method'} {name!r}; expected one of {sorted(list_methods(kind))}.")
+    return entry
+
+
+def parse_method(name: str) -> tuple[str, str | None]:
+    """``(alignment, head)`` of a model name: ``"coral+1nn"``, ``"coral"`` (its default head),
+    ``"logreg"`` (no alignment) or a fine-tuning name (``head`` is ``None``, as for EasyTL).
+
+    Examples
+    --------
+    >>> parse_method("coral+1nn"), parse_method("coral"), parse_method("knn"), parse_method("easytl")
+    (('coral', '1nn'), ('coral', 'logreg'), ('none', 'knn'), ('easytl', None))
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"A method name must be a non-empty string; got {name!r}.")
+    if "+" in name:
+        alignment, head = name.split("+", 1)
+        entry = get_method(alignment, "alignment")
+        if entry.own_head:
+            raise ValueError(f"{alignment!r} is a classifier itself and takes no head; got {name!r}.")
+        get_method(head, "head")
+        return alignment, head
+    entry = get_method(name)
+    if entry.kind == "head":
+        return "none", name
+    if entry.kind == "finetune" or entry.own_head:
+        return name, None
+    return name, DEFAULT_HEAD
+
+
+def canonical_name(name: str) -> str:
+    """The shortest name of the same model (``"none+knn"`` -> ``"knn"``, ``"coral+logreg"`` -> ``"coral"``)."""
+    alignment, head = parse_method(name)
+    if head is None or head == DEFAULT_HEAD and alignment != "none":
+        return alignment
+    return head if alignment == "none" else f"{alignment}+{head}"
+
+
+def kind_of(name: str) -> str:
+    """``"frozen"`` (a head on unaligned features), ``"aligned"`` or ``"finetuned"``."""
+    alignment, head = parse_method(name)
+    if REGISTRY[alignment].kind == "finetune":
+        return "finetuned"
+    return "frozen" if alignment == "none" else "aligned"
+
+
+def describe(name: str, scale: str = "zscore") -> str:
+    """A model in words: scaling, alignment and head, with the head's inner-CV grid."""
+    alignment, head = parse_method(name)
+    entry = REGISTRY[alignment]
+    if entry.kind == "finetune":
+        return f"{entry.description}: FineTuneClassifier({entry.build()})"
+    parts = [f"per-domain scaling {scale}", entry.description]
+    if head is not None:
+        parts.append(REGISTRY[head].description + grid_text(REGISTRY[head].grid))
+    return " + ".join(parts)
+
+
+def grid_text(grid: dict) -> str:
+    """``"; C by inner CV in [0.01, 0.1]"``, or nothing without a grid."""
+    if not grid:
+        return ""
+    return "; " + ", ".join(f"{k.split('__')[-1]} by inner CV in {v}" for k, v in grid.items())
+
+
+def make_head(name: str, *, tune: bool = True, random_state=0):
+    """A new, unfitted classifier head: the registry's defaults, wrapped in
+    :class:`featx.classify.TunedClassifier` with its grid unless ``tune=False``.
+
+    Examples
+    --------
+    >>> make_head("1nn", tune=False)
+    KNeighborsClassifier(n_neighbors=1)
+    """
+    entry = get_method(name, "head")
+    if not tune:
+        return entry.build()
+    return TunedClassifier(entry.build(), entry.grid or None, random_state=random_state)
+
+
+def make_method(method: str = "none", head: str | None = None, *, scale: str = "zscore", tune: bool = True,
+                random_state=0):
+    """A new, unfitted domain-aware classifier from the registry: per-domain scaling,
+    alignment ``method``, then ``head``.
+
+    Parameters
+    ----------
+    method : str, default="none"
+        An alignment name, a head name (no alignment) or a full ``ALIGNMENT+HEAD`` name
+        (see :func:`parse_method`); :func:`list_methods` lists them.
+    head : str, optional
+        A head name; default the one ``method`` implies (:data:`DEFAULT_HEAD` for an
+        alignment). EasyTL is a classifier itself and takes none.
+    scale : {"zscore", "unit", "none"}, default="zscore"
+        Per-domain scaling inside the model (:class:`featx.adapt.DomainScaled`): each
+        domain standardised with its own moments, every row to unit length, or as given.
+    tune : bool, default=True
+        Choose the head's hyper-parameters from its registry grid by inner cross-validation
+        on the labelled source rows (:class:`featx.classify.TunedClassifier`); ``False``
+        keeps the registry's defaults.
+    random_state : int, RandomState or None, default=0
+        Folds of that inner cross-validation.
+
+    Returns
+    -------
+    DomainScaled
+        ``fit(X, y, sample_domain=...)`` / ``predict(X, sample_domain=None)`` around an
+        :class:`featx.adapt.AdaptThenClassify` (or :class:`featx.adapt.EasyTL`).
+
+    Examples
+    --------
+    >>> model = make_method("coral", "1nn")
+    >>> type(model.estimator.adapter).__name__, model.how
+    ('CORAL', 'zscore')
+    >>> repr(make_method("coral+1nn")) == repr(model)
+    True
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}; got {scale!r}.")
+    if head is not None:
+        if "+" in method:
+            raise ValueError(f"Give the head either in the name or as head=; got {method!r} and head={head!r}.")
+        if get_method(method).kind == "head":
+            raise ValueError(f"{method!r} is a head; pass an alignment as method (e.g. 'none') with head={head!r}.")
+        method = f"{method}+{head}"
+    alignment, head = parse_method(method)
+    entry = REGISTRY[alignment]
+    if entry.kind == "finetune":
+        raise ValueError(f"{method!r} fine-tunes the backbone on images; build it with "
+                         "featx.finetune.FineTuneClassifier(**featx.methods.finetune_params(name)).")
+    if entry.own_head:
+        model = entry.build()
+    else:
+        model = AdaptThenClassify(entry.build(), make_head(head, tune=tune, random_state=random_state))
+    return DomainScaled(model, how=scale)
+
+
+def finetune_params(name: str) -> dict:
+    """Keyword arguments of :class:`featx.finetune.FineTuneClassifier` for a fine-tuning name."""
+    return dict(get_method(name, "finetune").build())
+
+
+def default_methods(with_target: bool, finetune: bool = True) -> list[str]:
+    """What ``featx compare`` runs by default: the frozen heads; the alignment methods when
+    there is a target; the fine-tuning strategies when there are images."""
+    out = ["logreg", "linear-svm", "rbf-svm", "knn", "ncm"]
+    if with_target:
+        out += ["coral", "sa", "gfk", "tca", "jda", "easytl"]
+    if finetune:
+        out += list(list_methods("finetune"))
+    return out
