@@ -51,8 +51,10 @@ class BaseAdapter(TransformerMixin, BaseEstimator):
         elif len(Xt) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 target rows (sample_domain < 0); got 1.")
         self._source_domain = sd[sd >= 0]
-        self._fit(Xs, Xt, None if y is None else np.asarray(y)[sd >= 0])
-        del self._source_domain
+        try:
+            self._fit(Xs, Xt, None if y is None else np.asarray(y)[sd >= 0])
+        finally:
+            del self._source_domain
         return self
 
     def transform(self, X, *, sample_domain=None):

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 
 from featx.adapt._base import BaseAdapter
-from featx.adapt._spectrum import carries_variance, varying_columns
+from featx.adapt._spectrum import carries_variance, embed_rows, varying_columns
 
 
 def pca_basis(X: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +44,7 @@ def pca_basis(X: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]
     w, U = w[keep], U[:, keep]
     found = U if da <= n else (Xc.T @ U) / np.sqrt(w)
     signs = np.sign(found[np.abs(found).argmax(axis=0), np.arange(found.shape[1])])
-    basis[np.ix_(cols, np.arange(found.shape[1]))] = found * np.where(signs == 0, 1.0, signs)
+    basis[:, : found.shape[1]] = embed_rows(found * np.where(signs == 0, 1.0, signs), cols, d)
     return mean, basis
 
 

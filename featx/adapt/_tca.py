@@ -11,7 +11,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from featx.adapt._base import BaseAdapter
 from featx.adapt._kernel import FeatureMap, feature_map_bytes, plan_landmarks
-from featx.adapt._spectrum import carries_variance, varying_columns
+from featx.adapt._spectrum import carries_variance, embed_rows, varying_columns
 from featx.domains import MASKED_LABEL, unit_rows
 
 
@@ -83,7 +83,7 @@ def transfer_components(Phi, is_source, n_components, mu, vectors, weights) -> n
     sigma, V = eigh(B, A, subset_by_index=[pa - k, pa - 1])
     sigma, V = sigma[::-1], V[:, ::-1]
     V[:, ~carries_variance(sigma, pa)] = 0.0  # directions without variance: exact zeros
-    out[cols, :k] = V
+    out[:, :k] = embed_rows(V, cols, p)
     return out
 
 

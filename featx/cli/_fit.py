@@ -174,11 +174,10 @@ def run_evaluate(args) -> int:
     result = compare_features(train, test=target, target=target, budgets="all", repeats=1, methods=models,
                               scale=args.scale, random_state=random_state(args), n_jobs=args.jobs, progress=True)
     rows = []
-    for r in result.records + result.failures:
+    for r in sorted(result.records + result.failures, key=lambda r: models.index(r["method"])):
         alignment, head = parse_method(r["method"])
         rows.append({"method": alignment, "head": head or "-", "accuracy": 100 * r["accuracy"] if "accuracy" in r else None,
                      "fit_seconds": r.get("fit_s"), "predict_seconds": r.get("predict_s"), "error": r.get("error")})
-    rows.sort(key=lambda r: models.index(canonical_name(r["method"] if r["head"] == "-" else f"{r['method']}+{r['head']}")))
     print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {train.X.shape[1]}, "
           f"scale: {args.scale}")
     print("| method | head | target accuracy % | fit s | predict s |")

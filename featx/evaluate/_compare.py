@@ -379,7 +379,8 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
     X_train, y_train, pool = split["train"].X, split["y_train"], split["pool"]
     X_test, y_test, X_unlab = split["X_test"], split["y_test"], split["X_unlab"]
     # each named source domain is its own domain (1, 2, ...): scaled with its own moments
-    codes = DEFAULT_SOURCE + np.unique(np.asarray(split["train"].domains).astype(str), return_inverse=True)[1]
+    names = np.asarray(split["train"].domains).astype(str)
+    codes = (DEFAULT_SOURCE + np.unique(names, return_inverse=True)[1]).astype(np.int64)
     sd_test = codes[split["test_rows"]] if split["test_rows"] is not None and X_unlab is None else None
     scored = y_test >= 0
     result.info.update(classes=split["classes"], n_train_pool=len(pool), n_test=int(scored.sum()),
@@ -418,7 +419,7 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
     todo = [i for i in range(len(tasks)) if i not in outcome]
     features = [i for i in todo if kinds[tasks[i][3]] != "finetuned"]
     jobs = (delayed(_fit_feature_task)(tasks[i][3], scale, random_state, X_train[pool[tasks[i][2]]],
-                                       y_train[pool[tasks[i][2]]], codes[pool[tasks[i][2]]].astype(np.int64), X_test,
+                                       y_train[pool[tasks[i][2]]], codes[pool[tasks[i][2]]], X_test,
                                        sd_test, X_unlab) for i in features)
     bar = tqdm(total=len(tasks), initial=len(outcome), desc="methods x draws", unit="fit", disable=not progress)
     with bar:
@@ -451,7 +452,7 @@ def _collect(result, tasks, outcome, kinds, y_scored, scored):
             rows = [x for x in result.records if x["method"] == method and x["budget"] == budget]
             failed = sum(f["method"] == method and f["budget"] == budget for f in result.failures)
             mean, half = mean_ci([x["accuracy"] for x in rows])
-            n_lab = [n for (b, _, rw, m) in tasks if m == method and b == budget for n in [len(rw)]]
+            n_lab = [len(rw) for b, _, rw, m in tasks if m == method and b == budget]
             result.summary.append({"method": method, "kind": kinds[method], "budget": budget, "accuracy": mean,
                                    "ci95": half, "draws": len(rows), "failed": failed,
                                    "n_labelled": float(np.mean(n_lab)),
