@@ -97,7 +97,10 @@ def main(argv=None) -> int:
                            env=alt_env, cwd=ROOT)
     if tests.returncode:
         return tests.returncode
-    demo_args = [] if args.full else ["--n-samples", str(args.n_samples), "--budgets", "5,all", "--repeats", "2"]
+    # the reduced run leaves fine-tuning out (minutes of CPU training; its kernels are torch's, checked
+    # through the extraction comparison); --full runs the whole demo, fine-tuning included
+    demo_args = [] if args.full else ["--n-samples", str(args.n_samples), "--budgets", "5,all", "--repeats", "2",
+                                      "--no-finetune"]
     runs = {}
     for name, env in (("native", dict(os.environ)), ("alternative", alt_env)):
         print(f"== {'full' if args.full else 'reduced'} demo, {name} path")

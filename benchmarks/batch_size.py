@@ -23,8 +23,8 @@ import torch
 from featx.backbones import create_backbone
 from featx.extract import resolve_device
 from featx.extract._batch import auto_batch_size, forward_rate
-from featx.extract._device import check_precision, inference_model
-from featx.extract._malloc import reuse_large_allocations
+from featx.runtime import check_precision, inference_model
+from featx.runtime import reuse_large_allocations
 
 
 def main(argv=None):

@@ -41,9 +41,9 @@ import torch
 from featx.backbones import create_backbone
 from featx.data import ImageFolder
 from featx.extract import extract_features, resolve_device
-from featx.extract._device import autocast
-from featx.extract._loader import aligned_batches, default_num_workers, make_loader
-from featx.extract._malloc import reuse_large_allocations
+from featx.runtime import autocast
+from featx.runtime import aligned_batches, default_num_workers, make_loader
+from featx.runtime import reuse_large_allocations
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera_data"
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from featx.backbones import create_backbone
-from featx.extract._malloc import reuse_large_allocations
+from featx.runtime import reuse_large_allocations
 from featx.finetune import parse_freeze, stage_groups
 from featx.finetune._freeze import apply_freeze, freeze_batchnorm_statistics
 from featx.finetune._net import FineTuneNet

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from featx.backbones import create_backbone
-from featx.extract._malloc import reuse_large_allocations
+from featx.runtime import reuse_large_allocations
 
 
 def main(argv=None):

@@ -12,6 +12,20 @@ import numpy as np
 
 from featx.features import FeatureSet
 
+__all__ = [
+    "DEFAULT_SOURCE",
+    "DEFAULT_TARGET",
+    "LEAK_RTOL",
+    "MASKED_LABEL",
+    "check_sample_domain",
+    "constant_columns",
+    "domain_moments",
+    "pack_domains",
+    "scale_per_domain",
+    "split_domains",
+    "unit_rows",
+]
+
 #: Label of an unlabelled (masked) target row.
 MASKED_LABEL = -1
 #: Domain given to source rows when it has to be inferred.

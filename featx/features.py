@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+__all__ = [
+    "FeatureSet",
+]
+
 
 @dataclass
 class FeatureSet:

@@ -30,6 +30,24 @@ from sklearn.svm import SVC
 from featx.adapt import BDA, CORAL, GFK, JDA, TCA, AdaptThenClassify, DomainScaled, EasyTL, SubspaceAlignment
 from featx.classify import FlooredStandardScaler, TunedClassifier
 
+__all__ = [
+    "DEFAULT_HEAD",
+    "REGISTRY",
+    "SCALES",
+    "Method",
+    "canonical_name",
+    "default_methods",
+    "describe",
+    "finetune_params",
+    "get_method",
+    "grid_text",
+    "kind_of",
+    "list_methods",
+    "make_head",
+    "make_method",
+    "parse_method",
+]
+
 #: The head an alignment method gets when none is named.
 DEFAULT_HEAD = "logreg"
 #: Per-domain scalings a feature model can start with (:class:`featx.adapt.DomainScaled`).

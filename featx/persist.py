@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = [
+    "load_model",
+    "save_model",
+    "trusted_types",
+]
+
 #: scikit-learn internals a fitted k-NN head holds; skops does not trust them by default
 _SKLEARN_INTERNALS = (
     "sklearn.neighbors._kd_tree.KDTree",
@@ -22,8 +28,7 @@ def _skops():
 def trusted_types() -> list[str]:
     """Types :func:`load_model` accepts beyond skops's defaults: featx's estimators, the helper
     types they hold, and the scikit-learn internals of a fitted k-NN."""
-    from featx.adapt._coral import CovPower
-    from featx.adapt._kernel import FeatureMap
+    from featx.adapt import CovPower, FeatureMap
     from featx.utils.discovery import all_estimators
 
     own = [f"{cls.__module__}.{cls.__qualname__}" for _, cls in all_estimators()]

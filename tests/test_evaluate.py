@@ -91,6 +91,11 @@ def test_compare_records_summary_and_report(domains, tiny_backbone, tmp_path):
         compare(src, backbone=tiny_backbone, methods=["dann"], cache_dir=tmp_path / "cache", progress=False)
     with pytest.raises(ValueError, match="repeats must be a positive int; got 0"):
         compare(src, backbone=tiny_backbone, repeats=0, cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(ValueError, match=r"ft_budgets must be some of the budgets \[1, 'all'\]; got \[5\] besides"):
+        compare(src, backbone=tiny_backbone, budgets=(1, "all"), ft_budgets="5", cache_dir=tmp_path / "cache",
+                progress=False)
+    with pytest.raises(ValueError, match=r"ft_repeats must be an int from 1 to repeats=3; got 4"):
+        compare(src, backbone=tiny_backbone, repeats=3, ft_repeats=4, cache_dir=tmp_path / "cache", progress=False)
 
 
 def test_compare_cli(domains, tiny_backbone, tmp_path, capsys, monkeypatch):
@@ -138,16 +143,21 @@ def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
     from featx.cli.main import main
 
     monkeypatch.setattr(backbones, "create_backbone", lambda name, **kw: tiny_backbone)
-    args = ["demo", "--n-samples", "40", "--budgets", "all", "--jobs", "1",
+    args = ["demo", "--n-samples", "40", "--budgets", "5,all", "--ft-budgets", "5", "--ft-epochs", "1", "--jobs", "1",
             "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "demo"), "--no-progress"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "| jda | aligned |" in out and "features read from the cache for: none" in out
+    # the main question: fine-tuning beside the frozen heads, at --ft-budgets only
+    lp_ft = next(line for line in out.splitlines() if line.startswith("| lp-ft | finetuned |"))
+    assert lp_ft.count(" - ") == 1 and "ft-last" in out, lp_ft
+    assert "Fine-tuning ran at budgets [5] only" in (tmp_path / "demo" / "report.md").read_text()
     assert (tmp_path / "demo" / "embedding.png").exists() and (tmp_path / "demo" / "report.md").exists()
     assert main(args) == 0 and "features read from the cache for: train, target" in capsys.readouterr().out
     assert "fits were read from an earlier run" in (tmp_path / "demo" / "report.md").read_text()
     assert main(args + ["--fresh"]) == 0 and "fits were read" not in (tmp_path / "demo" / "report.md").read_text()
     assert main(args[:2] + ["0"]) == 2 and "n_samples must be between 1 and 1797" in capsys.readouterr().err
+    assert main(args[:5] + ["--ft-budgets", "10"]) == 2 and "ft_budgets must be some of the budgets" in capsys.readouterr().err
 
 
 def test_compare_features_on_given_features(tmp_path):

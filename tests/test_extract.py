@@ -24,7 +24,7 @@ from featx.extract import (
     verify_cache,
 )
 from featx.extract._cache import CacheWriter, chunk_rows
-from featx.extract._loader import aligned_batches
+from featx.runtime import aligned_batches
 
 from .conftest import make_images
 
@@ -254,7 +254,7 @@ def test_empty_source_is_an_error(tiny_backbone, tmp_path):
 
 
 def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
-    from featx.extract import _device
+    from featx.runtime import _device
 
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n")
@@ -270,7 +270,7 @@ def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
 
 
 def test_auto_precision_is_recorded_as_chosen(image_folder, tiny_backbone, tmp_path, monkeypatch):
-    from featx.extract import _device
+    from featx.runtime import _device
 
     monkeypatch.setattr(_device, "cpu_has_native_bf16", lambda: False)
     f32 = extract(image_folder, tiny_backbone, tmp_path, device="cpu")
@@ -410,7 +410,7 @@ def test_ray_engine_without_ray_says_what_to_install(monkeypatch):
 def test_reuse_large_allocations_nests_and_restores():
     import platform
 
-    from featx.extract import _malloc
+    from featx.runtime import _malloc
 
     with _malloc.reuse_large_allocations(enabled=False) as active:
         assert active is False
@@ -434,3 +434,24 @@ def test_compiled_forward_pass_has_its_own_key_and_the_same_features(image_folde
     np.testing.assert_allclose(compiled.X, eager.X, rtol=1e-4, atol=1e-5)
     again = extract(image_folder, tiny_backbone, tmp_path, batch_size=8, compile=True)
     assert again.metadata["n_computed"] == 0
+
+
+def test_cache_reader_reads_status_metadata_and_rows_from_one_open(image_folder, tiny_backbone, tmp_path):
+    from featx.extract import CacheReader
+    from featx.extract._reader import read_rows, read_status
+
+    fs = extract_features(image_folder, tiny_backbone, cache_dir=tmp_path, progress=False, num_workers=0)
+    path, digest = fs.metadata["path"], cache_info(fs.metadata["path"])["key_hash"]
+    with CacheReader(path) as cache:
+        assert cache.complete and cache.n_done == cache.n_rows == len(fs) and cache.skipped == []
+        assert cache.metadata["key_hash"] == digest and cache.batch_size >= 1
+        status, X, errors = cache.rows([1, 3])
+        np.testing.assert_array_equal(X, fs.X[[1, 3]])
+        assert status.tolist() == [1, 1] and errors == ["", ""]
+        np.testing.assert_array_equal(cache.feature_set().X, fs.X)
+        assert cache.info()["n_done"] == len(fs)
+    assert CacheReader.open_for(path, "another key") is None
+    assert CacheReader.open_for(tmp_path / "absent.h5", digest) is None
+    assert read_rows(tmp_path / "absent.h5", digest, [0]) is None and read_status(path, "other") is None
+    with pytest.raises(OSError):
+        CacheReader(tmp_path / "absent.h5")

@@ -8,7 +8,7 @@ from torch import nn
 
 from featx.finetune import FineTuneClassifier, parse_freeze, stage_groups, stage_learning_rates, warmup_cosine
 from featx.finetune._classifier import _as_source
-from featx.evaluate._protocol import stratified_split
+from featx.protocol import stratified_split
 from featx.finetune._data import epoch_batches, random_resized_crop
 from featx.finetune._freeze import apply_freeze
 from featx.finetune._net import FineTuneNet

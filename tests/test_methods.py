@@ -177,7 +177,7 @@ def test_a_failing_method_is_recorded_and_the_run_completes(monkeypatch, tmp_pat
 
 
 def test_seed_is_a_deprecated_alias_of_random_state(capsys, tmp_path):
-    from featx._deprecate import renamed
+    from featx.utils.deprecation import renamed
 
     X, y, domains = two_domains()
     sd = np.where(domains == "amazon", 1, -2)

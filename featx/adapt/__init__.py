@@ -5,6 +5,7 @@ from featx.adapt._compose import AdaptThenClassify, labelled_source_mask
 from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
 from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
+from featx.adapt._kernel import FeatureMap
 from featx.adapt._scale import DomainStandardScaler
 from featx.adapt._scaled import DomainScaled
 from featx.domains import domain_moments
@@ -27,6 +28,7 @@ __all__ = [
     "cov_power",
     "domain_moments",
     "CovPower",
+    "FeatureMap",
     "geodesic_flow_factor",
     "intra_domain_programming",
     "labelled_source_mask",

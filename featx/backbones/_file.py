@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from featx.backbones._base import Backbone
-from featx.backbones._timm import _pooled, _timm, build_timm_architecture
-from featx.backbones._torchvision import _identity_pooled, build_torchvision_architecture
+from featx.backbones._timm import build_timm_architecture, timm_module, timm_pooled
+from featx.backbones._torchvision import build_torchvision_architecture, identity_pooled
 from featx.backbones._preprocessing import Preprocessing
 
 
@@ -58,13 +58,13 @@ def file_backbone(path: str, *, arch: str | None = None, layers=None) -> Backbon
     family, _, arch_name = arch.rpartition(":")
     if family == "torchvision":
         model, pre, classifier, dim = build_torchvision_architecture(arch_name)
-        pooled_fn = _identity_pooled
+        pooled_fn = identity_pooled
     elif family in ("", "timm"):
         model = build_timm_architecture(arch_name)
         classifier = model.pretrained_cfg.get("classifier") or ""
-        cfg = _timm().data.resolve_model_data_config(model)
+        cfg = timm_module().data.resolve_model_data_config(model)
         model.reset_classifier(0)
-        pre, pooled_fn, dim = Preprocessing.from_timm_config(cfg), _pooled, model.num_features
+        pre, pooled_fn, dim = Preprocessing.from_timm_config(cfg), timm_pooled, model.num_features
     else:
         raise ValueError(f"arch must be 'timm:<name>' or 'torchvision:<name>'; got {arch!r}.")
     state = {k: v for k, v in load_state_dict_file(file).items() if not k.startswith(f"{classifier}.")}

@@ -8,24 +8,24 @@ from featx.backbones._base import Backbone
 from featx.backbones._preprocessing import Preprocessing
 
 
-def _timm():
+def timm_module():
     import timm
 
     return timm
 
 
-def _pooled(model, x):
+def timm_pooled(model, x):
     return model.forward_head(model.forward_features(x), pre_logits=True)
 
 
 def wrap_timm_model(model, *, name, layers=None, info=None) -> Backbone:
     """Wrap a timm model: preprocessing from its data config, embedding = pre-logits."""
-    cfg = _timm().data.resolve_model_data_config(model)
+    cfg = timm_module().data.resolve_model_data_config(model)
     return Backbone(
         model,
         name=name,
         preprocessing=Preprocessing.from_timm_config(cfg),
-        pooled_fn=_pooled,
+        pooled_fn=timm_pooled,
         pooled_dim=getattr(model, "head_hidden_size", None) or model.num_features,
         layers=layers,
         info=info,
@@ -34,7 +34,7 @@ def wrap_timm_model(model, *, name, layers=None, info=None) -> Backbone:
 
 def check_timm_name(model_name: str) -> None:
     """Raise a clear ``ValueError`` for a name timm does not know (offline, nothing built)."""
-    timm = _timm()
+    timm = timm_module()
     if not timm.is_model(model_name):
         close = timm.list_models(f"*{model_name.split('.')[0][:6]}*")[:10]
         raise ValueError(f"Unknown timm model {model_name!r}; similar names: {close}.")
@@ -43,7 +43,7 @@ def check_timm_name(model_name: str) -> None:
 def build_timm_architecture(model_name: str, **kwargs):
     """A timm model with random weights; a clear error for unknown names."""
     check_timm_name(model_name)
-    return _timm().create_model(model_name, pretrained=False, **kwargs)
+    return timm_module().create_model(model_name, pretrained=False, **kwargs)
 
 
 def timm_backbone(model_name: str, *, pretrained: bool = True, layers=None, **kwargs) -> Backbone:
@@ -60,7 +60,7 @@ def timm_backbone(model_name: str, *, pretrained: bool = True, layers=None, **kw
     **kwargs
         Passed to ``timm.create_model``.
     """
-    timm = _timm()
+    timm = timm_module()
     if not pretrained:
         model = build_timm_architecture(model_name, **kwargs)
     else:
@@ -116,7 +116,7 @@ def efficientnet_lite0(*, layers=None) -> Backbone:
     configuration for this architecture: 224 px, bicubic, crop 0.875, mean = std = 0.5.
     The embedding is the 1280-d pooled output of the final 1x1 convolution.
     """
-    model = _timm().create_model("tf_efficientnet_lite0", pretrained=False)
+    model = timm_module().create_model("tf_efficientnet_lite0", pretrained=False)
     path = efficientnet_lite0_state_dict_path()
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(map_state_dict_by_position(state, model.state_dict()))

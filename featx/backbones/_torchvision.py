@@ -8,7 +8,7 @@ from featx.backbones._base import Backbone
 from featx.backbones._preprocessing import Preprocessing
 
 
-def _identity_pooled(model, x):
+def identity_pooled(model, x):
     return model(x)
 
 
@@ -86,7 +86,7 @@ def torchvision_backbone(spec: str, *, layers=None) -> Backbone:
         model,
         name=f"torchvision:{arch}:{weights.name}",
         preprocessing=Preprocessing.from_torchvision_transforms(weights.transforms()),
-        pooled_fn=_identity_pooled,
+        pooled_fn=identity_pooled,
         pooled_dim=dim,
         layers=layers,
         info={"architecture": arch, "weights": weights.name},

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
                                      "alignment (its default head) or ALIGNMENT+HEAD, and fine-tuning names; default: "
                                      "every frozen head, the alignment methods with --target, and ft-last, ft-full, lp-ft")
     p.add_argument("--test-fraction", type=float, default=0.3)
-    p.add_argument("--ft-epochs", type=int, default=5)
+    add_finetune(p)
     add_common(p)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
@@ -26,6 +26,17 @@ def add_parser(sub) -> None:
     p.add_argument("--out", type=Path, default=None, help="report folder (default: results/<data name>)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run_compare)
+
+
+def add_finetune(p, *, budgets=None, repeats=None) -> None:
+    """``--ft-epochs``, ``--ft-budgets``, ``--ft-repeats``."""
+    p.add_argument("--ft-epochs", type=int, default=5, help="epochs of each fine-tuning run (default: %(default)s)")
+    p.add_argument("--ft-budgets", default=budgets,
+                   help="budgets fine-tuning runs at, some of --budgets (default: %(default)s)"
+                   if budgets else "budgets fine-tuning runs at, some of --budgets (default: all)")
+    p.add_argument("--ft-repeats", type=int, default=repeats,
+                   help="draws fine-tuned per budget (default: %(default)s)" if repeats
+                   else "draws fine-tuned per budget (default: all --repeats)")
 
 
 def add_common(p) -> None:
@@ -64,8 +75,9 @@ def run_compare(args) -> int:
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
     result = compare(args.data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
                      repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,
-                     random_state=random_state(args), ft_epochs=args.ft_epochs, cache_dir=args.cache_dir,
-                     device=args.device, n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
+                     random_state=random_state(args), ft_epochs=args.ft_epochs, ft_budgets=args.ft_budgets,
+                     ft_repeats=args.ft_repeats, cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs,
+                     reuse=not args.fresh, progress=not args.no_progress)
     out = args.out or Path("results") / Path(str(args.data).replace("builtin:", "")).name
     return report_and_print(result, out, strict=args.strict)
 

@@ -106,8 +106,9 @@ def _load(args):
 
 
 def _accuracy(pred, y_target):
-    labelled = y_target >= 0
-    return 100.0 * float(np.mean(pred[labelled] == y_target[labelled])) if labelled.any() else None
+    from featx.metrics import accuracy
+
+    return 100.0 * accuracy(y_target, pred) if (np.asarray(y_target) >= 0).any() else None
 
 
 def run_fit(args) -> int:

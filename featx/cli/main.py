@@ -20,7 +20,7 @@ import argparse
 import logging
 import sys
 
-from featx._version import __version__
+from featx import __version__
 from featx.cli import _cache, _compare, _demo, _extract, _fit
 
 

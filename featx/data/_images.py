@@ -10,7 +10,8 @@ from PIL import Image, ImageOps
 #: File extensions treated as images when scanning folders (lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
-_RESAMPLE = {
+#: Interpolation names accepted by :func:`resize_and_crop` and their PIL filters.
+RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
     "bicubic": Image.Resampling.BICUBIC,
@@ -56,8 +57,8 @@ def resize_and_crop(
     (``Image.draft``: DCT scaling by 1/2, 1/4 or 1/8) that is still at least as large as
     the resize target, which makes decoding several times cheaper for large photos.
     """
-    if interpolation not in _RESAMPLE:
-        raise ValueError(f"interpolation must be one of {sorted(_RESAMPLE)}; got {interpolation!r}.")
+    if interpolation not in RESAMPLE:
+        raise ValueError(f"interpolation must be one of {sorted(RESAMPLE)}; got {interpolation!r}.")
     if crop_mode not in ("center", "squash"):
         raise ValueError(f"crop_mode must be 'center' or 'squash'; got {crop_mode!r}.")
     h, w = size
@@ -81,5 +82,5 @@ def resize_and_crop(
         # the whole image and then cropping (the filter still reads pixels around the box).
         rx, ry = nw / iw, nh / ih
         box = (left / rx, top / ry, (left + w) / rx, (top + h) / ry)
-        img = img.resize((w, h), _RESAMPLE[interpolation], box=box)
+        img = img.resize((w, h), RESAMPLE[interpolation], box=box)
     return np.asarray(img, dtype=np.uint8)

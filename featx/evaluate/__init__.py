@@ -3,7 +3,7 @@ labelled budget with confidence intervals, costs, and reports."""
 
 from featx.evaluate._compare import Comparison, compare, compare_features
 from featx.methods import default_methods
-from featx.evaluate._protocol import budget_draws, mean_ci, parse_budgets, proxy_a_distance
+from featx.protocol import budget_draws, mean_ci, parse_budgets, proxy_a_distance
 from featx.evaluate._report import summary_table, write_report
 
 __all__ = [

@@ -9,18 +9,21 @@ import tracemalloc
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed
 
-from featx._deprecate import DEPRECATED, renamed
-from featx._version import __version__
+from featx.utils.deprecation import DEPRECATED, renamed
+from featx import __version__
 from featx.adapt import DomainStandardScaler
 from featx.domains import DEFAULT_SOURCE, DEFAULT_TARGET, MASKED_LABEL
+from featx.features import FeatureSet
+from featx.metrics import accuracy
 from featx.utils.machine import code_paths
 from featx.methods import SCALES, canonical_name, default_methods, describe, finetune_params, kind_of, make_method
 from featx.evaluate._tasklog import TaskLog, digest
-from featx.evaluate._protocol import ALL, budget_draws, mean_ci, parse_budgets, proxy_a_distance, stratified_split
+from featx.protocol import ALL, budget_draws, mean_ci, parse_budgets, proxy_a_distance, stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -210,8 +213,9 @@ def _check_methods(methods, budgets, repeats, with_target, scale, finetune=True)
 
 
 def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
-            methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, cache_dir=None,
-            device="auto", n_jobs=None, reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
+            methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, ft_budgets=None,
+            ft_repeats=None, cache_dir=None, device="auto", n_jobs=None, reuse=True, progress=True,
+            seed=DEPRECATED) -> Comparison:
     """Measure frozen features (+ alignment) against fine-tuning on the same draws.
 
     Every method sees the same backbone, preprocessing, labelled draws and seeds. For each
@@ -243,6 +247,13 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         Seeds the test split, the budget draws, the heads' inner cross-validation and
         fine-tuning (draw ``r`` fine-tunes with ``random_state + r``).
     ft_epochs : int, default=5
+    ft_budgets : sequence or str, optional
+        The budgets fine-tuning runs at (a subset of ``budgets``; default all of them). A
+        fine-tuning run costs minutes on a CPU where a frozen head costs seconds: this keeps it
+        to the budgets where it fits; its other cells read ``-``.
+    ft_repeats : int, optional
+        Draws fine-tuned per budget (the first ``ft_repeats`` of the ``repeats`` every method
+        sees; default all).
     cache_dir, device, progress
         As for :func:`featx.extract_features`.
     n_jobs : int, optional
@@ -267,12 +278,14 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
 
     random_state = renamed("seed", seed, "random_state", random_state, 0, "compare")
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, scale)
+    ft_scope = _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats)
     bb = backbone if isinstance(backbone, Backbone) else create_backbone(backbone)
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
     on_error = "fail" if "finetuned" in kinds.values() else "skip"
     result = Comparison(info={"backbone": bb.name, "budgets": budgets, "repeats": repeats, "scale": scale,
-                              "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs})
+                              "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs,
+                              "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1]})
     source, train_fs, result.extraction["train"] = _extract(data, bb, "train", cache_dir, device, progress, on_error)
     test_fs = target_fs = None
     if test is not None or target is not None:
@@ -285,7 +298,7 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
             target_fs = test_fs if target is not None else None
     split = _split(train_fs, test_fs, target_fs, test_fraction, random_state)
     if test_fs is None:
-        test_source = SourceSubset(source, split["test_rows"])
+        test_source = SourceSubset(source, split.test_rows)
     result.info["roles"] = {"train": _label(data), "test": _label(test), "target": _label(target)}
 
     def finetune(method, rows, r):
@@ -294,8 +307,20 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
 
     log_dir = Path(cache_dir or default_cache_dir()) / "compare" if reuse else None
     _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
-              finetune, ft_epochs)
+              finetune, ft_epochs, ft_scope)
     return result
+
+
+def _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats) -> tuple[list, int]:
+    """``(budgets, draws)`` fine-tuning runs at, checked against the comparison's own."""
+    chosen = budgets if ft_budgets is None else parse_budgets(ft_budgets)
+    stray = [b for b in chosen if b not in budgets]
+    if stray:
+        raise ValueError(f"ft_budgets must be some of the budgets {budgets}; got {stray} besides.")
+    n = repeats if ft_repeats is None else ft_repeats
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= repeats:
+        raise ValueError(f"ft_repeats must be an int from 1 to repeats={repeats}; got {ft_repeats!r}.")
+    return list(chosen), n
 
 
 def compare_features(train, *, test=None, target=None, budgets=(1, 5, 10, ALL), repeats=5, methods=None,
@@ -348,42 +373,89 @@ def _identity(fs):
     return digest({"X": np.ascontiguousarray(fs.X), "y": np.asarray(fs.y)})
 
 
-def _split(train_fs, test_fs, target_fs, test_fraction, random_state) -> dict:
+@dataclass(frozen=True)
+class Split:
+    """The rows of one comparison, fixed before any draw.
+
+    Attributes
+    ----------
+    train : FeatureSet
+        The training data; budgets draw from its rows ``pool``.
+    pool : ndarray of int
+        Labelled training rows the budget draws come from (test rows held out).
+    X_test, y_test : ndarray
+        The rows every method is scored on and their labels (``-1``: not scored).
+    test_rows : ndarray of int or None
+        Training rows held out as the test set (when no test or target data was given).
+    X_unlabelled : ndarray or None
+        Target rows alignment methods see without labels.
+    identity : dict
+        Digests of the train, test and target data (the task log's key).
+    """
+
+    train: FeatureSet
+    pool: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    test_rows: np.ndarray | None
+    X_unlabelled: np.ndarray | None
+    identity: dict
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return np.asarray(self.train.y)
+
+    @property
+    def classes(self) -> list:
+        return list(self.train.classes)
+
+    def source_codes(self) -> np.ndarray:
+        """``sample_domain`` of every training row: each named source domain its own code,
+        ``DEFAULT_SOURCE``, ``DEFAULT_SOURCE + 1``, ... (scaled with its own moments)."""
+        names = np.asarray(self.train.domains).astype(str)
+        return (DEFAULT_SOURCE + np.unique(names, return_inverse=True)[1]).astype(np.int64)
+
+
+class Task(NamedTuple):
+    """One fit of a comparison: ``method`` on draw ``draw`` (rows ``rows`` of the pool) of ``budget``."""
+
+    budget: int | str
+    draw: int
+    rows: np.ndarray
+    method: str
+
+
+def _split(train_fs, test_fs, target_fs, test_fraction, random_state) -> Split:
     """Training pool, test rows and unlabelled target rows of one comparison."""
     y_train = np.asarray(train_fs.y)
     if (y_train < 0).all():
         raise ValueError("The training data carries no labels; compare needs labelled training rows.")
-    split = {"train": train_fs, "y_train": y_train, "X_unlab": None, "test_rows": None, "classes": list(train_fs.classes),
-             "identity": {"train": _identity(train_fs), "test": None, "target": None}}
-    if test_fs is not None:
-        if tuple(test_fs.classes) != tuple(train_fs.classes):
-            raise ValueError(f"Test/target classes {list(test_fs.classes)} differ from the training classes "
-                             f"{list(train_fs.classes)}.")
-        split.update(pool=np.flatnonzero(y_train >= 0), X_test=test_fs.X, y_test=np.asarray(test_fs.y))
-        split["identity"]["test"] = _identity(test_fs)
-        if target_fs is not None:
-            split["X_unlab"] = target_fs.X
-            split["identity"]["target"] = _identity(target_fs)
-    else:
+    identity = {"train": _identity(train_fs), "test": None, "target": None}
+    if test_fs is None:
         pool, held = stratified_split(y_train, test_fraction, random_state)
-        split.update(pool=pool[y_train[pool] >= 0], test_rows=held, X_test=train_fs.X[held], y_test=y_train[held])
-    return split
+        return Split(train_fs, pool[y_train[pool] >= 0], train_fs.X[held], y_train[held], held, None, identity)
+    if tuple(test_fs.classes) != tuple(train_fs.classes):
+        raise ValueError(f"Test/target classes {list(test_fs.classes)} differ from the training classes "
+                         f"{list(train_fs.classes)}.")
+    identity["test"] = _identity(test_fs)
+    if target_fs is not None:
+        identity["target"] = _identity(target_fs)
+    return Split(train_fs, np.flatnonzero(y_train >= 0), test_fs.X, np.asarray(test_fs.y), None,
+                 None if target_fs is None else target_fs.X, identity)
 
 
 def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
-              finetune, ft_epochs):
+              finetune, ft_epochs, ft_scope=None):
     """Run every (budget, draw, method) task not already in the task log; fill records,
     failures and summary."""
     from tqdm.auto import tqdm
 
-    X_train, y_train, pool = split["train"].X, split["y_train"], split["pool"]
-    X_test, y_test, X_unlab = split["X_test"], split["y_test"], split["X_unlab"]
-    # each named source domain is its own domain (1, 2, ...): scaled with its own moments
-    names = np.asarray(split["train"].domains).astype(str)
-    codes = (DEFAULT_SOURCE + np.unique(names, return_inverse=True)[1]).astype(np.int64)
-    sd_test = codes[split["test_rows"]] if split["test_rows"] is not None and X_unlab is None else None
+    X_train, y_train, pool = split.train.X, split.y_train, split.pool
+    X_test, y_test, X_unlab = split.X_test, split.y_test, split.X_unlabelled
+    codes = split.source_codes()
+    sd_test = codes[split.test_rows] if split.test_rows is not None and X_unlab is None else None
     scored = y_test >= 0
-    result.info.update(classes=split["classes"], n_train_pool=len(pool), n_test=int(scored.sum()),
+    result.info.update(classes=split.classes, n_train_pool=len(pool), n_test=int(scored.sum()),
                        code_paths=code_paths())
     if X_unlab is not None:
         try:  # a picture for the report: its failure must not cost the fits
@@ -391,17 +463,18 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
         except Exception as exc:  # noqa: BLE001
             logger.warning("the embedding view failed: %s: %s", type(exc).__name__, exc)
             result.info["embedding_error"] = f"{type(exc).__name__}: {exc}"
-    tasks = [(b, r, rows, m) for b in budgets
-             for r, rows in enumerate(budget_draws(y_train[pool], b, repeats, random_state)) for m in methods]
-    run_key = digest({"version": __version__, **split["identity"], "pool": pool, "random_state": random_state,
-                      "test_rows": split["test_rows"]})
+    tasks = [Task(b, r, rows, m) for b in budgets
+             for r, rows in enumerate(budget_draws(y_train[pool], b, repeats, random_state)) for m in methods
+             if kinds[m] != "finetuned" or ft_scope is None or (b in ft_scope[0] and r < ft_scope[1])]
+    run_key = digest({"version": __version__, **split.identity, "pool": pool, "random_state": random_state,
+                      "test_rows": split.test_rows})
     log = TaskLog(log_dir / f"{run_key}.jsonl") if log_dir is not None else None
     done = log.load() if log is not None else {}
 
-    def key(task):
-        budget, r, rows, method = task
-        return digest({"method": method, "spec": describe(method, scale), "budget": budget, "draw": r, "rows": rows,
-                       "ft_epochs": ft_epochs if kinds[method] == "finetuned" else None})
+    def key(task: Task):
+        return digest({"method": task.method, "spec": describe(task.method, scale), "budget": task.budget,
+                       "draw": task.draw, "rows": task.rows,
+                       "ft_epochs": ft_epochs if kinds[task.method] == "finetuned" else None})
 
     outcome = {i: (None if done[key(t)]["pred"] is None else np.asarray(done[key(t)]["pred"]),
                    {**done[key(t)]["record"], "reused": True}) for i, t in enumerate(tasks) if key(t) in done}
@@ -411,24 +484,24 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
         if "error" in cost:  # not logged: a re-run tries it again
             outcome[i] = None, cost
             return
-        cost["accuracy"] = float(np.mean(np.asarray(pred)[scored] == y_test[scored]))
+        cost["accuracy"] = accuracy(y_test, pred)
         outcome[i] = pred, cost
         if log is not None:
-            log.append(key(tasks[i]), cost, pred if tasks[i][1] == 0 else None)
+            log.append(key(tasks[i]), cost, pred if tasks[i].draw == 0 else None)
 
     todo = [i for i in range(len(tasks)) if i not in outcome]
-    features = [i for i in todo if kinds[tasks[i][3]] != "finetuned"]
-    jobs = (delayed(_fit_feature_task)(tasks[i][3], scale, random_state, X_train[pool[tasks[i][2]]],
-                                       y_train[pool[tasks[i][2]]], codes[pool[tasks[i][2]]], X_test,
+    features = [i for i in todo if kinds[tasks[i].method] != "finetuned"]
+    jobs = (delayed(_fit_feature_task)(tasks[i].method, scale, random_state, X_train[pool[tasks[i].rows]],
+                                       y_train[pool[tasks[i].rows]], codes[pool[tasks[i].rows]], X_test,
                                        sd_test, X_unlab) for i in features)
     bar = tqdm(total=len(tasks), initial=len(outcome), desc="methods x draws", unit="fit", disable=not progress)
     with bar:
         for i, (pred, cost) in zip(features, Parallel(n_jobs=n_jobs, return_as="generator")(jobs)):
             finish(i, pred, cost)
         for i in todo:
-            budget, r, rows, method = tasks[i]
-            if kinds[method] == "finetuned":
-                finish(i, *finetune(method, pool[rows], r))
+            task = tasks[i]
+            if kinds[task.method] == "finetuned":
+                finish(i, *finetune(task.method, pool[task.rows], task.draw))
     if log is not None and len(todo) < len(tasks):
         logger.info("%d of %d fits read from %s", len(tasks) - len(todo), len(tasks), log.path)
     _collect(result, tasks, outcome, kinds, y_test[scored], scored)
@@ -452,7 +525,7 @@ def _collect(result, tasks, outcome, kinds, y_scored, scored):
             rows = [x for x in result.records if x["method"] == method and x["budget"] == budget]
             failed = sum(f["method"] == method and f["budget"] == budget for f in result.failures)
             mean, half = mean_ci([x["accuracy"] for x in rows])
-            n_lab = [len(rw) for b, _, rw, m in tasks if m == method and b == budget]
+            n_lab = [len(t.rows) for t in tasks if t.method == method and t.budget == budget]
             result.summary.append({"method": method, "kind": kinds[method], "budget": budget, "accuracy": mean,
                                    "ci95": half, "draws": len(rows), "failed": failed,
                                    "n_labelled": float(np.mean(n_lab)),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from featx.evaluate._protocol import ALL
+from featx.protocol import ALL
 
 _STYLE = {"frozen": "-", "aligned": "-.", "finetuned": "--"}
 
@@ -35,6 +35,17 @@ def summary_table(result) -> str:
         kind = rows[budgets[0]]["kind"]
         lines.append(f"| {method} | {kind} | " + " | ".join(_cell(rows[b]) for b in budgets) + " |")
     return "\n".join(lines)
+
+
+def _ft_scope(result) -> str:
+    """A sentence on where fine-tuning ran, when it ran at fewer budgets or draws than the rest."""
+    info = result.info
+    if "finetuned" not in {s["kind"] for s in result.summary} or not info.get("ft_budgets"):
+        return ""
+    if info["ft_budgets"] == info["budgets"] and info["ft_repeats"] == info["repeats"]:
+        return f" Fine-tuning: {info['ft_epochs']} epochs a run."
+    return (f" Fine-tuning ran at budgets {info['ft_budgets']} only, on the first {info['ft_repeats']} draw(s) "
+            f"of each, {info['ft_epochs']} epochs a run (its other cells read '-').")
 
 
 def failure_table(result) -> str:
@@ -178,7 +189,7 @@ def write_report(result, out_dir) -> dict:
              f"{result.info['budgets']} labelled images per class, {result.info['repeats']} stratified draws each "
              "('all' is one draw); hyper-parameters by inner CV on the drawn rows only. "
              f"Every feature model starts with per-domain scaling `{result.info['scale']}`. "
-             "Accuracy % (mean ± 95% CI half-width over draws).", "",
+             "Accuracy % (mean ± 95% CI half-width over draws)." + _ft_scope(result), "",
              "## Extraction", "", ext, "", "## Accuracy", "", summary_table(result), ""]
     if best is not None:
         lines += [f"Best at the largest budget: **{best['method']}** ({_fmt(best['accuracy'], best['ci95'])}).", ""]

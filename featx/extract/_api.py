@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import platform
 import re
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from featx._version import __version__
+from featx import __version__
 from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
 from featx.data import ImageSource, open_source
 from featx.extract._batch import auto_batch_size
-from featx.extract._cache import (
-    FORMAT_VERSION,
-    CacheWriter,
-    create_cache_file,
-    read_cache,
-    recorded_batch_size,
-    reuse_rows,
-)
-from featx.extract._device import autocast, check_precision, inference_model, resolve_device
-from featx.extract._loader import aligned_batches, decode_error, default_num_workers, make_loader
-from featx.extract._malloc import reuse_large_allocations
+from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, reuse_rows
+from featx.extract._local import run_local
+from featx.extract._reader import read_cache, recorded_batch_size
+from featx.runtime import check_precision, default_num_workers, resolve_device
 from featx.features import FeatureSet
 
 logger = logging.getLogger(__name__)
@@ -193,80 +185,148 @@ def extract_features(
         file of an earlier version of the same source, see :func:`reuse_rows`) and
         ``skipped`` (``(id, reason)`` pairs).
     """
+    batch_size, on_error = _check_batch_size(batch_size), _check_on_error(on_error)
+    engine_options = _check_engine(engine, engine_options)
+    source, backbone = _open_inputs(source, backbone, layers)
+    dev = resolve_device(device)
+    precision = check_precision(precision, dev)
+    stamps = source.content_stamps()
+    target = cache_target(backbone, source, precision, fold_batchnorm, stamps, compile,
+                          cache_dir if cache_dir is not None else default_cache_dir())
+    model = _Model(backbone, fold_batchnorm, precision)
+    with _locked(target.path):
+        if batch_size == "auto":
+            batch_size = recorded_batch_size(target.path) or _probe_batch_size(model, dev, precision)
+        ensure_cache_file(target, backbone, source, stamps, dev, precision, batch_size)
+        with CacheWriter(target.path, target.digest) as writer:
+            reused = reuse_rows(writer, target.path, target.key, source.ids, stamps) if len(writer.pending) else 0
+            pending = writer.pending
+            if len(pending):
+                logger.info("extracting %d of %d rows into %s", len(pending), len(source), target.path)
+                run_engine(engine, model.get(), source, writer, pending, target=target, device=device, dev=dev,
+                           precision=precision, batch_size=batch_size, num_workers=num_workers, on_error=on_error,
+                           progress=progress, compile=compile, engine_options=engine_options)
+    return read_back(target, len(source), n_computed=len(pending), n_reused=reused)
+
+
+@dataclass(frozen=True)
+class CacheTarget:
+    """Where one extraction's rows live: the ``key`` (what produced them), its SHA-256
+    ``digest`` and the file ``path`` named from both."""
+
+    key: dict
+    digest: str
+    path: Path
+
+
+def cache_target(backbone: Backbone, source: ImageSource, precision: str, fold_batchnorm: bool, stamps,
+                 compile: bool, cache_dir) -> CacheTarget:
+    """Step 1 of :func:`extract_features`: the key and the file it names (:func:`cache_key`, :func:`cache_path_for`)."""
+    key = cache_key(backbone, source, precision, fold_batchnorm, stamps, compile)
+    path, digest = cache_path_for(cache_dir, backbone, source, key)
+    return CacheTarget(key, digest, path)
+
+
+def ensure_cache_file(target: CacheTarget, backbone: Backbone, source: ImageSource, stamps, device, precision,
+                      batch_size: int) -> None:
+    """Step 2: create the file, complete and every row pending, unless it exists (a resume).
+    Temporary leftovers of a creation that crashed are removed first."""
+    if target.path.exists():
+        return
+    for stale in target.path.parent.glob(target.path.name + ".tmp*"):
+        stale.unlink(missing_ok=True)
+    create_cache_file(
+        target.path,
+        key=target.key,
+        key_hash=target.digest,
+        dim=backbone.embed_dim,
+        ids=source.ids,
+        labels=source.labels,
+        domains=source.domains,
+        classes=source.classes,
+        stamps=stamps,
+        attrs={**_provenance(backbone, source, device, precision, batch_size), "layer_dims": list(backbone.layer_dims)},
+    )
+
+
+def run_engine(engine: str, model: Backbone, source: ImageSource, writer: CacheWriter, pending, *,
+               target: CacheTarget, device, dev, precision, batch_size, num_workers, on_error, progress, compile,
+               engine_options) -> None:
+    """Step 3: compute the ``pending`` rows into ``writer`` locally or on a Ray cluster."""
+    if engine == "ray":
+        from featx.extract._ray import run_on_ray
+
+        run_on_ray(model, source, writer, pending, key=target.key, digest=target.digest, path=target.path,
+                   device=device, precision=precision, batch_size=batch_size, num_workers=num_workers,
+                   on_error=on_error, progress=progress, compile=compile, **engine_options)
+    else:
+        workers = default_num_workers(dev) if num_workers == "auto" else int(num_workers)
+        run_local(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error, compile)
+
+
+def read_back(target: CacheTarget, n_source: int, *, n_computed: int, n_reused: int) -> FeatureSet:
+    """Step 4: the finished rows as a FeatureSet, with what this call did in ``metadata``;
+    unreadable images are logged (their ids and reasons stay in the file)."""
+    fs = read_cache(target.path)
+    fs.metadata.update(path=str(target.path), key=target.key, n_computed=int(n_computed), n_reused=int(n_reused))
+    skipped = fs.metadata["skipped"]
+    if skipped:
+        logger.warning("%d of %d images could not be read and are left out (listed by `featx cache info %s`): %s%s",
+                       len(skipped), n_source, target.path, "; ".join(f"{i} ({r})" for i, r in skipped[:5]),
+                       " ..." if len(skipped) > 5 else "")
+    return fs
+
+
+class _Model:
+    """The inference backbone, built on first use (a cache hit builds none)."""
+
+    def __init__(self, backbone, fold_batchnorm, precision):
+        self._args, self._model = (backbone, fold_batchnorm, precision), None
+
+    def get(self) -> Backbone:
+        if self._model is None:
+            self._model = inference_backbone(*self._args)
+        return self._model
+
+
+def _probe_batch_size(model: _Model, dev, precision) -> int:
+    backbone = model.get()
+    size = auto_batch_size(backbone, dev, precision, backbone.preprocessing.input_size)
+    logger.info("batch_size='auto' resolved to %d on %s", size, dev)
+    return size
+
+
+def _locked(path: Path):
     from filelock import FileLock
 
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path) + ".lock")
+
+
+def _check_batch_size(batch_size):
     if batch_size != "auto" and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer or 'auto'; got {batch_size!r}.")
+    return batch_size
+
+
+def _check_on_error(on_error):
     if on_error not in ("skip", "fail"):
         raise ValueError(f"on_error must be 'skip' or 'fail'; got {on_error!r}.")
-    engine_options = _check_engine(engine, engine_options)
+    return on_error
+
+
+def _open_inputs(source, backbone, layers) -> tuple[ImageSource, Backbone]:
     source = open_source(source)
     if len(source) == 0:
         raise ValueError("The data source holds no samples.")
     if not isinstance(backbone, Backbone):
-        backbone = create_backbone(backbone, layers=layers)
-    elif layers is not None and tuple([layers] if isinstance(layers, str) else layers) != backbone.layers:
+        return source, create_backbone(backbone, layers=layers)
+    if layers is not None and tuple([layers] if isinstance(layers, str) else layers) != backbone.layers:
         raise ValueError(
             f"layers={layers!r} applies to backbone names; the Backbone given reports {list(backbone.layers)}. "
             "Pass create_backbone(name, layers=...) instead."
         )
-    dev = resolve_device(device)
-    precision = check_precision(precision, dev)
-    stamps = source.content_stamps()
-    key = cache_key(backbone, source, precision, fold_batchnorm, stamps, compile)
-    path, digest = cache_path_for(cache_dir if cache_dir is not None else default_cache_dir(), backbone, source, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = None
-    with FileLock(str(path) + ".lock"):
-        if batch_size == "auto":
-            batch_size = recorded_batch_size(path)
-        if batch_size is None:
-            model = inference_backbone(backbone, fold_batchnorm, precision)
-            batch_size = auto_batch_size(model, dev, precision, backbone.preprocessing.input_size)
-            logger.info("batch_size='auto' resolved to %d on %s", batch_size, dev)
-        if not path.exists():
-            for stale in path.parent.glob(path.name + ".tmp*"):
-                stale.unlink(missing_ok=True)
-            create_cache_file(
-                path,
-                key=key,
-                key_hash=digest,
-                dim=backbone.embed_dim,
-                ids=source.ids,
-                labels=source.labels,
-                domains=source.domains,
-                classes=source.classes,
-                stamps=stamps,
-                attrs={
-                    **_provenance(backbone, source, dev, precision, batch_size),
-                    "layer_dims": list(backbone.layer_dims),
-                },
-            )
-        with CacheWriter(path, digest) as writer:
-            reused = reuse_rows(writer, path, key, source.ids, stamps) if len(writer.pending) else 0
-            pending = writer.pending
-            if len(pending):
-                logger.info("extracting %d of %d rows into %s", len(pending), len(source), path)
-                workers = default_num_workers(dev) if num_workers == "auto" else int(num_workers)
-                if model is None:
-                    model = inference_backbone(backbone, fold_batchnorm, precision)
-                if engine == "ray":
-                    from featx.extract._ray import run_on_ray
-
-                    run_on_ray(model, source, writer, pending, key=key, digest=digest, path=path, device=device,
-                               precision=precision, batch_size=batch_size, num_workers=num_workers,
-                               on_error=on_error, progress=progress, compile=compile, **engine_options)
-                else:
-                    _run(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error,
-                         compile)
-    fs = read_cache(path)
-    fs.metadata.update(path=str(path), key=key, n_computed=int(len(pending)), n_reused=int(reused))
-    if fs.metadata["skipped"]:
-        skipped = fs.metadata["skipped"]
-        logger.warning("%d of %d images could not be read and are left out (listed by `featx cache info %s`): %s%s",
-                       len(skipped), len(source), path, "; ".join(f"{i} ({r})" for i, r in skipped[:5]),
-                       " ..." if len(skipped) > 5 else "")
-    return fs
+    return source, backbone
 
 
 _ENGINE_OPTIONS = {"local": (), "ray": ("address", "workers", "gpus_per_worker", "cpus_per_worker", "shard_rows")}
@@ -281,46 +341,6 @@ def _check_engine(engine, options) -> dict:
         raise ValueError(f"Unknown engine_options {unknown} for engine {engine!r}; "
                          f"expected some of {list(_ENGINE_OPTIONS[engine])}.")
     return options
-
-
-def _run(backbone, source, writer, pending, device, precision, batch_size, num_workers, progress, on_error,
-         compile=False):
-    from tqdm.auto import tqdm
-
-    batches = aligned_batches(pending, len(source), batch_size)
-    loader = make_loader(
-        source, backbone.preprocessing, batches, num_workers=num_workers, pin_memory=device.type == "cuda",
-        nice=device.type == "cpu", on_error="skip",
-    )
-    model = inference_model(backbone, device)
-    forward, compiling = model, contextlib.nullcontext()
-    if compile:  # compiled lazily, at the first batch; freezing folds the weights in as constants
-        from torch._inductor import config as inductor_config
-
-        forward, compiling = torch.compile(model), inductor_config.patch(freezing=True)
-    bar = tqdm(total=sum(map(len, batches)), unit="img", desc=f"extract {source.name}", disable=not progress)
-    start, done = time.perf_counter(), 0
-    try:
-        with torch.inference_mode(), autocast(device, precision), reuse_large_allocations(device.type == "cpu"), \
-                compiling:
-            for idx, images, failed in loader:
-                if images is not None:  # the readable rows first: nothing finished is lost
-                    images = images.to(device, non_blocking=True)
-                    if compile and len(images) < batch_size:  # one shape, one compiled graph
-                        pad = images[-1:].expand(batch_size - len(images), *images.shape[1:])
-                        images = torch.cat([images, pad])
-                    feats = forward(images)[: len(idx)].float().cpu().numpy()
-                    writer.write(idx.numpy(), feats)
-                if failed and on_error == "fail":
-                    raise decode_error(source, *failed[0])
-                writer.skip([i for i, _ in failed], [r for _, r in failed])
-                bar.update(len(idx) + len(failed))
-                done += len(idx)
-    finally:
-        bar.close()
-        model.to("cpu")
-    elapsed = time.perf_counter() - start
-    logger.info("%d images in %.1f s (%.1f images/s)", done, elapsed, done / max(elapsed, 1e-9))
 
 
 def load_features(path, *, partial: bool = False) -> FeatureSet:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from featx.extract._device import autocast, inference_model
+from featx.runtime import autocast, inference_model
 
 _OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch < 2.5: CUDA's only
 

@@ -34,26 +34,17 @@ from pathlib import Path
 
 import numpy as np
 
-from featx.features import FeatureSet
+from featx.extract._reader import DONE, SKIPPED, h5py_module
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
-DONE, SKIPPED = 1, 2
 REASON_BYTES = 200
 # Checksum blocks of about 2 MiB: cheap to re-hash when a block settles. The features are stored
 # contiguous and uncompressed: in benchmarks/cache_read.py (100k x 1280) contiguous storage read
 # 1.5x faster than 2 MiB HDF5 chunks (warm 4.7 vs 3.2 GB/s, cold 2.1 vs 1.3), LZF saved nothing
 # on float32 embeddings and gzip-1 saved 7% at a 25x slower read; fixed offsets keep writes in place.
 _CHUNK_BYTES = 2 << 20
-
-
-def _h5py():
-    try:
-        import h5py
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise ImportError("The feature cache needs h5py: pip install h5py") from exc
-    return h5py
 
 
 def chunk_rows(n: int, dim: int) -> int:
@@ -74,7 +65,7 @@ def _runs(idx: np.ndarray):
 def create_cache_file(path: Path, *, key: dict, key_hash: str, dim: int, ids, labels, domains, classes, attrs,
                       stamps=None):
     """Write a complete, empty cache file under a temporary name and rename it to ``path``."""
-    h5py = _h5py()
+    h5py = h5py_module()
     n = len(ids)
     rows = chunk_rows(n, dim)
     n_chunks = -(-n // rows)
@@ -126,7 +117,7 @@ class CacheWriter:
     """
 
     def __init__(self, path: Path, key_hash: str):
-        h5py = _h5py()
+        h5py = h5py_module()
         self.path = Path(path)
         self._file = h5py.File(self.path, "r+", locking=False, rdcc_nbytes=16 << 20)
         found = self._file.attrs.get("key_hash")
@@ -204,15 +195,6 @@ def _clip_utf8(text: str, limit: int) -> bytes:
     return data if len(data) <= limit else data[:limit].decode("utf-8", "ignore").encode("utf-8")
 
 
-def _skipped(f, status) -> list[tuple[str, str]]:
-    """``(id, reason)`` of every skipped row."""
-    rows = np.flatnonzero(status == SKIPPED)
-    if not len(rows):
-        return []
-    ids = f["ids"].asstr()[:]
-    return [(str(ids[i]), f["errors"][i].decode("utf-8", "replace")) for i in rows]
-
-
 def reuse_rows(writer: CacheWriter, path: Path, key: dict, ids, stamps) -> int:
     """Fill pending rows of ``path`` from sibling cache files made with the same settings.
 
@@ -227,7 +209,7 @@ def reuse_rows(writer: CacheWriter, path: Path, key: dict, ids, stamps) -> int:
     int
         Rows filled.
     """
-    h5py = _h5py()
+    h5py = h5py_module()
     want = {(i, s): r for r, (i, s) in enumerate(zip(ids, stamps)) if not writer.done[r]}
     same = {k: v for k, v in key.items() if k != "source"}
     filled = 0
@@ -264,116 +246,13 @@ def reuse_rows(writer: CacheWriter, path: Path, key: dict, ids, stamps) -> int:
     return filled
 
 
-def _attrs(f) -> dict:
-    out = {}
-    for k, v in f.attrs.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, str) and v[:1] in "[{":
-            try:
-                v = json.loads(v)
-            except ValueError:
-                pass
-        out[k] = v
-    return out
-
-
-def read_cache(path, *, partial: bool = False) -> FeatureSet:
-    """Load a cache file as a :class:`FeatureSet`.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.h5`` file.
-    partial : bool, default=False
-        Return only the finished rows of an incomplete file instead of raising.
-    """
-    h5py = _h5py()
-    path = Path(path)
-    with h5py.File(path, "r", locking=False) as f:
-        status = f["status"][:]  # read first: a row flagged done is already on disk
-        done = status == DONE
-        if (status == 0).any() and not partial:
-            raise ValueError(
-                f"Cache file {str(path)!r} is incomplete: {int(done.sum())} of {done.size} rows are done. "
-                "Run the same extraction again to finish it, or read it with partial=True."
-            )
-        skipped = _skipped(f, status)
-        X = f["features"][:]
-        meta = _attrs(f)
-        fs = FeatureSet(
-            X=X,
-            y=f["labels"][:],
-            ids=np.array(f["ids"].asstr()[:], dtype=object),
-            domains=np.array(f["domains"].asstr()[:], dtype=object),
-            classes=tuple(f["classes"].asstr()[:]),
-            metadata={**meta, "path": str(path), "skipped": skipped},
-        )
-    return fs if done.all() else fs.subset(done)
-
-
-def read_rows(path, key_hash: str, idx) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """``status``, features and skip reasons of rows ``idx`` (sorted) of a cache file.
-
-    ``None`` when the file is missing, unreadable or made for another key; rows' flags are
-    read before their features, so a row flagged done is complete.
-    """
-    h5py = _h5py()
-    idx = np.asarray(idx, dtype=np.int64)
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            if f.attrs.get("key_hash") != key_hash:
-                return None
-            status = f["status"][:][idx]
-            X = f["features"][:][idx] if len(idx) else np.zeros((0, f["features"].shape[1]), np.float32)
-            errors = f["errors"][:][idx]
-    except (OSError, KeyError):
-        return None
-    return status, X, [e.decode("utf-8", "replace") for e in errors]
-
-
-def read_status(path, key_hash: str) -> np.ndarray | None:
-    """The ``status`` flags of a cache file, ``None`` when missing, unreadable or of another key."""
-    h5py = _h5py()
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            return f["status"][:] if f.attrs.get("key_hash") == key_hash else None
-    except (OSError, KeyError):
-        return None
-
-
-def recorded_batch_size(path) -> int | None:
-    """The batch size a cache file was made with, ``None`` when there is no readable file
-    or it records none (resuming with the same batches keeps features bit-identical)."""
-    h5py = _h5py()
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            value = f.attrs.get("batch_size")
-    except (OSError, KeyError):
-        return None
-    return int(value) if isinstance(value, (int, np.integer)) and value >= 1 else None
-
-
-def cache_info(path) -> dict:
-    """Provenance and progress of a cache file (no feature data is read)."""
-    h5py = _h5py()
-    with h5py.File(path, "r", locking=False) as f:
-        info = _attrs(f)
-        status = f["status"][:]
-        info["n_done"] = int((status == DONE).sum())
-        info["skipped"] = _skipped(f, status)
-    info["path"] = str(path)
-    info["size_bytes"] = os.path.getsize(path)
-    return info
-
-
 def verify_cache(path) -> list[str]:
     """Check a cache file; return a list of problems (empty when it is sound).
 
     Checks that it opens, has every dataset with consistent shapes, that every complete
     chunk's CRC-32 matches its bytes, and that finished rows are finite.
     """
-    h5py = _h5py()
+    h5py = h5py_module()
     problems = []
     try:
         f = h5py.File(path, "r", locking=False)

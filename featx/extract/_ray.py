@@ -76,7 +76,7 @@ class ShardEmbedder:
         import ray
         import torch
 
-        from featx.extract._device import resolve_device
+        from featx.runtime import resolve_device
 
         backbone, source = ray.get([backbone, source])  # object-store refs: one copy per node, not per call
         if threads:
@@ -100,9 +100,9 @@ class ShardEmbedder:
         from filelock import FileLock
 
         from featx.data import SourceSubset
-        from featx.extract._api import _run
+        from featx.extract._local import run_local
         from featx.extract._cache import CacheWriter, create_cache_file
-        from featx.extract._loader import ImageDecodeError, default_num_workers
+        from featx.runtime import ImageDecodeError, default_num_workers
 
         sub = SourceSubset(self.source, np.arange(lo, hi))
         path = shard_dir(self.path) / f"{lo}-{hi}.h5"
@@ -117,7 +117,7 @@ class ShardEmbedder:
                     return 0, ""
                 workers = default_num_workers(self.device) if self.num_workers == "auto" else int(self.num_workers)
                 try:
-                    _run(self.model, sub, writer, todo, self.device, self.precision, self.batch_size, workers,
+                    run_local(self.model, sub, writer, todo, self.device, self.precision, self.batch_size, workers,
                          False, self.on_error, self.compile)
                 except ImageDecodeError as exc:
                     return int(writer.done[todo].sum()), str(exc)
@@ -164,7 +164,7 @@ def run_on_ray(model, source, writer, pending, *, key, digest, path, device, pre
                                 compile=compile)
         merge_shards(writer, path, digest)
     if error:
-        from featx.extract._loader import ImageDecodeError
+        from featx.runtime import ImageDecodeError
 
         raise ImageDecodeError(error)
     if not len(writer.pending):
@@ -212,7 +212,7 @@ def merge_shards(writer, path, digest) -> int:
     Shards are found by name (``<lo>-<hi>.h5``) and key, so a run with another shard size
     (another worker count) still uses them.
     """
-    from featx.extract._cache import DONE, SKIPPED, read_rows
+    from featx.extract._reader import DONE, SKIPPED, read_rows
 
     copied = 0
     folder = shard_dir(path)

@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from featx._deprecate import DEPRECATED, renamed
+from featx.utils.deprecation import DEPRECATED, renamed
 from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
-from featx.evaluate._protocol import stratified_split
+from featx.metrics import top_k_accuracy
+from featx.protocol import stratified_split
 from featx.data import SourceSubset
 from featx.finetune._data import AugmentedImages, epoch_batches
 from featx.finetune._freeze import apply_freeze, freeze_batchnorm_statistics, parse_freeze
@@ -182,8 +183,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         return self.backbone if isinstance(self.backbone, Backbone) else create_backbone(self.backbone)
 
     def _runtime(self):
-        from featx.extract._device import check_precision, resolve_device
-        from featx.extract._loader import default_num_workers
+        from featx.runtime import check_precision, resolve_device
+        from featx.runtime import default_num_workers
 
         device = resolve_device(self.device)
         precision = check_precision(self.precision, device)
@@ -316,7 +317,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _train_dataset(self, train, backbone):
-        from featx.extract._loader import PreprocessedImages
+        from featx.runtime import PreprocessedImages
 
         if self.augment:
             return AugmentedImages(train, backbone.preprocessing, seed=self._seed, scale=tuple(self.crop_scale))
@@ -349,9 +350,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
     def _train_epoch(self, net, opt, scaler, dataset, y_train, epoch, run, total, warmup, device, precision, workers):
         from tqdm.auto import tqdm
 
-        from featx.extract._device import autocast
-        from featx.extract._loader import make_batch_loader
-        from featx.extract._malloc import reuse_large_allocations
+        from featx.runtime import autocast
+        from featx.runtime import make_batch_loader
+        from featx.runtime import reuse_large_allocations
 
         torch.manual_seed(self._seed * 100_003 + epoch)  # dropout and any other torch randomness
         dataset.epoch = epoch
@@ -407,9 +408,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def _logits(self, net, source, backbone_preprocessing, device, precision, workers) -> torch.Tensor:
-        from featx.extract._device import autocast
-        from featx.extract._loader import aligned_batches, make_loader
-        from featx.extract._malloc import reuse_large_allocations
+        from featx.runtime import autocast
+        from featx.runtime import aligned_batches, make_loader
+        from featx.runtime import reuse_large_allocations
 
         batches = aligned_batches(np.arange(len(source)), len(source), 2 * self.batch_size)
         loader = make_loader(source, backbone_preprocessing, batches, num_workers=workers,
@@ -428,12 +429,10 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def _validate(self, net, val, backbone, device, precision, workers) -> dict:
-        logits = self._logits(net, val, backbone.preprocessing, device, precision, workers)
-        target = torch.as_tensor(np.asarray(val.labels), dtype=torch.int64)
+        logits = self._logits(net, val, backbone.preprocessing, device, precision, workers).numpy()
+        target = np.asarray(val.labels)
         k = min(5, logits.shape[1])
-        top = logits.topk(k, dim=1).indices
-        return {"val_top1": float((top[:, 0] == target).float().mean()),
-                f"val_top{k}": float((top == target[:, None]).any(1).float().mean())}
+        return {"val_top1": top_k_accuracy(logits, target, 1), f"val_top{k}": top_k_accuracy(logits, target, k)}
 
     def _predict_logits(self, data) -> torch.Tensor:
         check_is_fitted(self)

@@ -8,7 +8,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from featx.data import ImageSource
-from featx.data._images import _RESAMPLE, to_rgb
+from featx.data import RESAMPLE, to_rgb
 
 
 def random_resized_crop(img, size: tuple[int, int], rng: np.random.Generator, *, scale=(0.08, 1.0),
@@ -38,7 +38,7 @@ def random_resized_crop(img, size: tuple[int, int], rng: np.random.Generator, *,
             w, h = W, H
         x, y = (W - w) // 2, (H - h) // 2
         box = (x, y, x + w, y + h)
-    out = img.resize((size[1], size[0]), _RESAMPLE[interpolation], box=box)
+    out = img.resize((size[1], size[0]), RESAMPLE[interpolation], box=box)
     arr = np.asarray(out, dtype=np.uint8)
     if flip and rng.random() < 0.5:
         arr = arr[:, ::-1]

@@ -1,1 +1,1 @@
-"""Internal utilities."""
+"""Helpers: the machine's code paths, estimator discovery, deprecated names."""

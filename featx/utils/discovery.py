@@ -7,6 +7,8 @@ import inspect
 
 from sklearn.base import BaseEstimator
 
+__all__ = ["all_estimators"]
+
 _MODULES = ("featx.adapt", "featx.classify")
 
 

@@ -7,6 +7,13 @@ import platform
 import sys
 from pathlib import Path
 
+__all__ = [
+    "VECTOR_FLAGS",
+    "code_paths",
+    "cpu_flags",
+    "cpu_name",
+]
+
 #: The /proc/cpuinfo flags that decide which kernels numpy, OpenBLAS, oneDNN and ATen pick.
 VECTOR_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni", "amx_bf16")
 

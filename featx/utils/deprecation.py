@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import warnings
 
+__all__ = [
+    "DEPRECATED",
+    "renamed",
+]
+
 #: Default of a deprecated parameter: tells "not given" apart from every real value.
 DEPRECATED = "deprecated"
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = [
+    "ALL",
+    "budget_draws",
+    "mean_ci",
+    "parse_budgets",
+    "proxy_a_distance",
+    "stratified_split",
+]
+
 ALL = "all"
 
 
