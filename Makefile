@@ -13,7 +13,12 @@ $(BIN)/.featx-ray-installed: $(BIN)/.featx-installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[ray]'
 	touch $@
 
-.PHONY: install demo test bench
+# the documentation's extra (featx[docs]) only for `make docs`
+$(BIN)/.featx-docs-installed: $(BIN)/.featx-installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[docs]'
+	touch $@
+
+.PHONY: install demo test bench docs
 install: $(BIN)/.featx-installed
 
 demo: install
@@ -21,6 +26,11 @@ demo: install
 
 test: install $(BIN)/.featx-ray-installed
 	$(BIN)/python -m pytest
+
+# warnings are errors; the gallery runs (its features cached under docs/_build/cache)
+docs: install $(BIN)/.featx-docs-installed
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
 
 bench: install
 	$(BIN)/python benchmarks/extract_throughput.py

@@ -86,7 +86,7 @@ class GFK(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
     Attributes
     ----------
     mean_source_, mean_target_ : ndarray of shape (n_features,)
-    components_ : ndarray of shape (n_features, 2 * n_components_)
+    components_ : ndarray of shape (n_features, 2k), k = ``n_components_``
         The factor ``F`` of the kernel.
     n_components_ : int
 

@@ -105,9 +105,9 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
     Attributes
     ----------
     mean_source_, mean_target_ : ndarray of shape (n_features,)
-    components_source_, components_target_ : ndarray of shape (n_features, n_components_)
+    components_source_, components_target_ : ndarray of shape (n_features, k), k = ``n_components_``
         :math:`P_S` and :math:`P_T`.
-    M_ : ndarray of shape (n_components_, n_components_)
+    M_ : ndarray of shape (k, k)
         :math:`P_S^\\top P_T`.
     n_components_ : int
 

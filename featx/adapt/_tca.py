@@ -129,7 +129,7 @@ class TCA(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
 
     Attributes
     ----------
-    components_ : ndarray of shape (p, n_components_)
+    components_ : ndarray of shape (p, k), k = ``n_components_``
     n_components_ : int
     landmarks_used_ : int or None
         Landmarks of the RBF map (``None`` for linear).

@@ -11,8 +11,9 @@ from featx.cli._compare import add_common, add_finetune, add_jobs, random_state,
 #: for chance-level target accuracy), the alignment methods, and two fine-tuning strategies
 DEMO_METHODS = ["logreg", "linear-svm", "knn", "ncm", "coral", "sa", "gfk", "tca", "jda", "easytl"]
 FINETUNE_METHODS = ["lp-ft", "ft-last"]
-#: fine-tuning on 2 CPU cores costs about a minute a run (training, then predicting 1,797 target
-#: images): one draw at one budget keeps the whole demo within 5 minutes from an empty cache
+#: fine-tuning on 2 CPU cores costs 20-40 s a run (training, then predicting 1,797 target images):
+#: one draw at 10 images per class keeps the demo near 3 minutes from an empty cache (4.5 minutes
+#: with 5 per class as well: too close to the 5-minute budget on a slower machine)
 FT_BUDGETS, FT_REPEATS = "10", 1
 #: the report goes to the user's folder; the committed example lives with the docs
 DEFAULT_OUT = Path("featx-demo")

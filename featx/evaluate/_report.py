@@ -11,6 +11,8 @@ import numpy as np
 
 from featx.protocol import ALL
 
+#: fine-tuning often runs at one or two budgets only: a large star stays visible alone
+_MARKER = {"frozen": "o", "aligned": "s", "finetuned": "*"}
 _STYLE = {"frozen": "-", "aligned": "-.", "finetuned": "--"}
 
 
@@ -58,12 +60,14 @@ def failure_table(result) -> str:
 
 
 def cost_table(result) -> str:
-    """Markdown: per method at the largest budget, fit / predict seconds and peak memory."""
-    last = result.info["budgets"][-1]
-    lines = ["| method | fit s | predict s | peak MiB |", "|---|---:|---:|---:|"]
-    for s in result.summary:
-        if s["budget"] == last and s["draws"]:
-            lines.append(f"| {s['method']} | {s['fit_s']:.2f} | {s['predict_s']:.2f} | {s['peak_mib']:.0f} |")
+    """Markdown: per method at the largest budget it ran at (fine-tuning may stop short of the
+    comparison's largest), fit / predict seconds and peak memory."""
+    lines = ["| method | budget | fit s | predict s | peak MiB |", "|---|---:|---:|---:|---:|"]
+    for method in result.info["methods"]:
+        ran = [s for s in result.summary if s["method"] == method and s["draws"]]
+        if ran:
+            s = ran[-1]  # the summary lists budgets in ascending order
+            lines.append(f"| {method} | {s['budget']} | {s['fit_s']:.2f} | {s['predict_s']:.2f} | {s['peak_mib']:.0f} |")
     return "\n".join(lines)
 
 
@@ -77,17 +81,23 @@ def _figure(width=7.0, height=4.5, ncols=1):
 
 def plot_learning_curve(result, path: Path) -> None:
     """Accuracy vs labelled images per class, one line per method with its 95% CI band."""
+    from matplotlib import colormaps
+
     fig, ax = _figure()
     budgets = result.info["budgets"]
-    for method in result.info["methods"]:
+    palette = colormaps["tab20"].colors  # one colour per method, up to 20
+    for i, method in enumerate(result.info["methods"]):
         rows = [s for s in result.summary if s["method"] == method and s["draws"]]
         if not rows:
             continue
+        kind = rows[0]["kind"]
         x = [s["n_labelled"] / len(result.info["classes"]) for s in rows]
         y = np.array([100 * s["accuracy"] for s in rows])
         half = np.nan_to_num(np.array([100 * s["ci95"] for s in rows]))
-        line, = ax.plot(x, y, _STYLE[rows[0]["kind"]], marker="o", label=f"{method} ({rows[0]['kind']})")
-        ax.fill_between(x, y - half, y + half, color=line.get_color(), alpha=0.15)
+        colour = palette[(2 * i) % 20 + (2 * i) // 20 % 2]
+        ax.plot(x, y, _STYLE[kind], marker=_MARKER[kind], markersize=11 if kind == "finetuned" else 5,
+                color=colour, label=f"{method} ({kind})")
+        ax.fill_between(x, y - half, y + half, color=colour, alpha=0.12)
     ax.set_xscale("log")
     ax.set_xlabel("labelled images per class (log scale)")
     ax.set_ylabel("test accuracy %")
@@ -196,7 +206,7 @@ def write_report(result, out_dir) -> dict:
     if result.failures:
         lines += ["## Failed", "", f"{len(result.failures)} fits raised; their cells are marked above and the other "
                   "fits are complete. A re-run tries them again.", "", failure_table(result), ""]
-    lines += ["## Cost at the largest budget", "", cost_table(result), "",
+    lines += ["## Cost", "", "Per method at the largest budget it ran at.", "", cost_table(result), "",
               "Peak memory: tracemalloc peak during fit + predict for feature methods; process max RSS for "
               "fine-tuning."]
     paths_info = result.info.get("code_paths")

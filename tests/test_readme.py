@@ -1,0 +1,56 @@
+"""The README's and the quick start's snippets run: Python blocks execute with the embedded
+default backbone, and every `featx ...` command line parses."""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", ROOT / "docs" / "quickstart.md"]
+
+
+def blocks(path: Path, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", path.read_text(), flags=re.S)
+
+
+def command_lines(path: Path) -> list[str]:
+    lines = []
+    for block in blocks(path, "bash"):
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if line.startswith("featx "):
+                lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_featx_command_line_parses(page):
+    from featx.cli.main import build_parser
+
+    lines = command_lines(page)
+    assert lines, f"no featx command in {page.name}"
+    parser = build_parser()
+    for line in lines:
+        try:
+            parser.parse_args(shlex.split(line)[1:])
+        except SystemExit as exc:
+            pytest.fail(f"{page.name}: `{line}` does not parse (exit {exc.code})")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_python_snippets_run(page, tmp_path, tmp_path_factory):
+    code = "\n".join(blocks(page, "python"))
+    assert code.strip(), f"no Python block in {page.name}"
+    cache = tmp_path_factory.getbasetemp() / "readme-cache"  # the pages embed the same digits: once
+    env = {**os.environ, "FEATX_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    accuracies = [float(x) for x in re.findall(r": (\d\.\d\d)$", out.stdout, flags=re.M)]
+    assert accuracies and all(0.0 <= a <= 1.0 for a in accuracies), out.stdout
