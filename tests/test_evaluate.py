@@ -143,7 +143,8 @@ def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
     from featx.cli.main import main
 
     monkeypatch.setattr(backbones, "create_backbone", lambda name, **kw: tiny_backbone)
-    args = ["demo", "--n-samples", "40", "--budgets", "5,all", "--ft-budgets", "5", "--ft-epochs", "1", "--jobs", "1",
+    args = ["demo", "--n-samples", "40", "--budgets", "5,all", "--repeats", "2", "--ft-budgets", "5", "--ft-epochs", "1",
+            "--jobs", "1",
             "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "demo"), "--no-progress"]
     assert main(args) == 0
     out = capsys.readouterr().out

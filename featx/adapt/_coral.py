@@ -134,13 +134,6 @@ class CORAL(OneToOneFeatureMixin, BaseAdapter):
         Office-Caltech10 SURF with a linear SVM, 1 gives 47.8% and 10 gives 47.4%
         (published 48.8%).
 
-    With several source domains (``sample_domain`` 1, 2, ...) each is whitened with its own
-    covariance and re-coloured to the target's: pooling them would count the differences
-    between the sources as covariance to remove. On three digit sources pooled
-    (MNIST + USPS + scikit-learn's digits -> digits-shifted, logistic regression head)
-    one map per source scored 42.2% (no alignment: 42.2%) and one pooled map 40.5%.
-    Without target rows each source is re-coloured to the pooled sources' covariance.
-
     Attributes
     ----------
     source_domains_ : ndarray of shape (n_sources,)
@@ -151,6 +144,15 @@ class CORAL(OneToOneFeatureMixin, BaseAdapter):
     colour_ : list of CovPower
         :math:`C_T^{1/2}` for each source domain (on the columns that vary in it).
     n_features_in_ : int
+
+    Notes
+    -----
+    With several source domains (``sample_domain`` 1, 2, ...) each is whitened with its own
+    covariance and re-coloured to the target's: pooling them would count the differences
+    between the sources as covariance to remove. On three digit sources pooled
+    (MNIST + USPS + scikit-learn's digits -> digits-shifted, logistic regression head)
+    one map per source scored 42.2% (no alignment: 42.2%) and one pooled map 40.5%.
+    Without target rows each source is re-coloured to the pooled sources' covariance.
 
     References
     ----------

@@ -265,7 +265,8 @@ class BDA(JDA):
     ----------
     balance : float in [0, 1], default=0.5
         0 is TCA's marginal alignment only, 1 conditional only.
-    Other parameters as in :class:`JDA`.
+    n_components, kernel, gamma, mu, n_landmarks, max_memory, random_state, unit_length, n_iter, classifier
+        As for :class:`JDA`.
     """
 
     def __init__(self, n_components=30, *, kernel="linear", gamma=None, mu=1.0, n_landmarks=None,

@@ -525,7 +525,9 @@ def _collect(result, tasks, outcome, kinds, y_scored, scored):
             rows = [x for x in result.records if x["method"] == method and x["budget"] == budget]
             failed = sum(f["method"] == method and f["budget"] == budget for f in result.failures)
             mean, half = mean_ci([x["accuracy"] for x in rows])
-            n_lab = [len(t.rows) for t in tasks if t.method == method and t.budget == budget]
+            # a method left out of a budget (fine-tuning outside ft_budgets) reports its draws' size
+            n_lab = ([len(t.rows) for t in tasks if t.method == method and t.budget == budget]
+                     or [len(t.rows) for t in tasks if t.budget == budget])
             result.summary.append({"method": method, "kind": kinds[method], "budget": budget, "accuracy": mean,
                                    "ci95": half, "draws": len(rows), "failed": failed,
                                    "n_labelled": float(np.mean(n_lab)),

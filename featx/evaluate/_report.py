@@ -85,8 +85,10 @@ def plot_learning_curve(result, path: Path) -> None:
 
     fig, ax = _figure()
     budgets = result.info["budgets"]
-    palette = colormaps["tab20"].colors  # one colour per method, up to 20
-    for i, method in enumerate(result.info["methods"]):
+    palette = colormaps["tab10"].colors  # frozen and aligned methods
+    strong = ("black", "tab:red", "tab:purple", "saddlebrown")  # fine-tuning: few points, large stars
+    n_other = n_strong = 0
+    for method in result.info["methods"]:
         rows = [s for s in result.summary if s["method"] == method and s["draws"]]
         if not rows:
             continue
@@ -94,9 +96,12 @@ def plot_learning_curve(result, path: Path) -> None:
         x = [s["n_labelled"] / len(result.info["classes"]) for s in rows]
         y = np.array([100 * s["accuracy"] for s in rows])
         half = np.nan_to_num(np.array([100 * s["ci95"] for s in rows]))
-        colour = palette[(2 * i) % 20 + (2 * i) // 20 % 2]
-        ax.plot(x, y, _STYLE[kind], marker=_MARKER[kind], markersize=11 if kind == "finetuned" else 5,
-                color=colour, label=f"{method} ({kind})")
+        if kind == "finetuned":
+            colour, n_strong = strong[n_strong % len(strong)], n_strong + 1
+        else:
+            colour, n_other = palette[n_other % len(palette)], n_other + 1
+        ax.plot(x, y, _STYLE[kind], marker=_MARKER[kind], markersize=12 if kind == "finetuned" else 5,
+                markeredgecolor="white" if kind == "finetuned" else colour, color=colour, label=f"{method} ({kind})")
         ax.fill_between(x, y - half, y + half, color=colour, alpha=0.12)
     ax.set_xscale("log")
     ax.set_xlabel("labelled images per class (log scale)")
