@@ -101,6 +101,8 @@ API_SECTIONS = [
                                         "the math lives in small functions."),
     ("featx.classify", "Classifiers", "The heads' building blocks."),
     ("featx.methods", "The method registry", "Every named model, defined once."),
+    ("featx.select", "Model selection", "Validators that choose a configuration without target labels, "
+                                        "and the oracle beside them."),
     ("featx.protocol", "The evaluation protocol", "Budget draws, splits, confidence intervals, domain distance."),
     ("featx.metrics", "Metrics", "The scores featx reports."),
     ("featx.evaluate", "Comparisons and reports", "Frozen vs aligned vs fine-tuned under one protocol."),

@@ -45,7 +45,9 @@ __all__ = [
     "list_methods",
     "make_head",
     "make_method",
+    "make_selected",
     "parse_method",
+    "selection_grid",
 ]
 
 #: The head an alignment method gets when none is named.
@@ -73,6 +75,10 @@ class Method:
         (parameter names of the built estimator); empty: the defaults are used as they are.
     own_head : bool
         The alignment is a classifier itself (EasyTL): no head is added.
+    select_grid : dict
+        An alignment's candidate values (parameter names of the built adapter) that a
+        validator without target labels chooses from (:func:`selection_grid`); a head's
+        ``grid`` is searched the same way then, instead of by inner cross-validation.
     """
 
     name: str
@@ -81,6 +87,7 @@ class Method:
     build: Callable
     grid: dict = field(default_factory=dict)
     own_head: bool = False
+    select_grid: dict = field(default_factory=dict)
 
 
 def _scaled(estimator):
@@ -104,13 +111,18 @@ _ENTRIES = [
            lambda: _scaled(RidgeClassifier()), {"ridgeclassifier__alpha": [0.1, 1.0, 10.0, 100.0]}),
     # alignment: fitted on labelled source + unlabelled target rows
     Method("none", "alignment", "no alignment", lambda: "passthrough"),
-    Method("coral", "alignment", "CORAL (Sun et al. 2016), one map per source, regulariser 10x the mean feature variance", CORAL),
-    Method("sa", "alignment", "subspace alignment (Fernando et al. 2013), up to 100-d subspaces", SubspaceAlignment),
-    Method("gfk", "alignment", "geodesic flow kernel (Gong et al. 2012), 20-d subspaces", GFK),
-    Method("tca", "alignment", "transfer component analysis (Pan et al. 2011), 30 unit-length components", TCA),
+    Method("coral", "alignment", "CORAL (Sun et al. 2016), one map per source, regulariser 10x the mean feature variance", CORAL,
+           select_grid={"reg": [1.0, 10.0, 100.0]}),
+    Method("sa", "alignment", "subspace alignment (Fernando et al. 2013), up to 100-d subspaces", SubspaceAlignment,
+           select_grid={"n_components": [20, 50, 100]}),
+    Method("gfk", "alignment", "geodesic flow kernel (Gong et al. 2012), 20-d subspaces", GFK,
+           select_grid={"n_components": [10, 20, 40]}),
+    Method("tca", "alignment", "transfer component analysis (Pan et al. 2011), 30 unit-length components", TCA,
+           select_grid={"n_components": [10, 30, 100], "mu": [0.1, 1.0]}),
     Method("jda", "alignment", "joint distribution adaptation (Long et al. 2013), 30 unit-length components, "
-           "10 rounds", JDA),
-    Method("bda", "alignment", "balanced distribution adaptation (Wang et al. 2017), balance 0.5", BDA),
+           "10 rounds", JDA, select_grid={"n_components": [10, 30, 100], "mu": [0.1, 1.0]}),
+    Method("bda", "alignment", "balanced distribution adaptation (Wang et al. 2017), balance 0.5", BDA,
+           select_grid={"n_components": [10, 30, 100], "balance": [0.25, 0.5, 0.75]}),
     Method("easytl", "alignment", "EasyTL (Wang et al. 2019): CORAL-aligned centroids + intra-domain programming, "
            "its own classifier", EasyTL, own_head=True),
     # fine-tuning the backbone on the images (FineTuneClassifier keyword arguments)
@@ -270,6 +282,47 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
     else:
         model = AdaptThenClassify(entry.build(), make_head(head, tune=tune, random_state=random_state))
     return DomainScaled(model, how=scale)
+
+
+def selection_grid(name: str) -> list[dict]:
+    """Every configuration a validator chooses from for model ``name``: the alignment's
+    ``select_grid`` crossed with the head's ``grid``, as short names (``{"reg": 10.0, "C": 0.1}``).
+
+    Examples
+    --------
+    >>> len(selection_grid("coral")), selection_grid("coral")[0]
+    (15, {'reg': 1.0, 'C': 0.01})
+    >>> selection_grid("easytl")
+    [{}]
+    """
+    import itertools
+
+    alignment, head = parse_method(name)
+    axes = dict(REGISTRY[alignment].select_grid)
+    if head is not None:
+        axes.update({k.split("__")[-1]: v for k, v in REGISTRY[head].grid.items()})
+    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+
+
+def make_selected(name: str, params: dict, *, scale: str = "zscore"):
+    """Model ``name`` with the head untuned and ``params`` (short names of
+    :func:`selection_grid`) set on its alignment and head: one point of the selection grid.
+
+    Raises
+    ------
+    ValueError
+        If a parameter belongs to neither the alignment's ``select_grid`` nor the head's ``grid``.
+    """
+    alignment, head = parse_method(name)
+    model = make_method(name, scale=scale, tune=False)
+    own = {k: f"estimator__{k}" if REGISTRY[alignment].own_head else f"estimator__adapter__{k}"
+           for k in REGISTRY[alignment].select_grid}
+    if head is not None:
+        own.update({k.split("__")[-1]: f"estimator__classifier__{k}" for k in REGISTRY[head].grid})
+    unknown = sorted(set(params) - set(own))
+    if unknown:
+        raise ValueError(f"{name!r} has no selectable parameters {unknown}; expected some of {sorted(own)}.")
+    return model.set_params(**{own[k]: v for k, v in params.items()})
 
 
 def finetune_params(name: str) -> dict:

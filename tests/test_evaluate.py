@@ -111,6 +111,11 @@ def test_compare_cli(domains, tiny_backbone, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert code == 0 and "| coral | aligned |" in out and "best at the largest budget" in out
     assert (tmp_path / "r" / "embedding.png").exists()
+    code = main(["compare", str(src), "--target", str(tgt), "--budgets", "all", "--repeats", "1", "--methods", "coral",
+                 "--select", "source-cv,entropy", "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "s"),
+                 "--no-progress"])
+    capsys.readouterr()
+    assert code == 0 and "| coral | " in (tmp_path / "s" / "report.md").read_text().split("Model selection")[1]
     code = main(["compare", str(src), "--budgets", "0"])
     assert code == 2 and "Budgets must be positive ints" in capsys.readouterr().err
 

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "featx"
 
 def test_import_featx_does_not_import_torch_or_h5py():
     code = (
-        "import sys, featx, featx.data, featx.features, featx.domains, featx.adapt, featx.classify; "
+        "import sys, featx, featx.data, featx.features, featx.domains, featx.adapt, featx.classify, featx.select; "
         "print(sorted(m for m in ('torch', 'h5py', 'timm') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
@@ -29,7 +29,7 @@ def test_no_logging_setup_or_global_sklearn_config_outside_the_cli():
     assert offenders == []
 
 
-NUMPY_ONLY = ["data", "adapt", "classify.py", "domains.py", "features.py"]
+NUMPY_ONLY = ["data", "adapt", "classify.py", "domains.py", "features.py", "select", "metrics.py", "protocol.py"]
 
 
 def test_data_and_estimator_layers_never_import_torch_or_h5py():
@@ -60,15 +60,16 @@ ALLOWED = {
     "classify": {"domains", "utils"},
     "adapt": {"domains", "utils"},
     "methods": {"adapt", "classify", "domains", "utils"},
+    "select": {"domains", "metrics", "utils"},
     "persist": {"adapt", "utils"},
     "runtime": {"data", "utils"},
     "backbones": {"data", "runtime", "utils"},
     "extract": {"backbones", "data", "features", "runtime", "utils"},
     "finetune": {"backbones", "data", "extract", "metrics", "protocol", "runtime", "utils"},
     "evaluate": {"adapt", "backbones", "classify", "data", "domains", "extract", "features", "finetune",
-                 "methods", "metrics", "protocol", "utils"},
+                 "methods", "metrics", "protocol", "select", "utils"},
     "cli": {"backbones", "data", "domains", "evaluate", "extract", "features", "finetune", "methods", "metrics",
-            "persist", "utils"},
+            "persist", "select", "utils"},
     "__main__": {"cli"},
     "__init__": {"_version", "features"},
     "_version": set(),
@@ -164,3 +165,18 @@ def test_the_import_reader_sees_function_local_and_relative_imports(tmp_path):
     probe.write_text("def f():\n    from featx.extract import extract_features\n    from . import _coral\n")
     found = list(featx_imports(probe, "featx.adapt._probe"))
     assert found == [(2, "featx.extract", ["extract_features"]), (3, "featx.adapt", ["_coral"])]
+
+
+def test_featx_never_switches_scikit_learns_metadata_routing_on():
+    """skada turns routing on globally when imported; featx's validators are its own and import
+    no skada, so a user's session keeps scikit-learn's configuration."""
+    code = (
+        "import sys, numpy as np, sklearn, featx.select, featx.methods, featx.evaluate\n"
+        "from featx.methods import make_selected\n"
+        "rng = np.random.default_rng(0); X = rng.normal(size=(60, 4)); y = np.r_[np.arange(30) % 3, -np.ones(30, int)]\n"
+        "sd = np.r_[np.ones(30, int), -2 * np.ones(30, int)]\n"
+        "featx.select.select(lambda p: make_selected('coral', p), [{}], X, y, sd)\n"
+        "print(sklearn.get_config()['enable_metadata_routing'], 'skada' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
+    assert out.stdout.split() == ["False", "False"]

@@ -12,6 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", ROOT / "docs" / "quickstart.md"]
+#: pages whose Python blocks run on their own, without the backbone (fast)
+SELF_CONTAINED = [ROOT / "docs" / "user_guide" / "model_selection.md"]
 
 
 def blocks(path: Path, language: str) -> list[str]:
@@ -54,3 +56,12 @@ def test_python_snippets_run(page, tmp_path, tmp_path_factory):
     assert out.returncode == 0, out.stderr[-3000:]
     accuracies = [float(x) for x in re.findall(r": (\d\.\d\d)$", out.stdout, flags=re.M)]
     assert accuracies and all(0.0 <= a <= 1.0 for a in accuracies), out.stdout
+
+
+@pytest.mark.parametrize("page", SELF_CONTAINED, ids=lambda p: p.name)
+def test_self_contained_snippets_run(page, tmp_path):
+    code = "\n".join(blocks(page, "python"))
+    assert code.strip()
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]

@@ -6,11 +6,18 @@ import inspect
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.domains import check_sample_domain, domain_moments, unit_rows
 
 _HOW = ("zscore", "unit", "none")
+
+
+def _default():
+    from featx.adapt._compose import AdaptThenClassify
+
+    return AdaptThenClassify()
 
 
 class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -69,8 +76,6 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from featx.adapt._compose import AdaptThenClassify
-
         if self.how not in _HOW:
             raise ValueError(f"The 'how' parameter of DomainScaled must be one of {list(_HOW)}. Got {self.how!r} instead.")
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
@@ -81,7 +86,7 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.how == "zscore" and len(self.domains_) > 1:
             for k, d in enumerate(self.domains_):
                 self.means_[k], self.scales_[k] = domain_moments(X[sd == d])
-        self.estimator_ = clone(self.estimator if self.estimator is not None else AdaptThenClassify())
+        self.estimator_ = clone(self.estimator if self.estimator is not None else _default())
         self.estimator_.fit(self._scaled(X, sd), y, sample_domain=sd)
         self.classes_ = self.estimator_.classes_
         return self
@@ -107,16 +112,33 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Without target rows in ``fit`` the rows are scaled as the first source domain.
         """
+        return self._delegate("predict", X, sample_domain)
+
+    @available_if(lambda self: hasattr(getattr(self, "estimator_", None) or self.estimator or _default(),
+                                       "predict_proba"))
+    def predict_proba(self, X, *, sample_domain=None):
+        """Class probabilities (columns in ``classes_`` order), rows scaled as in :meth:`predict`;
+        only when the wrapped classifier has them."""
+        return self._delegate("predict_proba", X, sample_domain)
+
+    def score(self, X, y, sample_weight=None, *, sample_domain=None):
+        """Accuracy on ``X`` (rows scaled as the target unless ``sample_domain`` says otherwise)."""
+        from sklearn.metrics import accuracy_score
+
+        return accuracy_score(y, self.predict(X, sample_domain=sample_domain), sample_weight=sample_weight)
+
+    def _delegate(self, name, X, sample_domain):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        call = getattr(self.estimator_, name)
         if sample_domain is None:
-            return self.estimator_.predict(self._scaled(X, self._target_domain(len(X))))
+            return call(self._scaled(X, self._target_domain(len(X))))
         sd = check_sample_domain(X, None, sample_domain)
         unknown = np.setdiff1d(sd, self.domains_)
         if len(unknown):
             raise ValueError(f"sample_domain has values {unknown.tolist()} not seen in fit; "
                              f"expected values from {self.domains_.tolist()}.")
         Z = self._scaled(X, sd)
-        if "sample_domain" in inspect.signature(self.estimator_.predict).parameters:
-            return self.estimator_.predict(Z, sample_domain=sd)
-        return self.estimator_.predict(Z)
+        if "sample_domain" in inspect.signature(call).parameters:
+            return call(Z, sample_domain=sd)
+        return call(Z)

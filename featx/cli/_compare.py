@@ -18,6 +18,10 @@ def add_parser(sub) -> None:
                                      "alignment (its default head) or ALIGNMENT+HEAD, and fine-tuning names; default: "
                                      "every frozen head, the alignment methods with --target, and ft-last, ft-full, lp-ft")
     p.add_argument("--test-fraction", type=float, default=0.3)
+    p.add_argument("--select", default=None, metavar="VALIDATOR[,VALIDATOR...]|all",
+                   help="also let validators without target labels (source-cv, iwcv, dev, entropy, snd, reverse, "
+                        "mixval) pick each feature method's configuration from its grid, beside the oracle; "
+                        "needs --target")
     add_finetune(p)
     add_common(p)
     p.add_argument("--cache-dir", default=None)
@@ -76,7 +80,8 @@ def run_compare(args) -> int:
     result = compare(args.data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
                      repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,
                      random_state=random_state(args), ft_epochs=args.ft_epochs, ft_budgets=args.ft_budgets,
-                     ft_repeats=args.ft_repeats, cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs,
+                     ft_repeats=args.ft_repeats, select=args.select, cache_dir=args.cache_dir, device=args.device,
+                     n_jobs=args.jobs,
                      reuse=not args.fresh, progress=not args.no_progress)
     out = args.out or Path("results") / Path(str(args.data).replace("builtin:", "")).name
     return report_and_print(result, out, strict=args.strict)

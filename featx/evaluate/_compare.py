@@ -53,6 +53,14 @@ class Comparison:
         2-D PCA coordinates of source and target rows before and after alignment (per-domain
         z-score + CORAL, as the alignment methods see them), with the proxy
         A-distance of each (only with a target).
+    selection : list of dict
+        With ``select``: one per (method, budget, draw, validator), and one per (method, budget,
+        draw) with ``validator="oracle"``: ``params`` (the configuration picked from the
+        method's selection grid), ``score`` (the validator's), ``accuracy`` (target accuracy of
+        that pick), ``gap`` (oracle minus it), ``rank_corr`` (Spearman between the validator's
+        scores and the target accuracies over the grid), ``fit_s``.
+    selection_summary : list of dict
+        Per (method, budget, validator): mean accuracy of the picks, CI, mean gap, rank correlation.
     info : dict
         Backbone, budgets, repeats, classes, scale, random_state, roles.
     """
@@ -63,6 +71,8 @@ class Comparison:
     extraction: dict = field(default_factory=dict)
     predictions: dict = field(default_factory=dict)
     embedding: dict = field(default_factory=dict)
+    selection: list = field(default_factory=list)
+    selection_summary: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
 
     def best(self) -> dict | None:
@@ -214,7 +224,7 @@ def _check_methods(methods, budgets, repeats, with_target, scale, finetune=True)
 
 def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
             methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, ft_budgets=None,
-            ft_repeats=None, cache_dir=None, device="auto", n_jobs=None, reuse=True, progress=True,
+            ft_repeats=None, select=None, cache_dir=None, device="auto", n_jobs=None, reuse=True, progress=True,
             seed=DEPRECATED) -> Comparison:
     """Measure frozen features (+ alignment) against fine-tuning on the same draws.
 
@@ -254,6 +264,12 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     ft_repeats : int, optional
         Draws fine-tuned per budget (the first ``ft_repeats`` of the ``repeats`` every method
         sees; default all).
+    select : "all", str or list of str, optional
+        Validators (:data:`featx.select.VALIDATORS`) that also choose each feature method's
+        configuration from its selection grid (:func:`featx.methods.selection_grid`) on every
+        draw, without target labels; the oracle (test labels) is reported beside them, with the
+        gaps (:attr:`Comparison.selection`). Needs ``target``. Costs one fit per configuration
+        and fold and more: see :func:`featx.select.select`.
     cache_dir, device, progress
         As for :func:`featx.extract_features`.
     n_jobs : int, optional
@@ -279,13 +295,14 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     random_state = renamed("seed", seed, "random_state", random_state, 0, "compare")
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, scale)
     ft_scope = _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats)
+    validators = _check_select(select, target is not None)
     bb = backbone if isinstance(backbone, Backbone) else create_backbone(backbone)
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
     on_error = "fail" if "finetuned" in kinds.values() else "skip"
     result = Comparison(info={"backbone": bb.name, "budgets": budgets, "repeats": repeats, "scale": scale,
                               "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs,
-                              "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1]})
+                              "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1], "select": validators})
     source, train_fs, result.extraction["train"] = _extract(data, bb, "train", cache_dir, device, progress, on_error)
     test_fs = target_fs = None
     if test is not None or target is not None:
@@ -307,8 +324,19 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
 
     log_dir = Path(cache_dir or default_cache_dir()) / "compare" if reuse else None
     _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
-              finetune, ft_epochs, ft_scope)
+              finetune, ft_epochs, ft_scope, validators)
     return result
+
+
+def _check_select(select, with_target) -> list | None:
+    if select is None:
+        return None
+    from featx.select import check_validators
+
+    names = check_validators(select)
+    if not with_target:
+        raise ValueError(f"select={select!r} chooses configurations for a target domain; pass target=... (--target).")
+    return names
 
 
 def _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats) -> tuple[list, int]:
@@ -324,8 +352,8 @@ def _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats) -> tuple[list, int
 
 
 def compare_features(train, *, test=None, target=None, budgets=(1, 5, 10, ALL), repeats=5, methods=None,
-                     scale="zscore", test_fraction=0.3, random_state=0, n_jobs=None, log_dir=None, progress=True,
-                     seed=DEPRECATED) -> Comparison:
+                     scale="zscore", test_fraction=0.3, random_state=0, select=None, n_jobs=None, log_dir=None,
+                     progress=True, seed=DEPRECATED) -> Comparison:
     """:func:`compare` on features already computed (frozen heads and alignment methods only).
 
     For features that did not come from featx's extractor (e.g. the Office-Caltech SURF
@@ -336,7 +364,7 @@ def compare_features(train, *, test=None, target=None, budgets=(1, 5, 10, ALL), 
     ----------
     train, test, target : FeatureSet
         Labelled training rows; optional test rows and target domain (labels only score).
-    budgets, repeats, methods, scale, test_fraction, random_state, n_jobs, progress
+    budgets, repeats, methods, scale, test_fraction, random_state, select, n_jobs, progress
         As for :func:`compare` (no fine-tuning names in ``methods``).
     log_dir : path, optional
         Folder of the task log that lets a re-run reuse finished fits (none by default).
@@ -349,14 +377,15 @@ def compare_features(train, *, test=None, target=None, budgets=(1, 5, 10, ALL), 
     """
     random_state = renamed("seed", seed, "random_state", random_state, 0, "compare_features")
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, scale, finetune=False)
+    validators = _check_select(select, target is not None)
     result = Comparison(info={"backbone": train.metadata.get("backbone", "given features"), "budgets": budgets,
                               "repeats": repeats, "scale": scale, "random_state": random_state, "methods": methods,
-                              "ft_epochs": None})
+                              "ft_epochs": None, "select": validators})
     split = _split(train, test if test is not None else target, target, test_fraction, random_state)
     result.info["roles"] = {"train": _domain_name(train), "test": None if test is None else _domain_name(test),
                             "target": None if target is None else _domain_name(target)}
     _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state,
-              None if log_dir is None else Path(log_dir), n_jobs, progress, None, None)
+              None if log_dir is None else Path(log_dir), n_jobs, progress, None, None, None, validators)
     return result
 
 
@@ -445,7 +474,7 @@ def _split(train_fs, test_fs, target_fs, test_fraction, random_state) -> Split:
 
 
 def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
-              finetune, ft_epochs, ft_scope=None):
+              finetune, ft_epochs, ft_scope=None, validators=None):
     """Run every (budget, draw, method) task not already in the task log; fill records,
     failures and summary."""
     from tqdm.auto import tqdm
@@ -496,7 +525,7 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
                                        sd_test, X_unlab) for i in features)
     bar = tqdm(total=len(tasks), initial=len(outcome), desc="methods x draws", unit="fit", disable=not progress)
     with bar:
-        for i, (pred, cost) in zip(features, Parallel(n_jobs=n_jobs, return_as="generator")(jobs)):
+        for i, (pred, cost) in zip(features, Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if features else ()):
             finish(i, pred, cost)
         for i in todo:
             task = tasks[i]
@@ -505,6 +534,12 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
     if log is not None and len(todo) < len(tasks):
         logger.info("%d of %d fits read from %s", len(tasks) - len(todo), len(tasks), log.path)
     _collect(result, tasks, outcome, kinds, y_test[scored], scored)
+    if validators:
+        from featx.evaluate._selection import run_selection
+
+        run_selection(result, [t for t in tasks if kinds[t.method] != "finetuned"], kinds, validators, split, codes,
+                       scale, random_state, log, lambda t: digest({"task": key(t), "select": validators}), n_jobs,
+                       progress)
 
 
 def _collect(result, tasks, outcome, kinds, y_scored, scored):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from featx.evaluate._selection_report import plot_selection_gaps, selection_section
 from featx.protocol import ALL
 
 #: fine-tuning often runs at one or two budgets only: a large star stays visible alone
@@ -184,13 +185,17 @@ def write_report(result, out_dir) -> dict:
     if result.embedding:
         paths["embedding"] = out / "embedding.png"
         plot_embedding(result, paths["embedding"])
+    if result.selection_summary:
+        paths["selection"] = out / "selection_gaps.png"
+        plot_selection_gaps(result, paths["selection"])
     with open(paths["csv"], "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(result.records[0]) if result.records else ["method", "budget", "draw"])
         w.writeheader()
         w.writerows(result.records)
     paths["json"].write_text(json.dumps(_json_safe({"info": result.info, "extraction": result.extraction,
                                          "summary": result.summary, "records": result.records,
-                                         "failed": result.failures,
+                                         "failed": result.failures, "selection": result.selection,
+                                         "selection_summary": result.selection_summary,
                                          "embedding_a_distance": {k: v["a_distance"] for k, v in result.embedding.items()}}),
                                         indent=2, allow_nan=False))
     ext = []
@@ -223,6 +228,9 @@ def write_report(result, out_dir) -> dict:
     if reused:
         lines += ["", f"{reused} of {len(result.records)} fits were read from an earlier run's task log "
                       "(same features, split, method, budget and rows); their costs are those measured then."]
+    selection = selection_section(result)
+    if selection:
+        lines += ["", *selection]
     lines += ["", "## Plots", ""]
     lines += [f"![{k}]({p.name})" for k, p in paths.items() if p.suffix == ".png"]
     if "embedding_error" in result.info:

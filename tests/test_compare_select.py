@@ -1,0 +1,84 @@
+"""``compare(..., select=...)``: every validator's pick per (method, budget, draw), the oracle
+beside them, the report's selection part, and target labels reaching the oracle only."""
+
+import json
+
+import numpy as np
+import pytest
+
+from featx import FeatureSet
+from featx.evaluate import compare_features, write_report
+from featx.select import ORACLE, VALIDATORS
+
+
+def domain(name, n, seed, shift=0.0, mix=None):
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(42).normal(size=(3, 8))
+    y = rng.integers(0, 3, n)
+    X = (centres[y] + rng.normal(size=(n, 8))) * 1.5 + shift
+    X = X if mix is None else X @ mix
+    return FeatureSet(X=X.astype(np.float32), y=y, ids=np.array([f"{name}{i}" for i in range(n)], dtype=object),
+                      domains=np.array([name] * n, dtype=object), classes=("a", "b", "c"))
+
+
+@pytest.fixture
+def pair():
+    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))[0]
+    return domain("s", 90, 0), domain("t", 120, 1, shift=1.0, mix=0.4 * np.eye(8) + 0.6 * rotation)
+
+
+KW = dict(budgets=(5, "all"), repeats=2, methods=["logreg", "coral", "easytl"], progress=False)
+
+
+def test_every_validator_and_the_oracle_pick_on_every_draw(pair, tmp_path):
+    source, target = pair
+    result = compare_features(source, target=target, select="all", **KW)
+    draws = 2 + 1  # budget 5: 2 draws, 'all': 1
+    assert len(result.selection) == 3 * draws * (len(VALIDATORS) + 1)
+    for r in result.selection:
+        assert {"method", "budget", "draw", "validator", "params", "score", "accuracy"} <= set(r)
+    oracle = {(r["method"], r["budget"], r["draw"]): r["accuracy"] for r in result.selection
+              if r["validator"] == ORACLE}
+    for r in result.selection:
+        if np.isfinite(r["accuracy"]):
+            assert r["accuracy"] <= oracle[r["method"], r["budget"], r["draw"]] + 1e-12
+    paths = write_report(result, tmp_path / "report")
+    text = paths["markdown"].read_text()
+    assert "## Model selection without target labels" in text and "| coral |" in text
+    assert paths["selection"].read_bytes()[:4] == b"\x89PNG"
+    data = json.loads(paths["json"].read_text())
+    assert len(data["selection"]) == len(result.selection)
+    assert {r["validator"] for r in data["selection"]} == {*VALIDATORS, ORACLE}
+
+
+def test_permuting_the_target_labels_moves_only_the_oracle(pair):
+    source, target = pair
+    a = compare_features(source, target=target, select="all", **KW)
+    shuffled = FeatureSet(X=target.X, y=np.random.default_rng(5).permutation(target.y), ids=target.ids,
+                          domains=target.domains, classes=target.classes)
+    b = compare_features(source, target=shuffled, select="all", **KW)
+
+    def picks(result):
+        return [(r["method"], r["budget"], r["draw"], r["validator"], r["params"], r["score"])
+                for r in result.selection if r["validator"] != ORACLE]
+
+    assert picks(a) == picks(b)
+    assert [r["accuracy"] for r in a.selection] != [r["accuracy"] for r in b.selection]
+
+
+def test_selection_is_read_back_from_the_task_log(pair, tmp_path, monkeypatch):
+    import featx.evaluate._selection as selection
+
+    source, target = pair
+    first = compare_features(source, target=target, select="source-cv,entropy", log_dir=tmp_path, **KW)
+    monkeypatch.setattr(selection, "select", lambda *a, **k: pytest.fail("selection ran again"))
+    again = compare_features(source, target=target, select="source-cv,entropy", log_dir=tmp_path, **KW)
+    assert [r["params"] for r in again.selection] == [r["params"] for r in first.selection]
+
+
+def test_select_needs_a_target_and_known_validators(pair):
+    source, target = pair
+    with pytest.raises(ValueError, match=r"chooses configurations for a target domain"):
+        compare_features(source, select="all", budgets=("all",), repeats=1, methods=["logreg"], progress=False)
+    with pytest.raises(ValueError, match=r"Unknown validators \['cv'\]"):
+        compare_features(source, target=target, select="cv", **KW)
