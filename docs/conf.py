@@ -71,10 +71,11 @@ def _registry_table() -> None:
     written from :mod:`featx.methods` so the page cannot drift from the code."""
     from featx.methods import REGISTRY, grid_text
 
-    rows = ["| name | kind | what | inner-CV grid |", "|---|---|---|---|"]
+    rows = ["| name | kind | what | inner-CV grid | validator grid (`--select`) |", "|---|---|---|---|---|"]
     for m in REGISTRY.values():
         grid = grid_text(m.grid).removeprefix("; ") or "-"
-        rows.append(f"| `{m.name}` | {m.kind} | {m.description} | {grid} |")
+        chosen = ", ".join(f"{k} in {v}" for k, v in m.select_grid.items()) or ("the head's grid" if m.grid else "-")
+        rows.append(f"| `{m.name}` | {m.kind} | {m.description} | {grid} | {chosen} |")
     out = Path(__file__).parent / "_generated" / "registry.md"
     out.parent.mkdir(exist_ok=True)
     text = "\n".join(rows) + "\n"
