@@ -87,15 +87,6 @@ def run(name, tasks, methods, jobs, log_dir):
     return rows, time.perf_counter() - start
 
 
-def ranking(rows, validators) -> list[dict]:
-    """validator_ranking over every (task, method) cell."""
-    class View:  # the shape validator_ranking reads
-        info = {"select": validators}
-        selection_summary = [{"validator": r["validator"], "gap": r["gap"], "rank_corr": r["rank_corr"],
-                              "fit_s": r["fit_s"]} for r in rows if r["validator"] != ORACLE]
-    return validator_ranking(View)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-set", choices=["surf", "digits", "both"], default="both")
@@ -120,7 +111,7 @@ def main(argv=None):
         if not folder.is_dir():
             raise SystemExit(f"no {name} data at {folder}")
         rows, seconds = run(name, load(folder), methods, args.jobs, args.log_dir)
-        ranks = ranking(rows, validators)
+        ranks = validator_ranking([r for r in rows if r["validator"] != ORACLE], validators)
         out[name] = {"records": rows, "ranking": ranks, "seconds": seconds}
         title = {"surf": "Office-Caltech10 SURF, 12 tasks", "digits": "MNIST <-> USPS, 2 tasks"}[name]
         lines += [f"## {title} ({seconds:.0f} s)", "", table(rows, methods, validators), "",

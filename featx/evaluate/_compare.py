@@ -538,8 +538,8 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
         from featx.evaluate._selection import run_selection
 
         run_selection(result, [t for t in tasks if kinds[t.method] != "finetuned"], kinds, validators, split, codes,
-                       scale, random_state, log, lambda t: digest({"task": key(t), "select": validators}), n_jobs,
-                       progress)
+                       scale, random_state, log, done, lambda t: digest({"task": key(t), "select": validators}),
+                       n_jobs, progress)
 
 
 def _collect(result, tasks, outcome, kinds, y_scored, scored):

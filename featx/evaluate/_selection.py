@@ -85,15 +85,15 @@ def _nanmean(values) -> float:
     return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
 
 
-def run_selection(result, tasks, kinds, validators, split, codes, scale, random_state, log, key, n_jobs, progress):
+def run_selection(result, tasks, kinds, validators, split, codes, scale, random_state, log, done, key, n_jobs,
+                  progress):
     """Each validator's pick for every feature task of a comparison, into ``result.selection``
-    (read back from the task log ``log`` under ``key(task)`` when there; errors go to
-    ``result.failures``)."""
+    (read back from ``done``, the task log ``log`` as loaded, under ``key(task)`` when there; new
+    ones are appended to ``log``; errors go to ``result.failures``)."""
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
     X_train, y_train, pool = split.train.X, split.y_train, split.pool
-    done = log.load() if log is not None else {}
     found = {i: done[key(t)]["record"]["selection"] for i, t in enumerate(tasks) if key(t) in done}
     todo = [i for i in range(len(tasks)) if i not in found]
     jobs = (delayed(selection_task)(tasks[i].method, scale, random_state, validators, X_train[pool[tasks[i].rows]],

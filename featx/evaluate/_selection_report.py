@@ -36,12 +36,13 @@ def selection_table(result) -> str:
     return "\n".join(lines)
 
 
-def validator_ranking(result) -> list[dict]:
-    """Per validator over every (method, budget): mean gap to the oracle, mean rank correlation
-    between its scores and target accuracy, mean fit seconds; best (smallest gap) first."""
+def validator_ranking(rows_in, validators) -> list[dict]:
+    """Per validator over the given rows (each with ``validator``, ``gap``, ``rank_corr``,
+    ``fit_s``; e.g. a comparison's ``selection_summary``): mean gap to the oracle, mean rank
+    correlation between its scores and target accuracy, mean fit seconds; best (smallest gap) first."""
     out = []
-    for v in result.info["select"]:
-        rows = [r for r in result.selection_summary if r["validator"] == v]
+    for v in validators:
+        rows = [r for r in rows_in if r["validator"] == v]
         gaps = [r["gap"] for r in rows if np.isfinite(r["gap"])]
         corr = [r["rank_corr"] for r in rows if np.isfinite(r["rank_corr"])]
         out.append({"validator": v, "gap": float(np.mean(gaps)) if gaps else float("nan"),
@@ -54,7 +55,7 @@ def validator_ranking(result) -> list[dict]:
 def ranking_table(result) -> str:
     lines = ["| validator | mean gap to oracle (points) | rank correlation with target accuracy | fit s per grid |",
              "|---|---:|---:|---:|"]
-    for r in validator_ranking(result):
+    for r in validator_ranking(result.selection_summary, result.info["select"]):
         gap = "-" if np.isnan(r["gap"]) else f"{100 * r['gap']:.1f}"
         corr = "-" if np.isnan(r["rank_corr"]) else f"{r['rank_corr']:+.2f}"
         lines.append(f"| {r['validator']} | {gap} | {corr} | {r['fit_s']:.1f} |")
@@ -87,7 +88,7 @@ def selection_section(result) -> list[str]:
     """The report's lines for the selection part (empty without ``select``)."""
     if not result.info.get("select") or not result.selection_summary:
         return []
-    best = validator_ranking(result)[0]
+    best = validator_ranking(result.selection_summary, result.info["select"])[0]
     last = _at_largest(result)[0]
     lines = ["## Model selection without target labels", "",
              f"Each validator picks every feature method's configuration from its selection grid on every draw "
