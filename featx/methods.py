@@ -27,7 +27,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
-from featx.adapt import BDA, CORAL, GFK, JDA, TCA, AdaptThenClassify, DomainScaled, EasyTL, SubspaceAlignment
+from featx.adapt import BDA, CORAL, GFK, JDA, MEDA, TCA, AdaptThenClassify, DomainScaled, EasyTL, SubspaceAlignment
 from featx.classify import FlooredStandardScaler, TunedClassifier
 
 __all__ = [
@@ -76,9 +76,10 @@ class Method:
     own_head : bool
         The alignment is a classifier itself (EasyTL): no head is added.
     select_grid : dict
-        An alignment's candidate values (parameter names of the built adapter) that a
-        validator without target labels chooses from (:func:`selection_grid`); a head's
-        ``grid`` is searched the same way then, instead of by inner cross-validation.
+        An alignment's or a fine-tuning strategy's candidate values (parameter names of the
+        built adapter, or ``FineTuneClassifier`` keywords) that a validator without target
+        labels chooses from (:func:`selection_grid`); a head's ``grid`` is searched the same
+        way then, instead of by inner cross-validation.
     """
 
     name: str
@@ -94,6 +95,7 @@ def _scaled(estimator):
     return make_pipeline(FlooredStandardScaler(), estimator)
 
 
+_FT_LR = {"lr": [3e-4, 1e-3, 3e-3]}  # around FineTuneClassifier's default 1e-3, a factor ~3 apart
 _ENTRIES = [
     # heads: trained on labelled source rows only
     Method("logreg", "head", "logistic regression (lbfgs) on standardised features",
@@ -120,16 +122,21 @@ _ENTRIES = [
     Method("tca", "alignment", "transfer component analysis (Pan et al. 2011), 30 unit-length components", TCA,
            select_grid={"n_components": [10, 30, 100], "mu": [0.1, 1.0]}),
     Method("jda", "alignment", "joint distribution adaptation (Long et al. 2013), 30 unit-length components, "
-           "10 rounds", JDA, select_grid={"n_components": [10, 30, 100], "mu": [0.1, 1.0]}),
+           "10 rounds", JDA, select_grid={"n_components": [30, 100], "mu": [0.1, 1.0]}),
     Method("bda", "alignment", "balanced distribution adaptation (Wang et al. 2017), balance 0.5", BDA,
-           select_grid={"n_components": [10, 30, 100], "balance": [0.25, 0.5, 0.75]}),
+           select_grid={"n_components": [30, 100], "balance": [0.25, 0.5, 0.75]}),
     Method("easytl", "alignment", "EasyTL (Wang et al. 2019): CORAL-aligned centroids + intra-domain programming, "
            "its own classifier", EasyTL, own_head=True),
+    Method("meda", "alignment", "MEDA (Wang et al. 2018): GFK manifold, adaptive marginal/conditional MMD and a "
+           "graph Laplacian in a kernel classifier, 10 pseudo-label rounds, its own classifier", MEDA, own_head=True,
+           select_grid={"lam": [1.0, 10.0, 100.0], "rho": [0.0, 1.0]}),
     # fine-tuning the backbone on the images (FineTuneClassifier keyword arguments)
-    Method("ft-last", "finetune", "fine-tune the last 2 stages and the head", lambda: {"freeze": "last:2"}),
-    Method("ft-full", "finetune", "fine-tune every layer", lambda: {"freeze": "none"}),
+    # (lr: the head's AdamW rate; the backbone's is backbone_lr_factor=0.1 of it)
+    Method("ft-last", "finetune", "fine-tune the last 2 stages and the head", lambda: {"freeze": "last:2"},
+           select_grid=_FT_LR),
+    Method("ft-full", "finetune", "fine-tune every layer", lambda: {"freeze": "none"}, select_grid=_FT_LR),
     Method("lp-ft", "finetune", "linear probe (logistic-regression warm start), then fine-tune every layer",
-           lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg"}),
+           lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg"}, select_grid=_FT_LR),
 ]
 REGISTRY: dict[str, Method] = {m.name: m for m in _ENTRIES}
 
@@ -292,8 +299,8 @@ def selection_grid(name: str) -> list[dict]:
     --------
     >>> len(selection_grid("coral")), selection_grid("coral")[0]
     (15, {'reg': 1.0, 'C': 0.01})
-    >>> selection_grid("easytl")
-    [{}]
+    >>> selection_grid("easytl"), selection_grid("lp-ft")[0]
+    ([{}], {'lr': 0.0003})
     """
     import itertools
 
@@ -325,9 +332,20 @@ def make_selected(name: str, params: dict, *, scale: str = "zscore"):
     return model.set_params(**{own[k]: v for k, v in params.items()})
 
 
-def finetune_params(name: str) -> dict:
-    """Keyword arguments of :class:`featx.finetune.FineTuneClassifier` for a fine-tuning name."""
-    return dict(get_method(name, "finetune").build())
+def finetune_params(name: str, params: dict | None = None) -> dict:
+    """Keyword arguments of :class:`featx.finetune.FineTuneClassifier` for a fine-tuning name,
+    with ``params`` (a point of its :func:`selection_grid`) set.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a fine-tuning strategy or a parameter is not in its selection grid.
+    """
+    entry = get_method(name, "finetune")
+    unknown = sorted(set(params or {}) - set(entry.select_grid))
+    if unknown:
+        raise ValueError(f"{name!r} has no selectable parameters {unknown}; expected some of {sorted(entry.select_grid)}.")
+    return {**entry.build(), **(params or {})}
 
 
 def default_methods(with_target: bool, finetune: bool = True) -> list[str]:

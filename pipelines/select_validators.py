@@ -1,13 +1,16 @@
 """Which validator to trust: every method's configuration picked without target labels by each
-validator, against the oracle's pick (target labels), on Office-Caltech10 SURF (12 tasks) and
-MNIST <-> USPS (the JDA paper's pair).
+validator, against the oracle's pick (target labels), on Office-Caltech10 SURF (12 tasks),
+MNIST <-> USPS (the JDA paper's 16 x 16 pixel pair) and EfficientNet-Lite0 embeddings of real
+digit images (MNIST <-> USPS test images and digits -> digits-shifted, the demo's task).
 
 Every source label is used (budget 'all', one draw); each method's selection grid
 (`featx.methods.selection_grid`: the alignment's values crossed with its head's) is scored by
 every validator on the same fits; fits are reused through the task log under
-``cache/compare-select/``, so a re-run takes seconds.
+``cache/compare-select/``, so a re-run takes seconds. JDA and BDA run with the papers' 1-NN head (``jda+1nn``,
+``bda+1nn``): with the logistic head's C grid crossed in, their 10 pseudo-label rounds per fit
+would not fit the run in 30 minutes on 2 cores.
 
-    python pipelines/select_validators.py [--data-set surf|digits|both] [--methods ...]
+    python pipelines/select_validators.py [--data-set surf,digits,embeddings|all] [--methods ...]
                                           [--out results/select_validators]
 """
 
@@ -21,19 +24,24 @@ from pathlib import Path
 
 import numpy as np
 
-from featx.evaluate import compare_features
+from featx.data import load_digits_images, load_shifted_digits_images
+from featx.evaluate import compare_features, plot_gap_heatmap, validator_ranking
 from featx.evaluate._report import _json_safe
-from featx.evaluate._selection_report import validator_ranking
+from featx.extract import extract_features
 from featx.features import FeatureSet
 from featx.select import ORACLE, VALIDATORS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from digit_images import image_set, mnist_arrays, usps_arrays  # noqa: E402
 from mnist_usps import DEFAULT_DATA as DIGITS_DATA  # noqa: E402
 from mnist_usps import FILES, load_pair  # noqa: E402
 from office_caltech import DEFAULT_DATA as SURF_DATA  # noqa: E402
 from office_caltech import DOMAINS, TASKS, load_domain  # noqa: E402
 
-METHODS = ["logreg", "ncm", "coral", "sa", "gfk", "tca", "easytl"]
+METHODS = ["logreg", "linear-svm", "knn", "ncm", "coral", "sa", "gfk", "tca", "jda+1nn", "bda+1nn", "easytl"]
+TITLES = {"surf": "Office-Caltech10 SURF, 12 tasks", "digits": "MNIST <-> USPS pixels (JDA's pair), 2 tasks",
+          "embeddings": "EfficientNet-Lite0 embeddings of digit images, 3 tasks"}
 
 
 def feature_set(X, y, domain, what) -> FeatureSet:
@@ -55,6 +63,29 @@ def digit_tasks(folder: Path):
         a, b = task.split("->")
         out[task] = (feature_set(Xs, ys, a, "16x16 pixels (256-d)"), feature_set(Xt, yt, b, "16x16 pixels (256-d)"))
     return out
+
+
+def embedding_tasks(folder: Path, cache_dir=None, n_mnist=2000):
+    """The default backbone's embeddings (cached) of 2,000 MNIST and the 2,007 USPS test images,
+    and of scikit-learn's digits and their shifted copy."""
+    mi, ml = mnist_arrays(folder / "mnist")
+    ui, ul = usps_arrays(folder / "usps" / "usps.t.bz2")
+    sources = {"mnist": image_set(mi, ml, range(n_mnist), f"mnist-{n_mnist}", "mnist"),
+               "usps": image_set(ui, ul, range(len(ul)), "usps"),
+               "digits": load_digits_images(), "digits-shifted": load_shifted_digits_images()}
+    sets = {k: extract_features(v, cache_dir=cache_dir, progress=False) for k, v in sources.items()}
+    return {"MNIST->USPS": (sets["mnist"], sets["usps"]), "USPS->MNIST": (sets["usps"], sets["mnist"]),
+            "digits->digits-shifted": (sets["digits"], sets["digits-shifted"])}
+
+
+def gap_matrix(rows, methods, validators) -> np.ndarray:
+    """Mean gap (points) over tasks, methods x validators."""
+    def mean(values):
+        values = [g for g in values if np.isfinite(g)]
+        return 100 * np.mean(values) if values else np.nan
+
+    return np.array([[mean(r["gap"] for r in rows if r["method"] == m and r["validator"] == v) for v in validators]
+                     for m in methods])
 
 
 def table(rows, methods, validators) -> str:
@@ -89,34 +120,47 @@ def run(name, tasks, methods, jobs, log_dir):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-set", choices=["surf", "digits", "both"], default="both")
+    p.add_argument("--data-set", default="all", help="comma-separated: surf, digits, embeddings; or all")
     p.add_argument("--surf", type=Path, default=SURF_DATA)
     p.add_argument("--digits", type=Path, default=DIGITS_DATA)
+    p.add_argument("--images", type=Path, default=DIGITS_DATA.parent,
+                   help="folder with mnist/ and usps/ (the embeddings' images)")
+    p.add_argument("--cache-dir", default=None, help="feature cache of the embeddings (default ./cache)")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--jobs", type=int, default=-1)
     p.add_argument("--log-dir", type=Path, default=Path("cache/compare-select"))
     p.add_argument("--out", type=Path, default=Path("results/select_validators"))
     args = p.parse_args(argv)
     methods, validators = args.methods.split(","), list(VALIDATORS)
-    sets = {"surf": (surf_tasks, args.surf), "digits": (digit_tasks, args.digits)}
-    chosen = list(sets) if args.data_set == "both" else [args.data_set]
+    sets = {"surf": (surf_tasks, args.surf), "digits": (digit_tasks, args.digits),
+            "embeddings": (lambda folder: embedding_tasks(folder, args.cache_dir), args.images)}
+    chosen = list(sets) if args.data_set == "all" else args.data_set.split(",")
+    if set(chosen) - set(sets):
+        raise SystemExit(f"unknown data sets {sorted(set(chosen) - set(sets))}; expected some of {list(sets)} or all")
     args.out.mkdir(parents=True, exist_ok=True)
     lines, out = ["# Choosing without target labels: validators against the oracle", "",
                   f"`python pipelines/select_validators.py --data-set {args.data_set} --methods {args.methods}`. "
                   "Every source label (budget 'all'), each method's selection grid scored by every validator on "
                   "the same fits; target labels only give the oracle's pick and the gaps. Cells: target accuracy % "
                   "of the validator's pick, mean over the tasks, with the mean gap to the oracle in brackets.", ""], {}
+    missing = [f"{name} ({sets[name][1]})" for name in chosen if not sets[name][1].is_dir()]
+    if missing:
+        raise SystemExit(f"no data for {', '.join(missing)}")
     for name in chosen:
         load, folder = sets[name]
-        if not folder.is_dir():
-            raise SystemExit(f"no {name} data at {folder}")
         rows, seconds = run(name, load(folder), methods, args.jobs, args.log_dir)
         ranks = validator_ranking([r for r in rows if r["validator"] != ORACLE], validators)
         out[name] = {"records": rows, "ranking": ranks, "seconds": seconds}
-        title = {"surf": "Office-Caltech10 SURF, 12 tasks", "digits": "MNIST <-> USPS, 2 tasks"}[name]
-        lines += [f"## {title} ({seconds:.0f} s)", "", table(rows, methods, validators), "",
+        plot_gap_heatmap(gap_matrix(rows, methods, validators), methods, validators, args.out / f"gaps_{name}.png",
+                         title=f"points lost to the oracle's pick, mean over tasks ({name})")
+        compute = sum({(r["task"], r["method"]): r["select_s"] for r in rows}.values())
+        lines += [f"## {TITLES[name]}", "", f"Selection compute {compute:.0f} s in one process (the sum over tasks "
+                  f"and methods, as measured when each was computed; `--jobs` runs them in parallel); this run took "
+                  f"{seconds:.0f} s, reading back what the task log held.", "", table(rows, methods, validators), "",
+                  f"![gaps](gaps_{name}.png)", "",
                   "| validator | mean gap (points) | rank correlation | fit s per grid |", "|---|---:|---:|---:|"]
-        lines += [f"| {r['validator']} | {100 * r['gap']:.1f} | {r['rank_corr']:+.2f} | {r['fit_s']:.1f} |"
+        lines += [f"| {r['validator']} | {100 * r['gap']:.1f} | "
+                  f"{'-' if np.isnan(r['rank_corr']) else format(r['rank_corr'], '+.2f')} | {r['fit_s']:.1f} |"
                   for r in ranks]
         lines += ["", f"Closest to the oracle: **{ranks[0]['validator']}** ({100 * ranks[0]['gap']:.1f} points "
                       "behind on average over tasks and methods).", ""]

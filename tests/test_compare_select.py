@@ -82,3 +82,48 @@ def test_select_needs_a_target_and_known_validators(pair):
         compare_features(source, select="all", budgets=("all",), repeats=1, methods=["logreg"], progress=False)
     with pytest.raises(ValueError, match=r"Unknown validators \['cv'\]"):
         compare_features(source, target=target, select="cv", **KW)
+
+
+def test_finetuning_learning_rate_is_selected_on_images_and_target_labels_reach_the_oracle_only(
+        tiny_backbone, tmp_path):
+    """select_finetune: every validator but reverse picks ft-last's learning rate from the
+    registry grid on image rows; permuting the target's labels moves the oracle only."""
+    from featx.data import InMemoryImages
+    from featx.evaluate import compare
+    from featx.methods import selection_grid
+
+    from .conftest import make_images
+
+    src = make_images(tmp_path / "source", per_class=6, seed=1)
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (8, 40, 40, 3), dtype=np.uint8)
+    truth = ["cat", "dog"] * 4
+    kw = dict(backbone=tiny_backbone, budgets=("all",), repeats=1, methods=["logreg", "ft-last"], ft_epochs=1,
+              select="source-cv,entropy,mixval,reverse", select_finetune=True, cache_dir=tmp_path / "cache",
+              progress=False)
+    first = compare(src, target=InMemoryImages(images, truth, classes=["cat", "dog"]), **kw)
+    assert not first.failures, first.failures
+    ft = {r["validator"]: r for r in first.selection if r["method"] == "ft-last"}
+    assert set(ft) == {"source-cv", "entropy", "mixval", "reverse", ORACLE}
+    for v in ("source-cv", "entropy", "mixval", ORACLE):
+        assert ft[v]["params"] in selection_grid("ft-last") and ft[v]["grid_size"] == 3, v
+        assert 0 <= ft[v]["gap"] <= 1 if v != ORACLE else ft[v]["gap"] == 0
+    assert ft["reverse"]["params"] is None and "fine-tune on every" in ft["reverse"]["skipped"]
+    second = compare(src, target=InMemoryImages(images, truth[::-1], classes=["cat", "dog"]), **kw)
+    again = {r["validator"]: r for r in second.selection if r["method"] == "ft-last"}
+    for v in ("source-cv", "entropy", "mixval"):
+        assert again[v]["params"] == ft[v]["params"] and again[v]["score"] == ft[v]["score"], v
+    text = write_report(first, tmp_path / "report")["markdown"].read_text()
+    assert "| ft-last |" in text
+    with pytest.raises(ValueError, match=r"select_finetune=True .* pass select="):
+        compare(src, target=InMemoryImages(images, truth, classes=["cat", "dog"]),
+                **{**kw, "select": None})
+
+
+def test_gap_heatmap_draws_a_matrix_and_checks_its_shape(tmp_path):
+    from featx.evaluate import plot_gap_heatmap
+
+    plot_gap_heatmap([[1.5, np.nan]], ["coral"], ["source-cv", "iwcv"], tmp_path / "gaps.png")
+    assert (tmp_path / "gaps.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match=r"gaps must have shape \(methods, validators\) = \(1, 2\); got \(2,\)"):
+        plot_gap_heatmap([1.5, 2.0], ["coral"], ["source-cv", "iwcv"], tmp_path / "bad.png")

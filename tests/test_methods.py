@@ -70,6 +70,7 @@ def test_names_parse_to_one_canonical_model():
     (lambda: make_method("logreg", "knn"), "'logreg' is a head; pass an alignment as method"),
     (lambda: make_method("ft-last"), "fine-tunes the backbone on images"),
     (lambda: finetune_params("coral"), "Unknown finetune 'coral'"),
+    (lambda: finetune_params("lp-ft", {"momentum": 0.5}), "'lp-ft' has no selectable parameters \\['momentum'\\]"),
 ])
 def test_registry_errors(call, message):
     with pytest.raises(ValueError, match=message):

@@ -48,6 +48,13 @@ def test_easytl_reproduces_the_published_office_caltech_average(shared_data):
         assert abs(avg - published) < 1.5, (method, avg)
 
 
+def test_meda_reproduces_the_published_office_caltech_average(shared_data):
+    """MEDA's defaults (the paper's SURF settings, Laplacian included) against its 52.7."""
+    oc, data = _office_caltech(shared_data)
+    avg = 100 * np.mean([oc.run_task("MEDA", *data[s], *data[t]) for s, t in oc.TASKS])
+    assert abs(avg - oc.PUBLISHED["MEDA"]) < 1.5, avg
+
+
 def test_gfk_equals_the_jda_papers_gfk_column_on_six_tasks(shared_data):
     """Per-task GFK + 1-NN accuracies printed in the JDA paper (Long et al., ICCV 2013)."""
     oc, data = _office_caltech(shared_data)

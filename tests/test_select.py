@@ -156,6 +156,9 @@ def test_validators_that_need_probabilities_or_folds_say_nan():
     few = select(lambda p: make_selected("coral", p), [{"reg": 10.0, "C": 1.0}], X[one], y[one], sd[one])
     assert np.isnan(few.scores["source-cv"]).all() and few.picks["source-cv"] is None
     assert np.isfinite(few.scores["entropy"]).all()
+    hard = select(lambda p: make_selected("coral+1nn", p), selection_grid("coral+1nn"), X, y, sd)
+    assert np.isnan(hard.scores["entropy"]).all() and hard.picks["entropy"] is None  # 0/1 probabilities
+    assert np.isfinite(hard.scores["snd"]).all()
 
 
 def test_select_checks_its_inputs():
@@ -171,6 +174,8 @@ def test_select_checks_its_inputs():
         select(build, [{}], X, np.r_[y[:90], yt], sd)
     with pytest.raises(ValueError, match=r"needs labelled source rows and target rows; got 90 and 0"):
         select(build, [{}], X[:90], y[:90], sd[:90])
+    with pytest.raises(ValueError, match=r"features must have one row per row of X \(210\); got 5"):
+        select(build, [{}], X, y, sd, features=X[:5])
     assert check_validators("entropy, source-cv") == ["source-cv", "entropy"]
     with pytest.raises(ValueError, match=r"has no selectable parameters \['gamma'\]"):
         make_selected("coral", {"gamma": 1.0})
@@ -207,3 +212,38 @@ def test_an_infeasible_configuration_is_skipped_not_fatal():
                     X, y, sd, y_target=yt)
     assert list(result.errors) == [0] and "n_components" in result.errors[0]
     assert all(np.isnan(s[0]) for s in result.scores.values()) and result.picks[ORACLE] == 1
+
+
+def test_features_and_mix_let_select_drive_models_of_other_inputs():
+    """Row ids as X: the domain classifier reads ``features``, MixVal's probes come from ``mix``;
+    the scores are those of the same model on the feature rows."""
+    X, y, sd, yt = shifted()
+    ids = np.arange(len(X))
+
+    class OnIds:
+        def __init__(self, params):
+            self.model = make_selected("coral", params)
+
+        def fit(self, rows, y, sample_domain=None):
+            self.model.fit(X[rows], y, sample_domain=sample_domain)
+            self.classes_ = self.model.classes_
+            return self
+
+        def _rows(self, rows):
+            return rows(X) if callable(rows) else X[rows]
+
+        def predict(self, rows, sample_domain=None):
+            return self.model.predict(self._rows(rows), sample_domain=sample_domain)
+
+        def predict_proba(self, rows, sample_domain=None):
+            return self.model.predict_proba(self._rows(rows), sample_domain=sample_domain)
+
+    def mix(a, b, alpha):
+        return lambda table: alpha * table[a] + (1 - alpha) * table[b]
+
+    grid = selection_grid("coral")[:4]
+    direct = select(lambda p: make_selected("coral", p), grid, X, y, sd, y_target=yt)
+    on_ids = select(OnIds, grid, ids, y, sd, y_target=yt, features=X, mix=mix)
+    for name in VALIDATORS:
+        np.testing.assert_allclose(on_ids.scores[name], direct.scores[name], err_msg=name)
+    np.testing.assert_allclose(on_ids.accuracy, direct.accuracy)

@@ -6,6 +6,7 @@ from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
 from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._kernel import FeatureMap
+from featx.adapt._meda import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients
 from featx.adapt._scale import DomainStandardScaler
 from featx.adapt._scaled import DomainScaled
 from featx.domains import domain_moments
@@ -19,6 +20,7 @@ __all__ = [
     "JDA",
     "TCA",
     "EasyTL",
+    "MEDA",
     "GFK",
     "BaseAdapter",
     "DomainStandardScaler",
@@ -29,9 +31,13 @@ __all__ = [
     "domain_moments",
     "CovPower",
     "FeatureMap",
+    "adaptive_balance",
+    "cosine_knn_laplacian",
     "geodesic_flow_factor",
     "intra_domain_programming",
     "labelled_source_mask",
+    "linear_a_distance",
+    "meda_coefficients",
     "mmd_vectors",
     "transfer_components",
     "pca_basis",

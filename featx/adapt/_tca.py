@@ -38,7 +38,17 @@ def mmd_vectors(is_source: np.ndarray, y=None, y_target=None) -> list[np.ndarray
     return out
 
 
-def transfer_components(Phi, is_source, n_components, mu, vectors, weights) -> np.ndarray:
+def centred_scatter(Phi) -> tuple[np.ndarray, np.ndarray]:
+    """``(cols, B)``: the columns of ``Phi`` that vary and their centred scatter
+    :math:`\\Phi^\\top H \\Phi` (the constraint of :func:`transfer_components`, which does not
+    change between JDA's rounds)."""
+    cols = varying_columns(Phi)
+    Phi = Phi[:, cols]
+    mean = Phi.mean(axis=0)
+    return cols, Phi.T @ Phi - len(Phi) * np.outer(mean, mean)
+
+
+def transfer_components(Phi, is_source, n_components, mu, vectors, weights, scatter=None) -> np.ndarray:
     """Projection ``W`` (p, k) of TCA / JDA / BDA, solved in the feature space.
 
     .. math::
@@ -55,6 +65,8 @@ def transfer_components(Phi, is_source, n_components, mu, vectors, weights) -> n
     columns of :math:`\\Phi` that vary; constant columns get zero rows in ``W``, and a
     component whose :math:`\\sigma` (its variance) is rounding noise is a zero column,
     so the projections never carry noise as if it were a direction of the data.
+    ``scatter``, the result of :func:`centred_scatter` on the same ``Phi``, saves recomputing
+    it when only the MMD terms change (JDA's rounds).
 
     References
     ----------
@@ -65,9 +77,9 @@ def transfer_components(Phi, is_source, n_components, mu, vectors, weights) -> n
     .. [3] J. Wang, Y. Chen, S. Hao, W. Feng, Z. Shen. "Balanced Distribution Adaptation for
        Transfer Learning." ICDM 2017.
     """
-    n, p = Phi.shape
+    p = Phi.shape[1]
     out = np.zeros((p, min(n_components, p)))
-    cols = varying_columns(Phi)  # a constant column has no variance: exact zeros in W
+    cols, B = centred_scatter(Phi) if scatter is None else scatter  # a constant column: exact zeros in W
     Phi = Phi[:, cols]
     pa = Phi.shape[1]
     if pa == 0:
@@ -77,8 +89,6 @@ def transfer_components(Phi, is_source, n_components, mu, vectors, weights) -> n
     w = np.asarray(weights, dtype=np.float64)
     fro = np.sqrt(max(float(w @ (gram**2) @ w), np.finfo(float).tiny))
     A = (proj * (w / fro)) @ proj.T + mu * np.eye(pa)
-    mean = Phi.mean(axis=0)
-    B = Phi.T @ Phi - n * np.outer(mean, mean)
     k = min(n_components, pa)
     sigma, V = eigh(B, A, subset_by_index=[pa - k, pa - 1])
     sigma, V = sigma[::-1], V[:, ::-1]
@@ -237,9 +247,9 @@ class JDA(TCA):
             labelled = labelled if labelled.any() else None
         w_marg, w_cond = self._balance()
         vectors, weights = mmd_vectors(is_source), [w_marg]
-        pseudo = None
+        pseudo, scatter = None, centred_scatter(Phi)
         for _ in range(self.n_iter if labelled is not None else 1):
-            W = transfer_components(Phi, is_source, self.n_components, self.mu, vectors, weights)
+            W = transfer_components(Phi, is_source, self.n_components, self.mu, vectors, weights, scatter)
             if labelled is None:
                 break
             Z = self._rows(Phi @ W)  # the space the classifier sees

@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
                    help="also let validators without target labels (source-cv, iwcv, dev, entropy, snd, reverse, "
                         "mixval) pick each feature method's configuration from its grid, beside the oracle; "
                         "needs --target")
+    p.add_argument("--select-finetune", action="store_true",
+                   help="with --select, also pick each fine-tuning strategy's learning rate (about 12x the cost of "
+                        "fine-tuning alone; no reverse validation)")
     add_finetune(p)
     add_common(p)
     p.add_argument("--cache-dir", default=None)
@@ -80,9 +83,9 @@ def run_compare(args) -> int:
     result = compare(args.data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
                      repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,
                      random_state=random_state(args), ft_epochs=args.ft_epochs, ft_budgets=args.ft_budgets,
-                     ft_repeats=args.ft_repeats, select=args.select, cache_dir=args.cache_dir, device=args.device,
-                     n_jobs=args.jobs,
-                     reuse=not args.fresh, progress=not args.no_progress)
+                     ft_repeats=args.ft_repeats, select=args.select, select_finetune=args.select_finetune,
+                     cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs, reuse=not args.fresh,
+                     progress=not args.no_progress)
     out = args.out or Path("results") / Path(str(args.data).replace("builtin:", "")).name
     return report_and_print(result, out, strict=args.strict)
 

@@ -156,18 +156,26 @@ def _fit_feature_method(method, scale, random_state, X_lab, y_lab, sd_lab, X_tes
     return pred, {"fit_s": fit_s, "predict_s": predict_s, "peak_mib": peak, "peak_kind": "tracemalloc"}
 
 
-def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, random_state, cache_dir, device, progress):
-    from featx.data import SourceSubset
+def finetune_classifier(method, backbone, labels, *, params=None, epochs, random_state, cache_dir, device, progress):
+    """The unfitted :class:`featx.finetune.FineTuneClassifier` of fine-tuning ``method`` for
+    training images with ``labels``: early stopping on a 10% validation split once every class
+    has 10 images; below that a split would take a large share of the few labels, so a fixed
+    number of epochs."""
     from featx.finetune import FineTuneClassifier
 
-    subset = SourceSubset(source, rows)
-    # early stopping on a 10% validation split once every class has 10 drawn images; below
-    # that, a split would take a large share of the few labels, so a fixed number of epochs
-    fewest = np.bincount(np.asarray(subset.labels)).min()
+    fewest = np.bincount(np.asarray(labels)).min()
     val = 0.1 if fewest >= 10 else 0.0
-    clf = FineTuneClassifier(backbone, epochs=epochs, random_state=random_state, cache_dir=cache_dir, device=device,
-                             progress=progress, validation_fraction=val, early_stopping=3 if val else None,
-                             **finetune_params(method))
+    return FineTuneClassifier(backbone, epochs=epochs, random_state=random_state, cache_dir=cache_dir, device=device,
+                              progress=progress, validation_fraction=val, early_stopping=3 if val else None,
+                              **finetune_params(method, params))
+
+
+def _fit_finetune(method, backbone, source, rows, test_source, *, epochs, random_state, cache_dir, device, progress):
+    from featx.data import SourceSubset
+
+    subset = SourceSubset(source, rows)
+    clf = finetune_classifier(method, backbone, subset.labels, epochs=epochs, random_state=random_state,
+                              cache_dir=cache_dir, device=device, progress=progress)
     start = time.perf_counter()
     clf.fit(subset)
     fit_s = time.perf_counter() - start
@@ -224,8 +232,8 @@ def _check_methods(methods, budgets, repeats, with_target, scale, finetune=True)
 
 def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
             methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, ft_budgets=None,
-            ft_repeats=None, select=None, cache_dir=None, device="auto", n_jobs=None, reuse=True, progress=True,
-            seed=DEPRECATED) -> Comparison:
+            ft_repeats=None, select=None, select_finetune=False, cache_dir=None, device="auto", n_jobs=None,
+            reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
     """Measure frozen features (+ alignment) against fine-tuning on the same draws.
 
     Every method sees the same backbone, preprocessing, labelled draws and seeds. For each
@@ -270,6 +278,12 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         draw, without target labels; the oracle (test labels) is reported beside them, with the
         gaps (:attr:`Comparison.selection`). Needs ``target``. Costs one fit per configuration
         and fold and more: see :func:`featx.select.select`.
+    select_finetune : bool, default=False
+        With ``select``, also choose each fine-tuning strategy's learning rate from its
+        selection grid (at ``ft_budgets`` and ``ft_repeats``): per draw, 4 fine-tuning runs per
+        learning rate (3 source folds and one on every drawn image), about 12 times the cost
+        of fine-tuning alone; reverse validation is not run for fine-tuning (it would
+        fine-tune on every target image per fold).
     cache_dir, device, progress
         As for :func:`featx.extract_features`.
     n_jobs : int, optional
@@ -295,22 +309,25 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     random_state = renamed("seed", seed, "random_state", random_state, 0, "compare")
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, scale)
     ft_scope = _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats)
-    validators = _check_select(select, target is not None)
+    validators = _check_select(select, target is not None, select_finetune)
     bb = backbone if isinstance(backbone, Backbone) else create_backbone(backbone)
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
     on_error = "fail" if "finetuned" in kinds.values() else "skip"
     result = Comparison(info={"backbone": bb.name, "budgets": budgets, "repeats": repeats, "scale": scale,
                               "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs,
-                              "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1], "select": validators})
+                              "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1], "select": validators,
+                              "select_finetune": bool(select_finetune)})
     source, train_fs, result.extraction["train"] = _extract(data, bb, "train", cache_dir, device, progress, on_error)
     test_fs = target_fs = None
     if test is not None or target is not None:
         role = "test" if test is not None else "target"
         test_source, test_fs, result.extraction[role] = _extract(test if test is not None else target, bb, role,
                                                                  cache_dir, device, progress, on_error)
+        target_source = test_source if target is not None else None
         if target is not None and test is not None:
-            _, target_fs, result.extraction["target"] = _extract(target, bb, "target", cache_dir, device, progress, on_error)
+            target_source, target_fs, result.extraction["target"] = _extract(target, bb, "target", cache_dir, device,
+                                                                             progress, on_error)
         else:
             target_fs = test_fs if target is not None else None
     split = _split(train_fs, test_fs, target_fs, test_fraction, random_state)
@@ -322,14 +339,31 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         return _guarded(_fit_finetune, method, bb, source, rows, test_source, epochs=ft_epochs,
                         random_state=random_state + r, cache_dir=cache_dir, device=device, progress=False)
 
+    def finetune_select(task):
+        from featx.evaluate._finetune_selection import finetune_selection_task
+
+        rows = split.pool[task.rows]
+
+        def make(params, labels):
+            return finetune_classifier(task.method, bb, labels, params=params, epochs=ft_epochs,
+                                       random_state=random_state + task.draw, cache_dir=cache_dir, device=device,
+                                       progress=False)
+
+        return finetune_selection_task(task.method, validators, make, source, rows, target_source,
+                                       np.vstack([split.train.X[rows], split.X_unlabelled]),
+                                       test=test_source if test is not None else None, random_state=random_state)
+
     log_dir = Path(cache_dir or default_cache_dir()) / "compare" if reuse else None
     _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
-              finetune, ft_epochs, ft_scope, validators)
+              finetune, ft_epochs, ft_scope, validators, finetune_select if select_finetune else None)
     return result
 
 
-def _check_select(select, with_target) -> list | None:
+def _check_select(select, with_target, select_finetune=False) -> list | None:
     if select is None:
+        if select_finetune:
+            raise ValueError("select_finetune=True chooses fine-tuning's learning rate with the validators of "
+                             "select; pass select=... (--select) too.")
         return None
     from featx.select import check_validators
 
@@ -474,7 +508,7 @@ def _split(train_fs, test_fs, target_fs, test_fraction, random_state) -> Split:
 
 
 def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
-              finetune, ft_epochs, ft_scope=None, validators=None):
+              finetune, ft_epochs, ft_scope=None, validators=None, finetune_select=None):
     """Run every (budget, draw, method) task not already in the task log; fill records,
     failures and summary."""
     from tqdm.auto import tqdm
@@ -537,9 +571,8 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
     if validators:
         from featx.evaluate._selection import run_selection
 
-        run_selection(result, [t for t in tasks if kinds[t.method] != "finetuned"], kinds, validators, split, codes,
-                       scale, random_state, log, done, lambda t: digest({"task": key(t), "select": validators}),
-                       n_jobs, progress)
+        run_selection(result, tasks, kinds, validators, split, codes, scale, random_state, log, done,
+                      lambda t: digest({"task": key(t), "select": validators}), n_jobs, progress, finetune_select)
 
 
 def _collect(result, tasks, outcome, kinds, y_scored, scored):

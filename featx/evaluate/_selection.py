@@ -3,6 +3,7 @@ from the method's selection grid, its target accuracy, the oracle's and the gap.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -36,16 +37,19 @@ def selection_task(method, scale, random_state, validators, X_lab, y_lab, sd_lab
     X = np.vstack([X_lab, X_unlab])
     y = np.r_[y_lab, np.full(len(X_unlab), MASKED_LABEL)]
     sd = np.r_[sd_lab, np.full(len(X_unlab), DEFAULT_TARGET, dtype=np.int64)]
-    grid = selection_grid(method)
     start = time.perf_counter()
     try:
         with threadpool_limits(1, user_api="blas"):
-            result = select(lambda params: make_selected(method, params, scale=scale), grid, X, y, sd,
+            result = select(lambda params: make_selected(method, params, scale=scale), selection_grid(method), X, y, sd,
                             validators=validators, test=(X_test, y_test), random_state=random_state)
     except Exception as exc:  # noqa: BLE001 - one failing selection must not lose the others
         logger.warning("selection for %s failed: %s: %s", method, type(exc).__name__, exc)
         return [{"error": type(exc).__name__, "message": str(exc)}]
-    elapsed = time.perf_counter() - start
+    return selection_records(result, validators, time.perf_counter() - start)
+
+
+def selection_records(result, validators, elapsed) -> list[dict]:
+    """One record per validator (and the oracle) of a :class:`featx.select.Selection`."""
     records = []
     for name in [*check_validators(validators), ORACLE]:
         i = result.picks.get(name)
@@ -54,7 +58,7 @@ def selection_task(method, scale, random_state, validators, X_lab, y_lab, sd_lab
             "validator": name, "params": None if i is None else result.configs[i],
             "score": None if i is None else float(scores[i]),
             "accuracy": float("nan") if i is None else float(result.accuracy[i]),
-            "gap": result.gap(name), "grid_size": len(grid), "infeasible": len(result.errors),
+            "gap": result.gap(name), "grid_size": len(result.configs), "infeasible": len(result.errors),
             "rank_corr": float("nan") if name == ORACLE else rank_correlation(scores, result.accuracy),
             "fit_s": result.seconds.get(name, float("nan")), "select_s": elapsed,
         })
@@ -86,21 +90,27 @@ def _nanmean(values) -> float:
 
 
 def run_selection(result, tasks, kinds, validators, split, codes, scale, random_state, log, done, key, n_jobs,
-                  progress):
-    """Each validator's pick for every feature task of a comparison, into ``result.selection``
-    (read back from ``done``, the task log ``log`` as loaded, under ``key(task)`` when there; new
-    ones are appended to ``log``; errors go to ``result.failures``)."""
+                  progress, finetune_select=None):
+    """Each validator's pick for every task of a comparison, into ``result.selection`` (read back
+    from ``done``, the task log ``log`` as loaded, under ``key(task)`` when there; new ones are
+    appended to ``log``; errors go to ``result.failures``). Feature tasks run in ``n_jobs``
+    processes; fine-tuning tasks run after them in this process through
+    ``finetune_select(task)`` (skipped without it)."""
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
     X_train, y_train, pool = split.train.X, split.y_train, split.pool
+    tasks = [t for t in tasks if kinds[t.method] != "finetuned" or finetune_select is not None]
     found = {i: done[key(t)]["record"]["selection"] for i, t in enumerate(tasks) if key(t) in done}
     todo = [i for i in range(len(tasks)) if i not in found]
+    tuned = [i for i in todo if kinds[tasks[i].method] == "finetuned"]
+    todo = [i for i in todo if i not in tuned]
     jobs = (delayed(selection_task)(tasks[i].method, scale, random_state, validators, X_train[pool[tasks[i].rows]],
                                     y_train[pool[tasks[i].rows]], codes[pool[tasks[i].rows]], split.X_unlabelled,
                                     split.X_test, split.y_test) for i in todo)
     with tqdm(total=len(tasks), initial=len(found), desc="selection", unit="grid", disable=not progress) as bar:
-        for i, records in zip(todo, Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if todo else ()):
+        ran = zip(todo, Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if todo else ())
+        for i, records in itertools.chain(ran, ((i, finetune_select(tasks[i])) for i in tuned)):
             bar.update()
             found[i] = records
             if log is not None and "error" not in records[0]:

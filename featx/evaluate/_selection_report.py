@@ -11,18 +11,29 @@ from featx.select import ORACLE
 
 
 def _at_largest(result) -> tuple:
+    """``(budget, methods, validators, cell)``: each method at the largest budget it has picks at
+    (fine-tuning may run at smaller budgets only); ``cell[(method, validator)]`` a summary row;
+    ``budget`` the largest overall."""
     budgets = result.info["budgets"]
     rows = result.selection_summary
-    last = next((b for b in reversed(budgets) if any(r["budget"] == b for r in rows)), None)
-    methods = [m for m in result.info["methods"] if any(r["method"] == m and r["budget"] == last for r in rows)]
+    at = {}
+    for m in result.info["methods"]:
+        ran = [b for b in budgets if any(r["method"] == m and r["budget"] == b for r in rows)]
+        if ran:
+            at[m] = ran[-1]
+    last = next((b for b in reversed(budgets) if b in at.values()), None)
     validators = [*result.info["select"], ORACLE]
-    cell = {(r["method"], r["validator"]): r for r in rows if r["budget"] == last}
-    return last, methods, validators, cell
+    cell = {(r["method"], r["validator"]): r for r in rows if at.get(r["method"]) == r["budget"]}
+    return last, list(at), validators, cell, at
+
+
+def _label(method, at, last) -> str:
+    return method if at[method] == last else f"{method} (budget {at[method]})"
 
 
 def selection_table(result) -> str:
     """Markdown: target accuracy % of each validator's pick (gap to the oracle in brackets)."""
-    last, methods, validators, cell = _at_largest(result)
+    last, methods, validators, cell, at = _at_largest(result)
     lines = ["| method | " + " | ".join(validators) + " |", "|---|" + "---:|" * len(validators)]
     for m in methods:
         cells = []
@@ -32,7 +43,7 @@ def selection_table(result) -> str:
                 cells.append("-")
             else:
                 cells.append(f"{100 * r['accuracy']:.1f}" + ("" if v == ORACLE else f" ({100 * r['gap']:+.1f})"))
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_label(m, at, last)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -65,11 +76,36 @@ def ranking_table(result) -> str:
 def plot_selection_gaps(result, path: Path) -> None:
     """Heat map: methods x validators, the gap (points) between the oracle's pick and the
     validator's at the largest budget."""
-    from matplotlib.figure import Figure
-
-    last, methods, validators, cell = _at_largest(result)
+    last, methods, validators, cell, at = _at_largest(result)
     validators = [v for v in validators if v != ORACLE]
     gaps = np.array([[100 * cell[(m, v)]["gap"] if (m, v) in cell else np.nan for v in validators] for m in methods])
+    plot_gap_heatmap(gaps, [_label(m, at, last) for m in methods], validators, path, title=f"points lost to the oracle's pick, budget '{last}'")
+
+
+def plot_gap_heatmap(gaps, methods, validators, path, *, title="points lost to the oracle's pick") -> None:
+    """Write a heat map of ``gaps`` (methods x validators, points behind the oracle) to ``path``.
+
+    Parameters
+    ----------
+    gaps : array-like of shape (n_methods, n_validators)
+        NaN where a validator did not apply (shown as ``-``).
+    methods, validators : list of str
+        Row and column labels.
+    path : str or Path
+        The image file (its suffix picks the format).
+    title : str, optional
+
+    Raises
+    ------
+    ValueError
+        If the shape of ``gaps`` does not match the labels.
+    """
+    from matplotlib.figure import Figure
+
+    gaps = np.asarray(gaps, dtype=np.float64)
+    if gaps.shape != (len(methods), len(validators)):
+        raise ValueError(f"gaps must have shape (methods, validators) = ({len(methods)}, {len(validators)}); "
+                         f"got {gaps.shape}.")
     fig = Figure(figsize=(0.9 * len(validators) + 2.5, 0.4 * len(methods) + 1.6), layout="constrained")
     ax = fig.subplots()
     top = max(1.0, float(np.nanmax(gaps))) if np.isfinite(gaps).any() else 1.0
@@ -79,7 +115,7 @@ def plot_selection_gaps(result, path: Path) -> None:
                 color="white" if np.isfinite(g) and g > top / 2 else "black")
     ax.set_xticks(range(len(validators)), validators, rotation=30, ha="right")
     ax.set_yticks(range(len(methods)), methods)
-    ax.set_title(f"points lost to the oracle's pick, budget '{last}'")
+    ax.set_title(title)
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.savefig(path, dpi=120)
 

@@ -62,7 +62,8 @@ class Selection:
         The grid's points, in order.
     scores : dict of str to ndarray
         Validator -> its score of every configuration (higher is better; NaN where the
-        validator does not apply, e.g. probabilities a model lacks, or a single row per class).
+        validator does not apply, e.g. probabilities a model lacks, entropy of hard (0/1)
+        probabilities, or a single row per class).
     accuracy : ndarray or None
         Target accuracy of every configuration refitted on all rows (only with ``y_target``).
     picks : dict of str to int or None
@@ -95,7 +96,7 @@ class Selection:
 
 
 def select(build, grid, X, y, sample_domain, *, validators="all", y_target=None, test=None, n_splits=3,
-           alpha=0.55, random_state=0) -> Selection:
+           alpha=0.55, features=None, mix=None, random_state=0) -> Selection:
     """Score every configuration of ``grid`` with every validator, without target labels.
 
     For each configuration, ``build(params)`` makes an unfitted domain-aware classifier
@@ -115,6 +116,8 @@ def select(build, grid, X, y, sample_domain, *, validators="all", y_target=None,
     grid : list of dict
         The configurations.
     X : array-like of shape (n, d)
+        The rows the models see. Anything a model accepts and that integer arrays index
+        works (e.g. row ids of images for fine-tuning) when ``features`` and ``mix`` are given.
     y : array-like of shape (n,)
         Source labels; ``-1`` for target rows (unlabelled, skada's convention).
     sample_domain : array-like of shape (n,)
@@ -129,6 +132,12 @@ def select(build, grid, X, y, sample_domain, *, validators="all", y_target=None,
     n_splits : int, default=3
     alpha : float, default=0.55
         MixVal's mixing weight (the paper's).
+    features : array-like of shape (n, d), optional
+        What the domain classifier of ``iwcv`` and ``dev`` sees (default ``X``): e.g. the
+        frozen embeddings of images whose model is fine-tuned.
+    mix : callable, optional
+        ``mix(X_a, X_b, alpha)`` -> MixVal's probes; default ``alpha * X_a + (1 - alpha) * X_b``
+        (pixels or features mixed alike).
     random_state : int, default=0
         Folds, the domain classifier and MixVal's partners.
 
@@ -164,10 +173,14 @@ def select(build, grid, X, y, sample_domain, *, validators="all", y_target=None,
     k = min(int(n_splits), int(counts.min()))
     folds = list(StratifiedKFold(k, shuffle=True, random_state=random_state).split(source, y[source])) if k >= 2 \
         else []
-    weights = [_weights(X, source[tr], source[va], target, random_state) for tr, va in folds] \
+    F = X if features is None else np.asarray(features)
+    if len(F) != len(X):
+        raise ValueError(f"features must have one row per row of X ({len(X)}); got {len(F)}.")
+    weights = [_weights(F, source[tr], source[va], target, random_state) for tr, va in folds] \
         if {"iwcv", "dev"} & set(names) else [None] * len(folds)
     rng = np.random.default_rng(random_state)
     perm, alpha = mixup_pairs(len(target), alpha, rng)
+    mix = _interpolate if mix is None else mix
 
     scored = y_target is not None or test is not None
     out = Selection(configs, scores={v: np.full(len(configs), np.nan) for v in names},
@@ -175,8 +188,8 @@ def select(build, grid, X, y, sample_domain, *, validators="all", y_target=None,
     seconds = {v: 0.0 for v in [*VALIDATORS, ORACLE]}
     for c, params in enumerate(configs):
         try:
-            _score_configuration(out, c, build, params, X, y, sd, source, target, folds, weights, names, perm, alpha,
-                                 y_target, test, seconds)
+            _score_configuration(out, c, build, params, X, y, sd, source, target, folds, weights, names,
+                                 (perm, alpha, mix), y_target, test, seconds)
         except (ValueError, np.linalg.LinAlgError) as exc:  # an infeasible point of the grid, not the whole grid
             out.errors[c] = f"{type(exc).__name__}: {exc}"
             for v in names:
@@ -190,9 +203,10 @@ def select(build, grid, X, y, sample_domain, *, validators="all", y_target=None,
     return out
 
 
-def _score_configuration(out, c, build, params, X, y, sd, source, target, folds, weights, names, perm, alpha,
-                         y_target, test, seconds) -> None:
+def _score_configuration(out, c, build, params, X, y, sd, source, target, folds, weights, names, mixing, y_target,
+                         test, seconds) -> None:
     """Fill configuration ``c``'s scores (and target accuracy) in ``out``."""
+    perm, alpha, mix = mixing
     if folds and (set(_FOLDED) | {"reverse"}) & set(names):
         folded, took = _folded_scores(build, params, X, y, sd, source, target, folds, weights, names)
         for v, value in folded.items():
@@ -206,17 +220,25 @@ def _score_configuration(out, c, build, params, X, y, sd, source, target, folds,
     for v in [*_ON_TARGET, ORACLE]:
         seconds[v] += took
     proba = model.predict_proba(X[target], sample_domain=sd[target]) if hasattr(model, "predict_proba") else None
-    if "entropy" in names and proba is not None:
+    if "entropy" in names and proba is not None and not _one_hot(proba):  # hard predictions: no information
         out.scores["entropy"][c] = -prediction_entropy(proba)
     if "snd" in names and proba is not None:
         out.scores["snd"][c] = soft_neighbourhood_density(proba)
     if "mixval" in names:
-        probes = alpha * X[target] + (1 - alpha) * X[target][perm]
+        probes = mix(X[target], X[target][perm], alpha)
         out.scores["mixval"][c] = mixval_score(pred, perm, alpha, model.predict(probes, sample_domain=sd[target]))
     if y_target is not None:
         out.accuracy[c] = accuracy(np.asarray(y_target), np.asarray(pred))
     elif test is not None:
-        out.accuracy[c] = accuracy(np.asarray(test[1]), np.asarray(model.predict(np.asarray(test[0]))))
+        out.accuracy[c] = accuracy(np.asarray(test[1]), np.asarray(model.predict(test[0])))
+
+
+def _interpolate(a, b, alpha):
+    return alpha * a + (1 - alpha) * b
+
+
+def _one_hot(proba) -> bool:
+    return bool(np.isin(np.asarray(proba), (0.0, 1.0)).all())
 
 
 def _argmax(values) -> int | None:
