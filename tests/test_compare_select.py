@@ -80,8 +80,19 @@ def test_select_needs_a_target_and_known_validators(pair):
     source, target = pair
     with pytest.raises(ValueError, match=r"chooses configurations for a target domain"):
         compare_features(source, select="all", budgets=("all",), repeats=1, methods=["logreg"], progress=False)
-    with pytest.raises(ValueError, match=r"Unknown validators \['cv'\]"):
+    with pytest.raises(ValueError, match=r"Unknown validators \['cv'\]; expected some of .*, 'default' or 'all'"):
         compare_features(source, target=target, select="cv", **KW)
+
+
+def test_the_default_validator_is_reverse_validation_and_bare_select_runs_it():
+    from featx.cli.main import build_parser
+    from featx.select import DEFAULT_VALIDATOR, check_validators
+
+    assert check_validators("default") == [DEFAULT_VALIDATOR] == ["reverse"]
+    parser = build_parser()
+    assert parser.parse_args(["compare", "a/", "--target", "b/", "--select"]).select == "default"
+    assert parser.parse_args(["compare", "a/", "--target", "b/"]).select is None
+    assert parser.parse_args(["compare", "a/", "--select", "iwcv", "--target", "b/"]).select == "iwcv"
 
 
 def test_finetuning_learning_rate_is_selected_on_images_and_target_labels_reach_the_oracle_only(

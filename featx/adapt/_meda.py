@@ -150,10 +150,10 @@ class MEDA(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_features, 2 * n_components_)
+    components_ : ndarray of shape (n_features, 2k), k = ``n_components_``
         The factor of the geodesic flow kernel.
     n_components_ : int
-    X_fit_ : ndarray of shape (n_fit, 2 * n_components_)
+    X_fit_ : ndarray of shape (n_fit, 2k)
         Embedded unit-length rows (source then target) the kernel is taken against.
     dual_coef_ : ndarray of shape (n_fit, n_classes)
         :math:`\\beta`.

@@ -18,9 +18,10 @@ def add_parser(sub) -> None:
                                      "alignment (its default head) or ALIGNMENT+HEAD, and fine-tuning names; default: "
                                      "every frozen head, the alignment methods with --target, and ft-last, ft-full, lp-ft")
     p.add_argument("--test-fraction", type=float, default=0.3)
-    p.add_argument("--select", default=None, metavar="VALIDATOR[,VALIDATOR...]|all",
+    p.add_argument("--select", default=None, nargs="?", const="default", metavar="VALIDATOR[,VALIDATOR...]|all",
                    help="also let validators without target labels (source-cv, iwcv, dev, entropy, snd, reverse, "
                         "mixval) pick each feature method's configuration from its grid, beside the oracle; "
+                        "without a value: reverse, the one that trailed the oracle least in featx's measurements; "
                         "needs --target")
     p.add_argument("--select-finetune", action="store_true",
                    help="with --select, also pick each fine-tuning strategy's learning rate (about 12x the cost of "

@@ -187,8 +187,8 @@ def finetune_selection_task(method, validators, make, source, rows, target, feat
     oracle = {"y_target": np.asarray(target.labels)} if test is None else \
         {"test": (table.offsets[2] + np.arange(len(test)), np.asarray(test.labels))}
     skipped = [{"validator": v, "params": None, "score": None, "accuracy": float("nan"), "gap": float("nan"),
-                "grid_size": len(selection_grid(method)), "infeasible": 0, "rank_corr": float("nan"), "fit_s": 0.0,
-                "select_s": 0.0, "skipped": SKIPPED[v]} for v in names if v in SKIPPED]
+                "grid_size": len(selection_grid(method)), "infeasible": 0, "rank_corr": float("nan"),
+                "fit_s": float("nan"), "select_s": 0.0, "skipped": SKIPPED[v]} for v in names if v in SKIPPED]
     if not asked:
         return skipped
     start = time.perf_counter()

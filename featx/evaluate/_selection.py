@@ -72,7 +72,8 @@ def summarise_selection(records, methods, budgets, validators) -> list[dict]:
     for method in methods:
         for budget in budgets:
             for name in [*validators, ORACLE]:
-                rows = [r for r in records if r["method"] == method and r["budget"] == budget and r["validator"] == name]
+                rows = [r for r in records if r["method"] == method and r["budget"] == budget and r["validator"] == name
+                        and not r.get("skipped")]  # not run (reverse validation for fine-tuning): no cost, no pick
                 if not rows:
                     continue
                 acc = [r["accuracy"] for r in rows if np.isfinite(r["accuracy"])]

@@ -12,9 +12,10 @@ from featx.select._scores import (
     prediction_entropy,
     soft_neighbourhood_density,
 )
-from featx.select._selection import ORACLE, VALIDATORS, Selection, check_validators, select
+from featx.select._selection import DEFAULT_VALIDATOR, ORACLE, VALIDATORS, Selection, check_validators, select
 
 __all__ = [
+    "DEFAULT_VALIDATOR",
     "ORACLE",
     "VALIDATORS",
     "Selection",
