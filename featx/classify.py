@@ -1,5 +1,6 @@
-"""Classifier building blocks for features: a standard scaler with a noise floor and a classifier
-tuned by inner cross-validation on the rows it is fitted on (numpy and scikit-learn only).
+"""Classifier building blocks for features: a standard scaler with a noise floor, a classifier
+tuned by inner cross-validation on the rows it is fitted on, and class-balanced self-training on
+unlabelled rows (numpy and scikit-learn only).
 
 The named heads (``logreg``, ``knn``, ...) are defined once, in :mod:`featx.methods`.
 """
@@ -14,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.domains import domain_moments
 
-__all__ = ["FlooredStandardScaler", "TunedClassifier"]
+__all__ = ["ClassBalancedSelfTraining", "FlooredStandardScaler", "TunedClassifier", "class_balanced_selection"]
 
 
 class FlooredStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -161,3 +162,138 @@ class TunedClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities, when the tuned classifier has them."""
         check_is_fitted(self)
         return self.estimator_.predict_proba(validate_data(self, X, dtype=None, reset=False))
+
+
+def class_balanced_selection(pred, confidence, portion) -> np.ndarray:
+    """Rows to pseudo-label: in every predicted class ``c``, the ``ceil(portion * n_c)`` rows of
+    highest confidence among the ``n_c`` rows predicted ``c``.
+
+    Each class gets its own threshold :math:`\\lambda_c` (the confidence ranked at
+    :math:`p\\,n_c`), so a class the model is unsure of is not crowded out by the easy ones:
+    the class-balanced selection of CBST.
+
+    References
+    ----------
+    .. [1] Y. Zou, Z. Yu, B. V. K. V. Kumar, J. Wang. "Unsupervised Domain Adaptation for Semantic
+       Segmentation via Class-Balanced Self-Training." ECCV 2018.
+    """
+    pred, confidence = np.asarray(pred), np.asarray(confidence, dtype=np.float64)
+    chosen = np.zeros(len(pred), dtype=bool)
+    for c in np.unique(pred):
+        rows = np.flatnonzero(pred == c)
+        k = int(np.ceil(portion * len(rows)))
+        chosen[rows[np.argsort(-confidence[rows], kind="stable")[:k]]] = True
+    return chosen
+
+
+class ClassBalancedSelfTraining(ClassifierMixin, BaseEstimator):
+    """Class-balanced self-training: refit on the labelled rows plus the most confident
+    pseudo-labelled rows of every predicted class, a growing share each round, until the
+    pseudo-labels stop changing.
+
+    ``y == -1`` marks unlabelled rows (scikit-learn's semi-supervised convention and skada's).
+    The first fit uses the labelled rows only; round ``t`` pseudo-labels the unlabelled rows
+    with the current model and keeps :func:`class_balanced_selection` of them with portion
+    ``min(start + t * step, max_portion)``; the estimator is refitted with the settings the
+    first fit chose (a :class:`TunedClassifier` tunes once, on the labelled rows).
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``, optional
+        Default ``LogisticRegression(max_iter=2000)``.
+    start, step, max_portion : float, default=0.2, 0.05, 0.5
+        The share of each predicted class taken in the first round, its growth per round and
+        its cap (CBST's schedule).
+    max_iter : int, default=10
+        Rounds at most.
+
+    Attributes
+    ----------
+    estimator_ : fitted classifier
+    pseudo_labels_ : ndarray of shape (n_unlabelled,)
+        The last round's labels of the unlabelled rows.
+    n_iter_ : int
+        Fits run: 1 + the self-training rounds (stopped early when the chosen rows and their
+        labels repeat).
+    classes_ : ndarray
+    n_features_in_ : int
+
+    References
+    ----------
+    .. [1] Y. Zou, Z. Yu, B. V. K. V. Kumar, J. Wang. "Unsupervised Domain Adaptation for Semantic
+       Segmentation via Class-Balanced Self-Training." ECCV 2018.
+    """
+
+    #: ``AdaptThenClassify`` passes the target rows (``y == -1``) to a head that says so.
+    uses_unlabelled = True
+
+    def __init__(self, estimator=None, *, start=0.2, step=0.05, max_portion=0.5, max_iter=10):
+        self.estimator = estimator
+        self.start = start
+        self.step = step
+        self.max_portion = max_portion
+        self.max_iter = max_iter
+
+    def fit(self, X, y):
+        """Fit on the labelled rows, then self-train on the unlabelled ones.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels; ``-1`` for unlabelled rows.
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.base import clone
+        from sklearn.utils.multiclass import check_classification_targets
+
+        for name in ("start", "step", "max_portion"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"The '{name}' parameter of ClassBalancedSelfTraining must be a float in [0, 1]. "
+                                 f"Got {value!r} instead.")
+        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 0:
+            raise ValueError(f"The 'max_iter' parameter of ClassBalancedSelfTraining must be an int >= 0. "
+                             f"Got {self.max_iter!r} instead.")
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        unlabelled = (y == -1) if y.dtype.kind in "iuf" else np.zeros(len(y), dtype=bool)
+        if unlabelled.all():
+            raise ValueError("ClassBalancedSelfTraining needs labelled rows (y != -1); got none.")
+        check_classification_targets(y[~unlabelled])
+        base = clone(self.estimator) if self.estimator is not None else LogisticRegression(max_iter=2000)
+        first = base.fit(X[~unlabelled], y[~unlabelled])
+        if not hasattr(first, "predict_proba"):
+            raise ValueError(f"ClassBalancedSelfTraining needs an estimator with predict_proba; got "
+                             f"{type(first).__name__}.")
+        settings = getattr(first, "estimator_", first)  # a TunedClassifier's choice, kept for the refits
+        self.estimator_, self.n_iter_, previous = first, 1, None
+        U, labelled = X[unlabelled], (X[~unlabelled], y[~unlabelled])
+        pseudo = first.predict(U) if len(U) else np.empty(0, dtype=y.dtype)
+        for t in range(self.max_iter if len(U) else 0):
+            proba = self.estimator_.predict_proba(U)
+            pseudo = self.estimator_.classes_[np.argmax(proba, axis=1)]
+            chosen = class_balanced_selection(pseudo, proba.max(axis=1), min(self.start + t * self.step,
+                                                                              self.max_portion))
+            key = (chosen.tobytes(), pseudo[chosen].tobytes())
+            if key == previous:
+                break
+            previous = key
+            self.estimator_ = clone(settings).fit(np.vstack([labelled[0], U[chosen]]),
+                                                  np.r_[labelled[1], pseudo[chosen]])
+            self.n_iter_ = t + 2
+        self.pseudo_labels_ = self.estimator_.predict(U) if len(U) else pseudo
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X):
+        """Predictions of the self-trained classifier."""
+        check_is_fitted(self)
+        return self.estimator_.predict(validate_data(self, X, dtype=[np.float64, np.float32], reset=False))
+
+    def predict_proba(self, X):
+        """Class probabilities of the self-trained classifier."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(validate_data(self, X, dtype=[np.float64, np.float32], reset=False))

@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
 from featx.adapt import BDA, CORAL, GFK, JDA, MEDA, TCA, AdaptThenClassify, DomainScaled, EasyTL, SubspaceAlignment
-from featx.classify import FlooredStandardScaler, TunedClassifier
+from featx.classify import ClassBalancedSelfTraining, FlooredStandardScaler, TunedClassifier
 
 __all__ = [
     "DEFAULT_HEAD",
@@ -95,12 +95,13 @@ def _scaled(estimator):
     return make_pipeline(FlooredStandardScaler(), estimator)
 
 
+_LOGREG_C = {"logisticregression__C": [0.01, 0.1, 1.0, 10.0, 100.0]}
 _FT_LR = {"lr": [3e-4, 1e-3, 3e-3]}  # around FineTuneClassifier's default 1e-3, a factor ~3 apart
 _ENTRIES = [
     # heads: trained on labelled source rows only
     Method("logreg", "head", "logistic regression (lbfgs) on standardised features",
            lambda: _scaled(LogisticRegression(max_iter=2000)),
-           {"logisticregression__C": [0.01, 0.1, 1.0, 10.0, 100.0]}),
+           _LOGREG_C),
     Method("linear-svm", "head", "linear SVM (libsvm) on standardised features",
            lambda: _scaled(SVC(kernel="linear")), {"svc__C": [0.001, 0.01, 0.1, 1.0]}),
     Method("rbf-svm", "head", "RBF SVM on standardised features, gamma='scale'",
@@ -109,6 +110,10 @@ _ENTRIES = [
            lambda: KNeighborsClassifier(5, weights="distance"), {"n_neighbors": [1, 3, 5, 10]}),
     Method("1nn", "head", "1-nearest neighbour, Euclidean", lambda: KNeighborsClassifier(1)),
     Method("ncm", "head", "nearest class mean", NearestCentroid),
+    Method("selftrain", "head", "class-balanced self-training (Zou et al. 2018) of the logistic head on the target: "
+           "C by inner CV on the source, then up to 10 rounds adding the most confident 20% to 50% of each "
+           "predicted class", lambda: ClassBalancedSelfTraining(
+               TunedClassifier(_scaled(LogisticRegression(max_iter=2000)), _LOGREG_C))),
     Method("ridge", "head", "ridge classifier on standardised features",
            lambda: _scaled(RidgeClassifier()), {"ridgeclassifier__alpha": [0.1, 1.0, 10.0, 100.0]}),
     # alignment: fitted on labelled source + unlabelled target rows
@@ -229,9 +234,10 @@ def make_head(name: str, *, tune: bool = True, random_state=0):
     KNeighborsClassifier(n_neighbors=1)
     """
     entry = get_method(name, "head")
-    if not tune:
-        return entry.build()
-    return TunedClassifier(entry.build(), entry.grid or None, random_state=random_state)
+    built = entry.build()
+    if not tune or getattr(built, "uses_unlabelled", False):  # a self-training head tunes inside
+        return built
+    return TunedClassifier(built, entry.grid or None, random_state=random_state)
 
 
 def make_method(method: str = "none", head: str | None = None, *, scale: str = "zscore", tune: bool = True,

@@ -65,7 +65,10 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``[DomainStandardScaler(), CORAL()]``). ``"passthrough"``: no alignment, the
         classifier alone on labelled source rows.
     classifier : classifier, optional
-        Any scikit-learn classifier; default ``LogisticRegression(max_iter=1000)``.
+        Any scikit-learn classifier; default ``LogisticRegression(max_iter=1000)``. A classifier
+        whose ``uses_unlabelled`` attribute is true (e.g.
+        :class:`featx.classify.ClassBalancedSelfTraining`) also gets the adapted target rows,
+        labelled ``-1``.
 
     Attributes
     ----------
@@ -116,7 +119,11 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.adapter_ = clone(self.adapter if self.adapter is not None else CORAL())
             Z = self.adapter_.fit_transform(X, y, sample_domain=sd)
         self.classifier_ = clone(self.classifier if self.classifier is not None else LogisticRegression(max_iter=1000))
-        self.classifier_.fit(Z[keep], y[keep])
+        if getattr(self.classifier_, "uses_unlabelled", False) and y.dtype.kind in "iuf":  # target rows too, as -1
+            rows = keep | (sd < 0)
+            self.classifier_.fit(Z[rows], np.where(keep[rows], y[rows], MASKED_LABEL))
+        else:
+            self.classifier_.fit(Z[keep], y[keep])
         self.classes_ = self.classifier_.classes_
         return self
 
