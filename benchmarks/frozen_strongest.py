@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from featx.domains import pack_domains
 from featx.methods import make_method
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
@@ -30,9 +31,7 @@ METHODS = ["logreg", "easytl", "coral", "coral+selftrain", "meda"]
 
 
 def run(method, source, target):
-    X = np.vstack([source.X, target.X])
-    y = np.r_[source.y, np.full(len(target), -1)]
-    sd = np.r_[np.ones(len(source), int), np.full(len(target), -2)]
+    X, y, sd, _ = pack_domains(source, target)
     start = time.perf_counter()
     pred = make_method(method).fit(X, y, sample_domain=sd).predict(target.X)
     return float(np.mean(pred == target.y)), time.perf_counter() - start

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.adapt._compose import check_labelled_source
 from featx.adapt._gfk import geodesic_flow_factor
+from featx.adapt._kernel import rbf_kernel, squared_distances
 from featx.adapt._subspace import pca_basis, subspace_size
 from featx.adapt._tca import mmd_vectors
 from featx.domains import MASKED_LABEL, unit_rows
@@ -235,12 +236,12 @@ class MEDA(ClassifierMixin, BaseEstimator):
         self.components_, self.n_components_ = geodesic_flow_factor(Ps, Pt), int(k)
         Zs, Zt = Xs @ self.components_, Xt @ self.components_
         Z = unit_rows(np.vstack([Zs, Zt]))
-        K = self._kernel(Z, Z)
+        K = rbf_kernel(Z, Z, 0.5)  # sigma = 1 on unit rows, as the reference code
         L = cosine_knn_laplacian(Z, self.n_neighbors) if self.rho > 0 else sparse.csr_matrix((n, n))
         Y = np.zeros((n, len(self.classes_)))
         Y[np.arange(len(ys)), codes] = 1.0
         is_source = np.r_[np.ones(len(ys), bool), np.zeros(len(Xt), bool)]
-        pseudo = codes[_nearest(Z[len(ys):], Z[: len(ys)])]  # 1-NN start
+        pseudo = codes[np.argmin(squared_distances(Z[len(ys):], Z[: len(ys)]), axis=1)]  # 1-NN start
         self.mu_ = []
         for _ in range(self.n_iter if len(Xt) else 1):  # without target rows: no MMD, one solve
             vectors, weights = [], []
@@ -256,16 +257,11 @@ class MEDA(ClassifierMixin, BaseEstimator):
         self.pseudo_labels_ = self.classes_[pseudo]
         return self
 
-    @staticmethod
-    def _kernel(A, B):
-        sq = (A**2).sum(1)[:, None] + (B**2).sum(1)[None, :] - 2 * A @ B.T
-        return np.exp(-np.maximum(sq, 0.0) / 2.0)  # sigma = 1 on unit rows
-
     def _scores(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         Z = unit_rows(np.asarray(X, np.float64) @ self.components_)
-        return self._kernel(Z, self.X_fit_) @ self.dual_coef_
+        return rbf_kernel(Z, self.X_fit_, 0.5) @ self.dual_coef_
 
     def decision_function(self, X) -> np.ndarray:
         """:math:`k(x, X_{fit}) \\beta`: shape (n_samples, n_classes), or (n_samples,) with two
@@ -277,9 +273,3 @@ class MEDA(ClassifierMixin, BaseEstimator):
         """Labels of the rows (as target rows)."""
         scores = self._scores(X)
         return self.classes_[np.argmax(scores, axis=1)]
-
-
-def _nearest(A, B) -> np.ndarray:
-    """Index of each row of ``A``'s nearest row of ``B`` (Euclidean)."""
-    sq = (B**2).sum(1)[None, :] - 2 * A @ B.T
-    return np.argmin(sq, axis=1)
