@@ -5,7 +5,7 @@ EfficientNet-Lite0 embeddings (cached) of 2,000 MNIST and the 2,007 USPS test im
 every source label (budget ``all``), the registry's defaults, target labels only score. Prints a
 table (target accuracy %, fit seconds) and writes JSON.
 
-    python benchmarks/frozen_strongest.py [--methods logreg,easytl,coral,coral+selftrain,meda]
+    python benchmarks/frozen_strongest.py [--methods logreg,easytl,coral,coral+selftrain,meda,ot,jdot,dann,cdan-e,mcc]
                                           [--data ../shared/data] [--out benchmarks/results/frozen_strongest.json]
 """
 
@@ -27,7 +27,7 @@ from select_validators import embedding_tasks  # noqa: E402
 
 from digit_images import DEFAULT_DATA  # noqa: E402
 
-METHODS = ["logreg", "easytl", "coral", "coral+selftrain", "meda"]
+METHODS = ["logreg", "easytl", "coral", "coral+selftrain", "meda", "ot", "jdot", "dann", "cdan-e", "mcc"]
 
 
 def run(method, source, target):

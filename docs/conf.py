@@ -107,6 +107,7 @@ API_SECTIONS = [
     ("featx.protocol", "The evaluation protocol", "Budget draws, splits, confidence intervals, domain distance."),
     ("featx.metrics", "Metrics", "The scores featx reports."),
     ("featx.evaluate", "Comparisons and reports", "Frozen vs aligned vs fine-tuned under one protocol."),
+    ("featx.deepda", "Deep-DA heads", "DANN, CDAN+E and MCC trained on cached embeddings (torch)."),
     ("featx.finetune", "Fine-tuning", "The end-to-end baseline on the same backbone."),
     ("featx.persist", "Saving models", "skops files: no pickle, no code run from the file."),
     ("featx.utils.machine", "Machine", "The CPU code paths a run takes."),

@@ -9,10 +9,14 @@ target are ``1`` and ``-2``).
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
 
 from featx.features import FeatureSet
 
 __all__ = [
+    "check_labelled_source",
+    "labelled_source_mask",
     "DEFAULT_SOURCE",
     "DEFAULT_TARGET",
     "LEAK_RTOL",
@@ -218,3 +222,35 @@ def scale_per_domain(X, sample_domain, how: str = "zscore") -> np.ndarray:
             mean, scale = domain_moments(X[rows])
             X[rows] = (X[rows] - mean) / scale
     return X
+
+
+def labelled_source_mask(y, sample_domain) -> np.ndarray:
+    """Rows that are source (``sample_domain >= 0``) and carry a label (``y != -1``)."""
+    y = np.asarray(y)
+    masked = (y == MASKED_LABEL) if y.dtype.kind in "iuf" else np.zeros(len(y), dtype=bool)
+    return (np.asarray(sample_domain) >= 0) & ~masked
+
+
+def check_labelled_source(estimator, X, y, sample_domain):
+    """Validate ``X, y`` for a domain-aware classifier's ``fit``.
+
+    Returns ``X, y, sample_domain, keep`` where ``keep`` marks the labelled source rows.
+
+    Raises
+    ------
+    ValueError
+        When no source row carries a label, or the labelled source rows hold one class.
+    """
+    X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32])
+    sd = check_sample_domain(X, y, sample_domain)
+    keep = labelled_source_mask(y, sd)
+    if not keep.any():
+        raise ValueError(
+            f"{type(estimator).__name__} needs labelled source rows (sample_domain >= 0, y != -1); got none."
+        )
+    check_classification_targets(y[keep])
+    classes = np.unique(y[keep])
+    if len(classes) < 2:
+        raise ValueError(f"{type(estimator).__name__} needs labelled source rows of at least 2 classes; "
+                         f"got 1 class ({classes[0]}).")
+    return X, y, sd, keep

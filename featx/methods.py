@@ -14,7 +14,8 @@ shallow domain adaptation, unless told otherwise.
 
 Fine-tuning entries are data here (keyword arguments of
 :class:`featx.finetune.FineTuneClassifier`); this module imports neither torch nor the
-fine-tuning code.
+fine-tuning code. The deep domain-adaptation heads (:mod:`featx.deepda`) import torch when
+one is built.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
-from featx.adapt import BDA, CORAL, GFK, JDA, MEDA, TCA, AdaptThenClassify, DomainScaled, EasyTL, SubspaceAlignment
+from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, TCA, AdaptThenClassify, DomainScaled, EasyTL, OTMapping,
+                         PerSourceEnsemble, PooledSources, SubspaceAlignment)
 from featx.classify import ClassBalancedSelfTraining, FlooredStandardScaler, TunedClassifier
 
 __all__ = [
     "DEFAULT_HEAD",
     "REGISTRY",
     "SCALES",
+    "SOURCES",
     "Method",
     "canonical_name",
     "default_methods",
@@ -54,6 +57,10 @@ __all__ = [
 DEFAULT_HEAD = "logreg"
 #: Per-domain scalings a feature model can start with (:class:`featx.adapt.DomainScaled`).
 SCALES = ("zscore", "unit", "none")
+#: How a model treats several labelled source domains: as the method does ("native": CORAL and
+#: OT map each source on its own, the others pool), all as one ("pooled", scaling included),
+#: or one model per source with the probabilities averaged ("per-source").
+SOURCES = ("native", "pooled", "per-source")
 
 
 @dataclass(frozen=True)
@@ -91,11 +98,23 @@ class Method:
     select_grid: dict = field(default_factory=dict)
 
 
+def _deepda(name: str, **params):
+    """A builder of a :mod:`featx.deepda` head: torch is imported when the model is built,
+    not with the registry."""
+    def build():
+        import featx.deepda as deepda
+
+        return getattr(deepda, name)(**params)
+
+    return build
+
+
 def _scaled(estimator):
     return make_pipeline(FlooredStandardScaler(), estimator)
 
 
 _LOGREG_C = {"logisticregression__C": [0.01, 0.1, 1.0, 10.0, 100.0]}
+_TRADE_OFF = {"trade_off": [0.3, 1.0, 3.0]}  # the transfer loss's weight, around the papers' 1
 _FT_LR = {"lr": [3e-4, 1e-3, 3e-3]}  # around FineTuneClassifier's default 1e-3, a factor ~3 apart
 _ENTRIES = [
     # heads: trained on labelled source rows only
@@ -135,6 +154,22 @@ _ENTRIES = [
     Method("meda", "alignment", "MEDA (Wang et al. 2018): GFK manifold, adaptive marginal/conditional MMD and a "
            "graph Laplacian in a kernel classifier, 10 pseudo-label rounds, its own classifier", MEDA, own_head=True,
            select_grid={"lam": [1.0, 10.0, 100.0], "rho": [0.0, 1.0]}),
+    Method("ot", "alignment", "class-regularised entropic optimal transport (OT-GL, Courty et al. 2017) through POT: "
+           "each source row moved to the barycentre of its target coupling, reg_e 0.1 on the median-normalised cost, "
+           "reg_cl 1", OTMapping, select_grid={"reg_e": [0.1, 0.5], "reg_cl": [0.1, 1.0, 10.0]}),
+    Method("jdot", "alignment", "JDOT (Courty et al. 2017): exact OT on features and labels alternated with a ridge "
+           "classifier of the target, 10 rounds, ridge penalty by GCV on the source, its own classifier", JDOT,
+           own_head=True, select_grid={"alpha": [0.1, 1.0, 10.0]}),
+    # deep domain adaptation on the embeddings (torch; a bottleneck + classifier, the backbone untouched)
+    Method("dann", "alignment", "DANN (Ganin et al. 2016) head on the embeddings: 256-d bottleneck, adversarial "
+           "domain classifier through gradient reversal, 1000 SGD steps, its own classifier", _deepda("DANN"),
+           own_head=True, select_grid=_TRADE_OFF),
+    Method("cdan-e", "alignment", "CDAN+E (Long et al. 2018) head on the embeddings: the domain classifier on the "
+           "features x predictions map, entropy-weighted, 1000 SGD steps, its own classifier", _deepda("CDAN"),
+           own_head=True, select_grid=_TRADE_OFF),
+    Method("mcc", "alignment", "MCC (Jin et al. 2020) head on the embeddings: minimum class confusion of the target "
+           "predictions, temperature 2.5, 1000 SGD steps, its own classifier", _deepda("MCC"), own_head=True,
+           select_grid=_TRADE_OFF),
     # fine-tuning the backbone on the images (FineTuneClassifier keyword arguments)
     # (lr: the head's AdamW rate; the backbone's is backbone_lr_factor=0.1 of it)
     Method("ft-last", "finetune", "fine-tune the last 2 stages and the head", lambda: {"freeze": "last:2"},
@@ -241,7 +276,7 @@ def make_head(name: str, *, tune: bool = True, random_state=0):
 
 
 def make_method(method: str = "none", head: str | None = None, *, scale: str = "zscore", tune: bool = True,
-                random_state=0):
+                random_state=0, sources: str = "native"):
     """A new, unfitted domain-aware classifier from the registry: per-domain scaling,
     alignment ``method``, then ``head``.
 
@@ -262,12 +297,18 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
         keeps the registry's defaults.
     random_state : int, RandomState or None, default=0
         Folds of that inner cross-validation.
+    sources : {"native", "pooled", "per-source"}, default="native"
+        Several labelled source domains (:data:`SOURCES`): as the method treats them, pooled
+        into one (:class:`featx.adapt.PooledSources`), or one model per source with the
+        probabilities averaged (:class:`featx.adapt.PerSourceEnsemble`).
 
     Returns
     -------
     DomainScaled
         ``fit(X, y, sample_domain=...)`` / ``predict(X, sample_domain=None)`` around an
-        :class:`featx.adapt.AdaptThenClassify` (or :class:`featx.adapt.EasyTL`).
+        :class:`featx.adapt.AdaptThenClassify` (or :class:`featx.adapt.EasyTL`); inside
+        :class:`featx.adapt.PooledSources` or :class:`featx.adapt.PerSourceEnsemble` when
+        ``sources`` says so.
 
     Examples
     --------
@@ -279,6 +320,8 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}; got {scale!r}.")
+    if sources not in SOURCES:
+        raise ValueError(f"sources must be one of {list(SOURCES)}; got {sources!r}.")
     if head is not None:
         if "+" in method:
             raise ValueError(f"Give the head either in the name or as head=; got {method!r} and head={head!r}.")
@@ -294,7 +337,10 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
         model = entry.build()
     else:
         model = AdaptThenClassify(entry.build(), make_head(head, tune=tune, random_state=random_state))
-    return DomainScaled(model, how=scale)
+    model = DomainScaled(model, how=scale)
+    if sources == "pooled":
+        return PooledSources(model)
+    return PerSourceEnsemble(model) if sources == "per-source" else model
 
 
 def selection_grid(name: str) -> list[dict]:
@@ -359,7 +405,7 @@ def default_methods(with_target: bool, finetune: bool = True) -> list[str]:
     there is a target; the fine-tuning strategies when there are images."""
     out = ["logreg", "linear-svm", "rbf-svm", "knn", "ncm"]
     if with_target:
-        out += ["coral", "sa", "gfk", "tca", "jda", "easytl"]
+        out += ["coral", "sa", "gfk", "tca", "jda", "easytl", "meda", "mcc"]
     if finetune:
         out += list(list_methods("finetune"))
     return out

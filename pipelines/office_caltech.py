@@ -19,8 +19,10 @@ import scipy.io
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
-from featx.adapt import BDA, CORAL, GFK, JDA, MEDA, TCA, AdaptThenClassify, EasyTL, SubspaceAlignment
+from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, TCA, AdaptThenClassify, EasyTL, OTMapping,
+                         SubspaceAlignment)
 from featx.classify import TunedClassifier
+from featx.deepda import CDAN, DANN, MCC
 from featx.domains import scale_per_domain
 
 DOMAINS = {"C": "Caltech10", "A": "amazon", "W": "webcam", "D": "dslr"}
@@ -81,6 +83,12 @@ METHODS = {
     "EasyTL": lambda: EasyTL(),
     "EasyTL(c)": lambda: EasyTL(intra_align="raw"),
     "MEDA": lambda: MEDA(),  # its own kernel classifier; lam=10, the paper's SURF setting, is the default
+    "OT-GL": lambda: AdaptThenClassify(OTMapping(), one_nn()),  # the TPAMI paper's 1-NN head; featx's defaults
+    "JDOT": lambda: JDOT(),  # its own ridge classifier
+    # the deep-DA objectives on the histograms (a bottleneck + classifier, featx's defaults, seed 0)
+    "DANN": lambda: DANN(),
+    "CDAN+E": lambda: CDAN(),
+    "MCC": lambda: MCC(),
 }
 
 
@@ -90,7 +98,7 @@ def run_task(method: str, Xs, ys, Xt, yt) -> float:
     X = np.vstack([Xs, Xt])
     y = np.r_[ys, np.full(len(Xt), -1)]
     sd = np.r_[np.ones(len(Xs), int), -2 * np.ones(len(Xt), int)]
-    if isinstance(model, (AdaptThenClassify, EasyTL, MEDA)):
+    if isinstance(model, (AdaptThenClassify, EasyTL, MEDA, JDOT, DANN, MCC)):
         model.fit(X, y, sample_domain=sd)
     else:  # no adaptation: source rows only
         model.fit(Xs, ys)

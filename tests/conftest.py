@@ -11,6 +11,14 @@ from PIL import Image
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def estimator_instances():
+    """Every featx estimator with its defaults, the deep-DA heads trained 200 steps instead of
+    1000 (the common and bad-input checks fit them dozens of times; same code path)."""
+    from featx.utils.discovery import all_estimators
+
+    return [cls(max_iter=200) if cls.__module__.startswith("featx.deepda") else cls() for _, cls in all_estimators()]
+
+
 def make_images(root: Path, *, classes=("cat", "dog"), per_class=6, seed=0, fmt="png") -> Path:
     """Write small random RGB images of varied sizes into ``root/<class>/``."""
     rng = np.random.default_rng(seed)

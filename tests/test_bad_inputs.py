@@ -7,9 +7,9 @@ import pytest
 from sklearn.base import ClassifierMixin, clone
 from sklearn.utils import get_tags
 
-from featx.utils.discovery import all_estimators
+from .conftest import estimator_instances
 
-ESTIMATORS = [cls() for _, cls in all_estimators()]
+ESTIMATORS = estimator_instances()
 IDS = [type(e).__name__ for e in ESTIMATORS]
 
 

@@ -83,7 +83,7 @@ def test_evaluate_table_and_json(capsys, office, tmp_path):
         (["--source", "amazon", "--target", "dslr"], "No rows with domain 'dslr' in the given cache files; found domains ['amazon', 'webcam']"),
         (["--source", "amazon", "--target", "amazon"], "Source and target must be different domains; got ['amazon']"),
         (["--source", " , ", "--target", "webcam"], "Expected at least one domain name or .h5 file"),
-        (["--source", "amazon", "--target", "webcam", "--method", "dann"], "Unknown method 'dann'"),
+        (["--source", "amazon", "--target", "webcam", "--method", "adda"], "Unknown method 'adda'"),
         (["--source", "amazon", "--target", "webcam", "--head", "xgb"], "Unknown head 'xgb'"),
         (["--source", "amazon", "--target", "webcam", "--seed", "1", "--random-state", "2"],
          "got both --seed 1 and --random-state 2"),

@@ -87,8 +87,10 @@ def test_compare_records_summary_and_report(domains, tiny_backbone, tmp_path):
     assert len(data["records"]) == 12 and "| ncm | frozen |" in paths["markdown"].read_text()
     with pytest.raises(ValueError, match="need a target domain"):
         compare(src, backbone=tiny_backbone, methods=["coral"], cache_dir=tmp_path / "cache", progress=False)
-    with pytest.raises(ValueError, match="Unknown method 'dann'"):
-        compare(src, backbone=tiny_backbone, methods=["dann"], cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(ValueError, match="Unknown method 'adda'"):
+        compare(src, backbone=tiny_backbone, methods=["adda"], cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(ValueError, match="compare needs at least one labelled source; got an empty list"):
+        compare([], backbone=tiny_backbone, methods=["logreg"], cache_dir=tmp_path / "cache", progress=False)
     with pytest.raises(ValueError, match="repeats must be a positive int; got 0"):
         compare(src, backbone=tiny_backbone, repeats=0, cache_dir=tmp_path / "cache", progress=False)
     with pytest.raises(ValueError, match=r"ft_budgets must be some of the budgets \[1, 'all'\]; got \[5\] besides"):
@@ -118,6 +120,44 @@ def test_compare_cli(domains, tiny_backbone, tmp_path, capsys, monkeypatch):
     assert code == 0 and "| coral | " in (tmp_path / "s" / "report.md").read_text().split("Model selection")[1]
     code = main(["compare", str(src), "--budgets", "0"])
     assert code == 2 and "Budgets must be positive ints" in capsys.readouterr().err
+
+
+def test_several_sources_are_several_domains_everywhere(domains, tiny_backbone, tmp_path, capsys, monkeypatch):
+    """Two source folders: each cached on its own, rows coded 1 and 2, CORAL fits one map per
+    source, the CLI takes both, and the report names both."""
+    import featx.backbones as backbones
+    from featx.cli.main import main
+    from featx.evaluate._compare import _extract_sources
+
+    src, tgt = domains
+    second = make_images(tmp_path / "second", per_class=4, seed=5)
+    source, fs, info = _extract_sources([src, second], tiny_backbone, tmp_path / "cache", "cpu", False, "skip")
+    assert source.domain_names == ["source", "second"] and len(source) == len(fs) == 20
+    assert sorted(set(fs.domains)) == ["second", "source"] and info["rows"] == 20 and "; " in info["cache_file"]
+    assert source.load(19).size and source.ids[12].startswith("second/")
+    result = compare([src, second], target=tgt, backbone=tiny_backbone, budgets="all", repeats=1,
+                     methods=["coral", "ot"], cache_dir=tmp_path / "cache", progress=False)
+    assert result.info["roles"]["train"] == f"{src} + {second}"
+    assert {r["method"] for r in result.records} == {"coral", "ot"} and not result.failures
+    monkeypatch.setattr(backbones, "create_backbone", lambda name, **kw: tiny_backbone)
+    code = main(["compare", str(src), str(second), "--target", str(tgt), "--budgets", "all", "--repeats", "1",
+                 "--methods", "coral", "--cache-dir", str(tmp_path / "cache"), "--no-progress",
+                 "--out", str(tmp_path / "r")])
+    assert code == 0 and "| coral | aligned |" in capsys.readouterr().out
+
+
+def test_concat_source_refuses_what_it_cannot_stack(tmp_path):
+    from featx.data import ConcatSource, ImageFolder
+
+    a = ImageFolder(make_images(tmp_path / "a", per_class=2))
+    b = ImageFolder(make_images(tmp_path / "b", classes=("cat", "cow"), per_class=2))
+    with pytest.raises(ValueError, match="ConcatSource needs at least one source; got none"):
+        ConcatSource([])
+    with pytest.raises(ValueError, match=r"must share their classes; got \['cat', 'cow'\] and \['cat', 'dog'\]"):
+        ConcatSource([a, b])
+    with pytest.raises(ValueError, match=r"one distinct domain name per source \(2\); got \['x', 'x'\]"):
+        ConcatSource([a, a], domains=["x", "x"])
+    assert ConcatSource([a, a]).domain_names == ["a-1", "a-2"]
 
 
 def test_finished_fits_are_reused_and_a_cut_log_line_is_refitted(domains, tiny_backbone, tmp_path):

@@ -48,6 +48,8 @@ def test_data_and_estimator_layers_never_import_torch_or_h5py():
 #:
 #: - ``runtime`` is what extraction and fine-tuning both run on (device, precision, loaders,
 #:   allocator); ``protocol`` (budget draws, splits, CIs) what evaluation and fine-tuning share.
+#: - ``deepda`` (torch heads on embeddings) is built by ``methods`` only inside a builder, so
+#:   importing the registry stays free of torch.
 #: - ``finetune`` reaches ``extract`` for one thing: ``head_init="logreg"`` (LP-FT) fits its
 #:   linear probe on the cached frozen features, the same rows the frozen heads use.
 ALLOWED = {
@@ -59,7 +61,8 @@ ALLOWED = {
     "data": {"utils"},
     "classify": {"domains", "utils"},
     "adapt": {"domains", "utils"},
-    "methods": {"adapt", "classify", "domains", "utils"},
+    "methods": {"adapt", "classify", "deepda", "domains", "utils"},
+    "deepda": {"domains", "runtime", "utils"},
     "select": {"domains", "metrics", "utils"},
     "persist": {"adapt", "utils"},
     "runtime": {"data", "utils"},

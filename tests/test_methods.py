@@ -59,7 +59,7 @@ def test_names_parse_to_one_canonical_model():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: get_method("dann"), "Unknown method 'dann'"),
+    (lambda: get_method("adda"), "Unknown method 'adda'"),
     (lambda: get_method("coral", "head"), "Unknown head 'coral'"),
     (lambda: list_methods("heads"), "kind must be one of"),
     (lambda: parse_method(""), "A method name must be a non-empty string; got ''"),

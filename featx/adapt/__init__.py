@@ -1,12 +1,15 @@
 """Domain alignment on features: scikit-learn estimators (numpy, scipy and sklearn only)."""
 
 from featx.adapt._base import BaseAdapter
-from featx.adapt._compose import AdaptThenClassify, labelled_source_mask
+from featx.adapt._compose import AdaptThenClassify
+from featx.domains import labelled_source_mask
 from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
 from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._kernel import FeatureMap
 from featx.adapt._meda import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients
+from featx.adapt._ot import JDOT, OTMapping, barycentric_map, class_regularised_plan, plan_bytes, plan_rows
+from featx.adapt._sources import PerSourceEnsemble, PooledSources
 from featx.adapt._scale import DomainStandardScaler
 from featx.adapt._scaled import DomainScaled
 from featx.domains import domain_moments
@@ -21,6 +24,10 @@ __all__ = [
     "TCA",
     "EasyTL",
     "MEDA",
+    "JDOT",
+    "OTMapping",
+    "PerSourceEnsemble",
+    "PooledSources",
     "GFK",
     "BaseAdapter",
     "DomainStandardScaler",
@@ -32,12 +39,16 @@ __all__ = [
     "CovPower",
     "FeatureMap",
     "adaptive_balance",
+    "barycentric_map",
+    "class_regularised_plan",
     "cosine_knn_laplacian",
     "geodesic_flow_factor",
     "intra_domain_programming",
     "labelled_source_mask",
     "linear_a_distance",
     "meda_coefficients",
+    "plan_bytes",
+    "plan_rows",
     "mmd_vectors",
     "transfer_components",
     "pca_basis",

@@ -6,38 +6,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from featx.domains import MASKED_LABEL, check_sample_domain
-
-
-def labelled_source_mask(y, sample_domain) -> np.ndarray:
-    """Rows that are source (``sample_domain >= 0``) and carry a label (``y != -1``)."""
-    y = np.asarray(y)
-    masked = (y == MASKED_LABEL) if y.dtype.kind in "iuf" else np.zeros(len(y), dtype=bool)
-    return (np.asarray(sample_domain) >= 0) & ~masked
-
-
-def check_labelled_source(estimator, X, y, sample_domain):
-    """Validate ``X, y`` for a domain-aware classifier's ``fit``.
-
-    Returns ``X, y, sample_domain, keep`` where ``keep`` marks the labelled source rows;
-    raises ``ValueError`` when there are none.
-    """
-    X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32])
-    sd = check_sample_domain(X, y, sample_domain)
-    keep = labelled_source_mask(y, sd)
-    if not keep.any():
-        raise ValueError(
-            f"{type(estimator).__name__} needs labelled source rows (sample_domain >= 0, y != -1); got none."
-        )
-    check_classification_targets(y[keep])
-    classes = np.unique(y[keep])
-    if len(classes) < 2:
-        raise ValueError(f"{type(estimator).__name__} needs labelled source rows of at least 2 classes; "
-                         f"got 1 class ({classes[0]}).")
-    return X, y, sd, keep
+from featx.domains import MASKED_LABEL, check_labelled_source
 
 
 def _classifier_has(method):

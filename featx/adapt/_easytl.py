@@ -7,7 +7,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from featx.adapt._compose import check_labelled_source
+from featx.domains import check_labelled_source
 from featx.adapt._coral import coral_maps
 from featx.adapt._kernel import squared_distances
 

@@ -9,7 +9,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from featx.adapt._compose import check_labelled_source
+from featx.domains import check_labelled_source
 from featx.adapt._gfk import geodesic_flow_factor
 from featx.adapt._kernel import rbf_kernel, squared_distances
 from featx.adapt._subspace import pca_basis, subspace_size

@@ -8,7 +8,8 @@ from pathlib import Path
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="frozen features vs alignment vs fine-tuning: learning curves and a report")
-    p.add_argument("data", help="labelled training images: folder, CSV manifest or builtin:<name>")
+    p.add_argument("data", nargs="+", help="labelled training images: folder, CSV manifest or builtin:<name>; "
+                   "several are several source domains (each its own sample_domain)")
     p.add_argument("--test", help="held-out test images (default: a stratified --test-fraction of DATA)")
     p.add_argument("--target", help="a target domain; its labels only score")
     p.add_argument("--backbone", default="efficientnet_lite0")
@@ -81,13 +82,14 @@ def run_compare(args) -> int:
     from featx.evaluate import compare
 
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
-    result = compare(args.data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
+    data = args.data[0] if len(args.data) == 1 else args.data
+    result = compare(data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
                      repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,
                      random_state=random_state(args), ft_epochs=args.ft_epochs, ft_budgets=args.ft_budgets,
                      ft_repeats=args.ft_repeats, select=args.select, select_finetune=args.select_finetune,
                      cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs, reuse=not args.fresh,
                      progress=not args.no_progress)
-    out = args.out or Path("results") / Path(str(args.data).replace("builtin:", "")).name
+    out = args.out or Path("results") / "+".join(Path(str(d).replace("builtin:", "")).name for d in args.data)
     return report_and_print(result, out, strict=args.strict)
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from featx.cli._compare import add_common, add_finetune, add_jobs, random_state, report_and_print
 
 #: what the demo runs: the frozen heads (the RBF SVM is left to `featx compare`: 20 s a fit at 'all'
-#: for chance-level target accuracy), the alignment methods, and two fine-tuning strategies
-DEMO_METHODS = ["logreg", "linear-svm", "knn", "ncm", "coral", "sa", "gfk", "tca", "jda", "easytl"]
+#: for chance-level target accuracy), the alignment methods, MCC (the strongest deep-DA head on
+#: the embeddings, seconds a fit) and two fine-tuning strategies
+DEMO_METHODS = ["logreg", "linear-svm", "knn", "ncm", "coral", "sa", "gfk", "tca", "jda", "easytl", "mcc"]
 FINETUNE_METHODS = ["lp-ft", "ft-last"]
 #: fine-tuning on 2 CPU cores costs 20-40 s a run (training, then predicting 1,797 target images):
 #: one draw at 10 images per class keeps the demo near 3 minutes from an empty cache (4.5 minutes

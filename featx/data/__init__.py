@@ -6,11 +6,12 @@ from pathlib import Path
 
 from featx.data._builtin import BUILTIN_SOURCES, load_digits_images, load_shifted_digits_images
 from featx.data._images import IMAGE_EXTENSIONS, RESAMPLE, resize_and_crop, to_rgb
-from featx.data._sources import ImageFolder, ImageSource, InMemoryImages, Manifest, SourceSubset
+from featx.data._sources import ConcatSource, ImageFolder, ImageSource, InMemoryImages, Manifest, SourceSubset
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "RESAMPLE",
+    "ConcatSource",
     "ImageFolder",
     "ImageSource",
     "InMemoryImages",

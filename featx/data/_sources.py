@@ -295,3 +295,60 @@ class SourceSubset(ImageSource):
 
     def describe(self) -> dict:
         return {**self.parent.describe(), "subset_of": len(self.parent), "n_samples": len(self)}
+
+
+class ConcatSource(ImageSource):
+    """Several sources as one, each a domain of its own (several labelled source domains).
+
+    Parameters
+    ----------
+    sources : sequence of ImageSource
+        With the same classes, in the same order.
+    domains : sequence of str, optional
+        The domain name of each source's rows; default each source's ``name``, numbered when
+        two names repeat. Ids are prefixed with the domain (``"mnist/0/img.png"``) to stay unique.
+
+    Raises
+    ------
+    ValueError
+        With no source, classes that differ, or ``domains`` of another length or with repeats.
+    """
+
+    def __init__(self, sources, domains=None):
+        self.sources = list(sources)
+        if not self.sources:
+            raise ValueError("ConcatSource needs at least one source; got none.")
+        first = self.sources[0]
+        for s in self.sources[1:]:
+            if tuple(s.classes) != tuple(first.classes):
+                raise ValueError(f"ConcatSource's sources must share their classes; got {list(s.classes)} and "
+                                 f"{list(first.classes)}.")
+        if domains is None:
+            names = [s.name for s in self.sources]
+            domains = [n if names.count(n) == 1 else f"{n}-{i + 1}" for i, n in enumerate(names)]
+        domains = [str(d) for d in domains]
+        if len(domains) != len(self.sources) or len(set(domains)) != len(domains):
+            raise ValueError(f"ConcatSource needs one distinct domain name per source ({len(self.sources)}); "
+                             f"got {domains}.")
+        self.domain_names = domains
+        self.offsets = np.cumsum([0] + [len(s) for s in self.sources])
+        self.ids = [f"{d}/{sid}" for d, s in zip(domains, self.sources) for sid in s.ids]
+        self.labels = np.concatenate([np.asarray(s.labels, dtype=np.int64) for s in self.sources])
+        self.classes = first.classes
+        self.domains = [d for d, s in zip(domains, self.sources) for _ in range(len(s))]
+        self.name = "+".join(domains)
+
+    def _part(self, i: int):
+        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        return self.sources[k], i - int(self.offsets[k])
+
+    def load(self, i: int):
+        source, j = self._part(i)
+        return source.load(j)
+
+    def content_stamps(self) -> list[str]:
+        return [stamp for s in self.sources for stamp in s.content_stamps()]
+
+    def describe(self) -> dict:
+        return {"type": "ConcatSource", "name": self.name, "n_samples": len(self),
+                "parts": [s.describe() for s in self.sources]}

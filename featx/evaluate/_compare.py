@@ -85,12 +85,43 @@ class Comparison:
 
 
 def _label(spec) -> str | None:
-    """A data argument in words: a source's name, else the path or ``builtin:`` text."""
+    """A data argument in words: a source's name, else the path or ``builtin:`` text; several
+    sources joined by `` + ``."""
     from featx.data import ImageSource
 
     if spec is None:
         return None
+    if _several(spec):
+        return " + ".join(_label(s) for s in spec)
     return spec.name if isinstance(spec, ImageSource) else str(spec)
+
+
+def _several(spec) -> bool:
+    """Whether a data argument is a list of sources (several labelled source domains)."""
+    return isinstance(spec, (list, tuple))
+
+
+def _extract_sources(specs, backbone, cache_dir, device, progress, on_error):
+    """Each labelled source extracted (and cached) on its own, then stacked as one training
+    set whose rows keep their source as their domain, so every model sees ``sample_domain``
+    1..k; the images as one :class:`featx.data.ConcatSource` for fine-tuning."""
+    from featx.data import ConcatSource
+    from featx.features import FeatureSet
+
+    if len(specs) == 0:
+        raise ValueError("compare needs at least one labelled source; got an empty list.")
+    parts = [_extract(spec, backbone, f"train[{i}]", cache_dir, device, progress, on_error)
+             for i, spec in enumerate(specs)]
+    source = ConcatSource([p[0] for p in parts])
+    sets = []
+    for name, (_, fs, _) in zip(source.domain_names, parts):
+        sets.append(FeatureSet(fs.X, fs.y, np.array([f"{name}/{i}" for i in fs.ids]), np.full(len(fs), name),
+                               fs.classes, fs.metadata))
+    infos = [p[2] for p in parts]
+    info = {"rows": sum(i["rows"] for i in infos), "seconds": sum(i["seconds"] for i in infos),
+            "computed": sum(i["computed"] for i in infos), "cache_hit": all(i["cache_hit"] for i in infos),
+            "cache_file": "; ".join(i["cache_file"] for i in infos), "sources": source.domain_names}
+    return source, FeatureSet.concat(sets), info
 
 
 def _extract(spec, backbone, role, cache_dir, device, progress, on_error):
@@ -107,14 +138,15 @@ def _extract(spec, backbone, role, cache_dir, device, progress, on_error):
 
 
 def _fit_feature_task(method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test, X_target_unlabelled):
-    """:func:`_fit_feature_method` with one BLAS thread: OpenBLAS threads on the small products
-    of these solvers cost more than they give (logistic regression's inner CV on 100 x 1280
-    rows: 3.8 s with 2 threads, 0.3 s with 1, on 2 cores); parallelism comes from running
-    several fits at once instead. An exception becomes a failure record instead of ending
-    the comparison."""
+    """:func:`_fit_feature_method` with one BLAS and one OpenMP thread: OpenBLAS threads on the
+    small products of these solvers cost more than they give (logistic regression's inner CV
+    on 100 x 1280 rows: 3.8 s with 2 threads, 0.3 s with 1, on 2 cores), and the deep-DA heads'
+    torch threads (OpenMP) thrash when two fits run at once (a DANN fit: 7 s alone, 243 s
+    beside another job on 2 cores); parallelism comes from running several fits at once
+    instead. An exception becomes a failure record instead of ending the comparison."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1, user_api="blas"):
+    with threadpool_limits(1):
         return _guarded(_fit_feature_method, method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test,
                         X_target_unlabelled)
 
@@ -247,8 +279,11 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
 
     Parameters
     ----------
-    data : str, Path or ImageSource
-        Labelled training (source) images.
+    data : str, Path, ImageSource, or a list of them
+        Labelled training (source) images. A list gives several source domains: each is
+        extracted and cached on its own and its rows keep it as their domain
+        (``sample_domain`` 1..k), so a method that treats sources one by one (CORAL, OT) does,
+        and the others pool them; fine-tuning trains on all of them.
     test, target : same kinds, optional
         Held-out test images; a target domain (its labels only score).
     backbone : str or Backbone, default="efficientnet_lite0"
@@ -318,7 +353,11 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
                               "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs,
                               "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1], "select": validators,
                               "select_finetune": bool(select_finetune)})
-    source, train_fs, result.extraction["train"] = _extract(data, bb, "train", cache_dir, device, progress, on_error)
+    if _several(data):
+        source, train_fs, result.extraction["train"] = _extract_sources(data, bb, cache_dir, device, progress, on_error)
+    else:
+        source, train_fs, result.extraction["train"] = _extract(data, bb, "train", cache_dir, device, progress,
+                                                                on_error)
     test_fs = target_fs = None
     if test is not None or target is not None:
         role = "test" if test is not None else "target"

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 
 __all__ = ["all_estimators"]
 
-_MODULES = ("featx.adapt", "featx.classify")
+_MODULES = ("featx.adapt", "featx.classify", "featx.deepda")
 
 
 def all_estimators() -> list[tuple[str, type]]:

@@ -1,0 +1,358 @@
+"""Optimal-transport domain adaptation through POT: the class-regularised entropic mapping
+(Courty et al., TPAMI 2017) and JDOT (Courty et al., NeurIPS 2017).
+
+POT (``pot``, the field's library) solves the transport problems; featx adds the cost
+normalisation, the memory plan (a sampled plan past ``max_memory``), the out-of-sample map
+and the scikit-learn shells. POT is imported when a plan is solved, not with featx; POT
+itself loads torch when torch is installed (its backends), about 4 s once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin
+from sklearn.linear_model import Ridge, RidgeCV
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from featx.adapt._base import BaseAdapter
+from featx.domains import check_labelled_source
+from featx.adapt._kernel import squared_distances
+
+logger = logging.getLogger(__name__)
+
+#: JDOT's ``reg="auto"`` candidates (ridge penalties, by GCV on the labelled source)
+RIDGE_ALPHAS = tuple(10.0 ** k for k in range(-2, 5))
+#: network-simplex pivots of one exact plan (POT's default, 1e5, stops short of the optimum
+#: past about 1,000 rows a side)
+_EMD_MAX_ITER = 10_000_000
+#: float64 n_s x n_t arrays a plan's solve holds at once (cost, kernel, plan, temporaries)
+_PLAN_ARRAYS = 6
+
+
+def _pot():
+    import ot  # a dependency; imported here so that importing featx does not load it (or torch)
+
+    return ot
+
+
+def plan_bytes(n_source: int, n_target: int) -> int:
+    """Memory (bytes) of one transport solve between ``n_source`` and ``n_target`` rows:
+    about six dense float64 :math:`n_s \\times n_t` arrays (cost, Gibbs kernel, plan and
+    the solver's temporaries)."""
+    return 8 * _PLAN_ARRAYS * int(n_source) * int(n_target)
+
+
+def plan_rows(n_source: int, n_target: int, max_memory: float, owner: str) -> tuple[int, int]:
+    """How many source and target rows a plan may hold within ``max_memory``: all of them
+    when :func:`plan_bytes` fits, else both sides shrunk by the same factor (a sampled
+    plan, logged). Raises ``ValueError`` when not even 10 rows a side fit."""
+    if plan_bytes(n_source, n_target) <= max_memory:
+        return int(n_source), int(n_target)
+    f = np.sqrt(max_memory / plan_bytes(n_source, n_target))
+    m_s, m_t = int(n_source * f), int(n_target * f)
+    if min(m_s, m_t) < 10:
+        raise ValueError(f"{owner}: a transport plan of {n_source} x {n_target} rows needs about "
+                         f"{plan_bytes(n_source, n_target) / 2**30:.2f} GiB and even 10 rows a side do not fit "
+                         f"max_memory={max_memory / 2**30:.3f} GiB; raise max_memory.")
+    logger.warning("%s: the %d x %d transport plan needs about %.1f GiB (max_memory %.1f GiB); solving on a "
+                   "sample of %d source and %d target rows", owner, n_source, n_target,
+                   plan_bytes(n_source, n_target) / 2**30, max_memory / 2**30, m_s, m_t)
+    return m_s, m_t
+
+
+def _sample(n: int, m: int, rng) -> np.ndarray:
+    return np.arange(n) if m >= n else np.sort(rng.choice(n, size=m, replace=False))
+
+
+def normalised_cost(Xs, Xt) -> np.ndarray:
+    """Squared Euclidean cost :math:`M_{ij} = \\lVert x^s_i - x^t_j \\rVert^2` divided by its
+    median, so the entropic regulariser means the same on features of any dimension or
+    scale (POT's ``norm="median"``)."""
+    M = squared_distances(Xs, Xt)
+    scale = np.median(M)
+    return M / scale if scale > 0 else M
+
+
+def class_regularised_plan(Xs, ys, Xt, reg_e, reg_cl, n_iter=10) -> np.ndarray:
+    """Entropic transport plan with the class-based group-lasso regulariser.
+
+    .. math::
+
+        \\gamma^\\star = \\arg\\min_{\\gamma \\in \\Pi(a, b)} \\langle \\gamma, M \\rangle_F
+        + \\varepsilon \\sum_{ij} \\gamma_{ij} \\log \\gamma_{ij}
+        + \\eta \\sum_j \\sum_c \\lVert \\gamma_{\\mathcal{I}_c, j} \\rVert_p^{1/2}
+
+    with uniform weights :math:`a = 1/n_s`, :math:`b = 1/n_t`, :math:`M` the median-normalised
+    squared Euclidean cost and :math:`\\mathcal{I}_c` the source rows of class ``c``: a target
+    row receives mass from source rows of few classes. Solved by majorisation-minimisation
+    over Sinkhorn problems (POT's ``sinkhorn_lpl1_mm``, ``n_iter`` outer rounds of at most
+    200 Sinkhorn updates each, so the target marginal is met to a few percent when the
+    class proportions of the domains differ; POT's non-convergence warning for these capped
+    inner loops is silenced). With ``ys`` None, plain entropic OT (marginals exact).
+
+    Returns the plan, shape (n_s, n_t), rows summing to :math:`1/n_s`.
+
+    References
+    ----------
+    .. [1] N. Courty, R. Flamary, D. Tuia, A. Rakotomamonjy. "Optimal Transport for Domain
+       Adaptation." IEEE TPAMI 39(9), 2017.
+    """
+    ot = _pot()
+    M = normalised_cost(Xs, Xt)
+    a, b = np.full(len(Xs), 1.0 / len(Xs)), np.full(len(Xt), 1.0 / len(Xt))
+    if ys is None:
+        return ot.sinkhorn(a, b, M, reg_e)
+    with warnings.catch_warnings():  # the MM rounds cap each inner Sinkhorn at 200 updates by design
+        warnings.filterwarnings("ignore", message="Sinkhorn did not converge", category=UserWarning)
+        return ot.da.sinkhorn_lpl1_mm(a, np.asarray(ys), b, M, reg_e, eta=reg_cl, numItermax=n_iter)
+
+
+def barycentric_map(plan, Xt) -> np.ndarray:
+    """Each source row sent to the plan-weighted mean of the target rows it sends mass to:
+    :math:`\hat{x}^s_i = \sum_j \gamma_{ij} x^t_j / \sum_j \gamma_{ij}` (rows that send no
+    mass, after underflow, go to the target mean). Computed about the target mean
+    (:math:`\bar{x}^t + \sum_j \gamma_{ij} (x^t_j - \bar{x}^t) / \sum_j \gamma_{ij}`), so a
+    column constant in the target maps to exactly that constant."""
+    centre = Xt.mean(axis=0)
+    mass = plan.sum(axis=1, keepdims=True)
+    out = plan @ (Xt - centre)
+    empty = mass[:, 0] <= 0
+    out[~empty] /= mass[~empty]
+    out[empty] = 0.0
+    return out + centre
+
+
+def _check_positive(owner, name, value, allow_zero=False):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"The {name!r} parameter of {owner} must be a float {bound}. Got {value!r} instead.")
+
+
+def _check_iter(owner, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"The 'n_iter' parameter of {owner} must be an int >= 1. Got {value!r} instead.")
+
+
+class OTMapping(OneToOneFeatureMixin, BaseAdapter):
+    """Class-regularised entropic optimal-transport mapping (OT-GL, Courty et al. 2017).
+
+    For each source domain, a transport plan to the target (:func:`class_regularised_plan`,
+    the labelled source rows' classes in the group-lasso term) moves every source row to
+    the barycentre of the target rows it is coupled with (:func:`barycentric_map`); a head
+    trained on the moved source rows then classifies target rows, which are left as they
+    are. Source rows that were not in the plan (new rows, unlabelled source rows, rows
+    outside a sampled plan) move by the displacement of their nearest planned row of the
+    same domain (Ferradans et al. 2014), so the map applies to any source row. Without
+    target rows the map is the identity.
+
+    Parameters
+    ----------
+    reg_e : float, default=0.1
+        Entropic regulariser :math:`\\varepsilon` on the median-normalised cost (POT's
+        examples' value): smaller is closer to exact OT and sharper, larger spreads mass.
+    reg_cl : float, default=1.0
+        Weight :math:`\\eta` of the class-based regulariser; 0 gives plain entropic OT.
+    n_iter : int, default=10
+        Majorisation-minimisation rounds of the class-regularised solve.
+    max_memory : float, default=2**30
+        Bytes one plan may take (:func:`plan_bytes`); past it the plan is solved on a random
+        sample of the rows of both domains (:func:`plan_rows`) and the other rows move
+        out of sample.
+    random_state : int, RandomState or None, default=0
+        The sample of a sampled plan.
+
+    Attributes
+    ----------
+    source_domains_ : ndarray of int
+    anchors_ : list of ndarray
+        Per source domain, the planned source rows.
+    displacements_ : list of ndarray
+        Per source domain, where the plan moved each anchor minus the anchor.
+    plan_rows_ : list of tuple of int
+        Per source domain, the (source, target) rows its plan held.
+    n_features_in_ : int
+
+    References
+    ----------
+    .. [1] N. Courty, R. Flamary, D. Tuia, A. Rakotomamonjy. "Optimal Transport for Domain
+       Adaptation." IEEE TPAMI 39(9), 2017.
+    .. [2] S. Ferradans, N. Papadakis, G. Peyre, J.-F. Aujol. "Regularized discrete optimal
+       transport." SIAM J. Imaging Sciences 7(3), 2014.
+    """
+
+    def __init__(self, reg_e=0.1, reg_cl=1.0, *, n_iter=10, max_memory=2**30, random_state=0):
+        self.reg_e = reg_e
+        self.reg_cl = reg_cl
+        self.n_iter = n_iter
+        self.max_memory = max_memory
+        self.random_state = random_state
+
+    def _fit(self, Xs, Xt, ys):
+        name = type(self).__name__
+        _check_positive(name, "reg_e", self.reg_e)
+        _check_positive(name, "reg_cl", self.reg_cl, allow_zero=True)
+        _check_iter(name, self.n_iter)
+        _check_positive(name, "max_memory", self.max_memory)
+        rng = check_random_state(self.random_state)
+        self.source_domains_ = np.unique(self._source_domain)
+        self.anchors_, self.displacements_, self.plan_rows_ = [], [], []
+        for d in self.source_domains_:
+            rows = self._source_domain == d
+            X_d, y_d = Xs[rows], None if ys is None else ys[rows]
+            labelled = np.ones(len(X_d), bool) if y_d is None or y_d.dtype.kind not in "iuf" else y_d != -1
+            if y_d is not None and labelled.sum() >= 2:
+                X_d, y_d = X_d[labelled], y_d[labelled]
+            else:
+                y_d = None
+            if Xt is Xs:  # no target rows: nothing to transport to, the identity
+                self.anchors_.append(X_d[:1])
+                self.displacements_.append(np.zeros_like(X_d[:1]))
+                self.plan_rows_.append((0, 0))
+                continue
+            m_s, m_t = plan_rows(len(X_d), len(Xt), self.max_memory, name)
+            si, ti = _sample(len(X_d), m_s, rng), _sample(len(Xt), m_t, rng)
+            codes = None if y_d is None or self.reg_cl == 0 else np.unique(y_d[si], return_inverse=True)[1]
+            plan = class_regularised_plan(X_d[si], codes, Xt[ti], float(self.reg_e), float(self.reg_cl),
+                                          int(self.n_iter))
+            self.anchors_.append(X_d[si])
+            self.displacements_.append(barycentric_map(plan, Xt[ti]) - X_d[si])
+            self.plan_rows_.append((len(si), len(ti)))
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_features_in_
+
+    def _map_domain(self, X, domain):
+        if domain < 0:
+            return X
+        k = np.searchsorted(self.source_domains_, domain)
+        if k == len(self.source_domains_) or self.source_domains_[k] != domain:
+            raise ValueError(f"OTMapping has no plan for source domain {domain}; it was fitted on source domains "
+                             f"{self.source_domains_.tolist()}.")
+        nearest = squared_distances(X, self.anchors_[k]).argmin(axis=1)
+        return X + self.displacements_[k][nearest]
+
+
+def jdot_plan_cost(C_features, Y_source, scores_target, alpha) -> np.ndarray:
+    """JDOT's joint cost :math:`C_{ij} = \\alpha\\, d(x^s_i, x^t_j) + \\lVert y^s_i - f(x^t_j) \\rVert^2`
+    (squared loss between the one-hot source label and the classifier's target scores;
+    ``C_features`` already normalised)."""
+    return alpha * C_features + squared_distances(Y_source, scores_target)
+
+
+class JDOT(ClassifierMixin, BaseEstimator):
+    """Joint distribution optimal transport (Courty et al., NeurIPS 2017), its own classifier.
+
+    Alternates, ``n_iter`` times, an exact transport plan :math:`\\gamma` (POT's ``emd``)
+    between the labelled source rows and the target rows under the joint cost
+    :func:`jdot_plan_cost`, and a ridge regression :math:`f` from target features to the
+    transported one-hot labels :math:`\\hat{Y}^t = n_t \\gamma^\\top Y^s` (the paper's squared
+    loss with a linear model). The first plan uses the feature cost alone (:math:`f = 0`),
+    as in the reference code. ``predict`` is the arg-max of :math:`f`. Several source
+    domains are pooled into one source distribution.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Weight of the feature distance (divided by its maximum, as in the reference code)
+        against the label loss.
+    reg : float or "auto", default="auto"
+        Ridge penalty of :math:`f`. ``"auto"``: chosen on the labelled source rows by
+        generalised cross-validation (``RidgeCV``, :data:`RIDGE_ALPHAS`), no target label read.
+    n_iter : int, default=10
+        Plan / classifier rounds.
+    max_memory : float, default=2**30
+        Bytes the plan may take; past it, a random sample of rows of both domains.
+    random_state : int or None, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    model_ : Ridge
+        The final :math:`f`.
+    reg_ : float
+        The ridge penalty used.
+    plan_rows_ : tuple of int
+    n_features_in_ : int
+
+    References
+    ----------
+    .. [1] N. Courty, R. Flamary, A. Habrard, A. Rakotomamonjy. "Joint distribution optimal
+       transportation for domain adaptation." NeurIPS 2017.
+    """
+
+    __metadata_request__fit = {"sample_domain": True}
+
+    def __init__(self, alpha=1.0, reg="auto", *, n_iter=10, max_memory=2**30, random_state=0):
+        self.alpha = alpha
+        self.reg = reg
+        self.n_iter = n_iter
+        self.max_memory = max_memory
+        self.random_state = random_state
+
+    def fit(self, X, y, *, sample_domain=None):
+        """Fit the plans and the classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels; ``-1`` for unlabelled target rows.
+        sample_domain : array-like of shape (n_samples,), optional
+            Source ``>= 0``, target ``< 0``; inferred from ``y == -1`` when absent.
+
+        Returns
+        -------
+        self
+        """
+        name = type(self).__name__
+        _check_positive(name, "alpha", self.alpha, allow_zero=True)
+        if not (isinstance(self.reg, str) and self.reg == "auto"):
+            _check_positive(name, "reg", self.reg)
+        _check_iter(name, self.n_iter)
+        _check_positive(name, "max_memory", self.max_memory)
+        X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
+        Xs, Xt = np.asarray(X[keep], dtype=np.float64), np.asarray(X[sd < 0], dtype=np.float64)
+        self.classes_, codes = np.unique(y[keep], return_inverse=True)
+        Ys = np.eye(len(self.classes_))[codes]
+        self.reg_ = float(RidgeCV(alphas=RIDGE_ALPHAS).fit(Xs, Ys).alpha_ if self.reg == "auto" else self.reg)
+        if len(Xt) < 2:  # no target: the source fit
+            self.model_ = Ridge(alpha=self.reg_).fit(Xs, Ys)
+            self.plan_rows_ = (0, 0)
+            return self
+        rng = check_random_state(self.random_state)
+        m_s, m_t = plan_rows(len(Xs), len(Xt), self.max_memory, name)
+        si, ti = _sample(len(Xs), m_s, rng), _sample(len(Xt), m_t, rng)
+        Xs, Ys, Xt = Xs[si], Ys[si], Xt[ti]
+        C0 = squared_distances(Xs, Xt)
+        C0 /= max(C0.max(), np.finfo(float).tiny)
+        a, b = np.full(len(Xs), 1.0 / len(Xs)), np.full(len(Xt), 1.0 / len(Xt))
+        ot, scores = _pot(), np.zeros((len(Xt), Ys.shape[1]))
+        for _ in range(self.n_iter):
+            plan = ot.emd(a, b, jdot_plan_cost(C0, Ys, scores, float(self.alpha)), numItermax=_EMD_MAX_ITER)
+            self.model_ = Ridge(alpha=self.reg_).fit(Xt, len(Xt) * plan.T @ Ys)
+            scores = self.model_.predict(Xt)
+        self.plan_rows_ = (len(si), len(ti))
+        return self
+
+    def _scores(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self.model_.predict(np.asarray(X, dtype=np.float64))
+
+    def decision_function(self, X):
+        """:math:`f(X)`, one column per class; for two classes, as scikit-learn's binary
+        convention, the second class's score minus the first's."""
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict(self, X):
+        """The class of the largest score."""
+        scores = self._scores(X)
+        return self.classes_[scores.argmax(axis=1)]

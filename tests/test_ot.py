@@ -1,0 +1,176 @@
+"""Optimal transport (POT): the plans' marginals, the class regulariser, the barycentric and
+out-of-sample maps, the memory plan, OTMapping and JDOT."""
+
+import logging
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from featx.adapt import JDOT, AdaptThenClassify, OTMapping, barycentric_map, class_regularised_plan, plan_bytes, plan_rows
+from featx.methods import make_method
+
+
+def shifted(n_source=80, n_target=90, seed=0, shift=1.5):
+    """Three classes in 6-d; the target translated and partly rotated (not z-scored, so the
+    translation is there to undo)."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(7).normal(size=(3, 6)) * 3
+    rotation = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    ys, yt = np.arange(n_source) % 3, np.arange(n_target) % 3
+    Xs = centres[ys] + rng.normal(size=(n_source, 6))
+    Xt = (centres[yt] + rng.normal(size=(n_target, 6))) @ (0.7 * np.eye(6) + 0.3 * rotation) + shift
+    X = np.vstack([Xs, Xt])
+    y = np.r_[ys, np.full(n_target, -1)]
+    sd = np.r_[np.ones(n_source, int), np.full(n_target, -2)]
+    return X, y, sd, yt
+
+
+def test_plans_have_the_uniform_marginals():
+    X, y, sd, _ = shifted()
+    Xs, Xt = X[sd > 0], X[sd < 0]
+    # POT's class-regularised solve stops its inner Sinkhorn loops at 200 rounds: the target
+    # marginal is then met to a few percent when the class proportions differ (27/27/26 here
+    # against 30/30/30), exactly for plain entropic OT
+    for ys, rtol in ((None, 1e-6), (y[sd > 0], 0.03)):
+        plan = class_regularised_plan(Xs, ys, Xt, 0.1, 1.0)
+        assert plan.shape == (80, 90) and (plan >= 0).all()
+        np.testing.assert_allclose(plan.sum(1), 1 / 80, rtol=1e-9)
+        np.testing.assert_allclose(plan.sum(0), 1 / 90, rtol=rtol)
+
+
+def _purity(plan, ys):
+    """Mean, over target rows, of the largest share of its mass from one source class."""
+    per_class = np.stack([plan[ys == c].sum(0) for c in np.unique(ys)])
+    return float((per_class.max(0) / per_class.sum(0)).mean())
+
+
+def test_the_class_regulariser_makes_each_target_row_draw_from_fewer_classes():
+    X, y, sd, _ = shifted(shift=3.0)
+    Xs, ys, Xt = X[sd > 0], y[sd > 0], X[sd < 0]
+    plain = _purity(class_regularised_plan(Xs, None, Xt, 0.5, 0.0), ys)
+    grouped = _purity(class_regularised_plan(Xs, ys, Xt, 0.5, 10.0), ys)
+    assert grouped > plain + 0.05 and grouped > 0.9
+
+
+def test_barycentric_map_sends_rows_to_their_partners_and_empty_rows_to_the_mean():
+    Xt = np.arange(12.0).reshape(4, 3)
+    plan = np.eye(4) / 4
+    plan[3] = 0.0
+    out = barycentric_map(plan, Xt)
+    np.testing.assert_allclose(out[:3], Xt[:3])
+    np.testing.assert_allclose(out[3], Xt.mean(0))
+
+
+def test_after_the_mapping_the_source_mean_is_the_target_mean():
+    X, y, sd, _ = shifted()
+    Z = OTMapping(reg_cl=0.0).fit_transform(X, y, sample_domain=sd)  # marginals exact (see above)
+    np.testing.assert_allclose(Z[sd > 0].mean(0), X[sd < 0].mean(0), atol=1e-6)
+    Z = OTMapping().fit_transform(X, y, sample_domain=sd)
+    np.testing.assert_allclose(Z[sd > 0].mean(0), X[sd < 0].mean(0), atol=0.1)
+    np.testing.assert_array_equal(Z[sd < 0], X[sd < 0])  # target rows stay
+    assert np.abs(X[sd > 0].mean(0) - X[sd < 0].mean(0)).max() > 0.5  # there was a gap to close
+
+
+def test_rows_outside_the_plan_move_by_their_nearest_anchors_displacement():
+    X, y, sd, _ = shifted()
+    ot = OTMapping().fit(X, y, sample_domain=sd)
+    train = ot.transform(X[sd > 0], sample_domain=sd[sd > 0])
+    np.testing.assert_allclose(train, OTMapping().fit_transform(X, y, sample_domain=sd)[sd > 0])
+    new = X[sd > 0][:5] + 1e-3
+    moved = ot.transform(new, sample_domain=np.ones(5, int))
+    np.testing.assert_allclose(moved - new, train[:5] - X[sd > 0][:5])
+
+
+def test_unlabelled_source_rows_stay_out_of_the_plan_and_are_mapped_out_of_sample():
+    X, y, sd, _ = shifted()
+    y = y.copy()
+    y[:10] = -1  # 10 unlabelled source rows
+    ot = OTMapping().fit(X, y, sample_domain=sd)
+    assert ot.plan_rows_ == [(70, 90)]
+    assert ot.transform(X[:10], sample_domain=sd[:10]).shape == (10, 6)
+
+
+def test_one_plan_per_source_domain_and_an_unknown_domain_is_refused():
+    X, y, sd, _ = shifted()
+    sd = sd.copy()
+    sd[:40] = 0
+    ot = OTMapping().fit(X, y, sample_domain=sd)
+    assert ot.source_domains_.tolist() == [0, 1] and ot.plan_rows_ == [(40, 90), (40, 90)]
+    with pytest.raises(ValueError, match=r"no plan for source domain 5; it was fitted on source domains \[0, 1\]"):
+        ot.transform(X[:3], sample_domain=np.full(3, 5))
+
+
+def test_without_target_rows_the_map_is_the_identity():
+    X, y, sd, _ = shifted()
+    Xs, ys = X[sd > 0], y[sd > 0]
+    np.testing.assert_array_equal(OTMapping().fit_transform(Xs, ys), Xs)
+
+
+def test_the_memory_plan_samples_rows_past_the_budget(caplog):
+    assert plan_rows(100, 200, plan_bytes(100, 200), "X") == (100, 200)
+    with caplog.at_level(logging.WARNING, logger="featx.adapt._ot"):
+        m_s, m_t = plan_rows(100, 200, plan_bytes(100, 200) / 4, "X")
+    assert (m_s, m_t) == (50, 100) and "solving on a sample of 50 source and 100 target rows" in caplog.text
+    with pytest.raises(ValueError, match=r"even 10 rows a side do not fit max_memory"):
+        plan_rows(100, 200, plan_bytes(5, 5), "X")
+    X, y, sd, _ = shifted()
+    ot = OTMapping(max_memory=plan_bytes(40, 45)).fit(X, y, sample_domain=sd)
+    assert ot.plan_rows_ == [(40, 45)]
+    assert np.isfinite(ot.transform(X, sample_domain=sd)).all()
+    jdot = JDOT(max_memory=plan_bytes(40, 45)).fit(X, y, sample_domain=sd)
+    assert jdot.plan_rows_ == (40, 45)
+
+
+def _source_only(X, y, sd, yt):
+    clf = LogisticRegression(max_iter=1000).fit(X[sd > 0], y[sd > 0])
+    return np.mean(clf.predict(X[sd < 0]) == yt)
+
+
+def test_ot_and_jdot_beat_the_source_only_classifier_on_a_translated_target():
+    X, y, sd, yt = shifted(shift=3.0)
+    base = _source_only(X, y, sd, yt)
+    ot = AdaptThenClassify(OTMapping(), LogisticRegression(max_iter=1000)).fit(X, y, sample_domain=sd)
+    jdot = JDOT().fit(X, y, sample_domain=sd)
+    assert base < 0.8
+    assert np.mean(ot.predict(X[sd < 0]) == yt) > base + 0.1
+    assert np.mean(jdot.predict(X[sd < 0]) == yt) > base + 0.1
+
+
+def test_jdot_picks_its_ridge_penalty_on_the_source_and_keeps_a_given_one():
+    X, y, sd, _ = shifted()
+    assert JDOT().fit(X, y, sample_domain=sd).reg_ in [10.0 ** k for k in range(-2, 5)]
+    assert JDOT(reg=3.0).fit(X, y, sample_domain=sd).reg_ == 3.0
+    Xs, ys = X[sd > 0], y[sd > 0]
+    assert JDOT().fit(Xs, ys).plan_rows_ == (0, 0)  # no target: the source fit
+
+
+def test_jdots_binary_scores_follow_scikit_learns_convention():
+    X, y, sd, _ = shifted()
+    keep = (y != 2)
+    jdot = JDOT().fit(X[keep], y[keep], sample_domain=sd[keep])
+    d = jdot.decision_function(X[:7])
+    assert d.shape == (7,)
+    np.testing.assert_array_equal(jdot.predict(X[:7]), jdot.classes_[(d > 0).astype(int)])
+
+
+def test_the_registry_builds_both():
+    X, y, sd, yt = shifted(shift=3.0)
+    for name in ("ot", "jdot"):
+        model = make_method(name).fit(X, y, sample_domain=sd)
+        assert np.mean(model.predict(X[sd < 0]) == yt) > 0.5
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: OTMapping(reg_e=0), r"'reg_e' parameter of OTMapping must be a float > 0. Got 0"),
+    (lambda: OTMapping(reg_cl=-1.0), r"'reg_cl' parameter of OTMapping must be a float >= 0. Got -1.0"),
+    (lambda: OTMapping(n_iter=0), r"'n_iter' parameter of OTMapping must be an int >= 1. Got 0"),
+    (lambda: OTMapping(max_memory=0), r"'max_memory' parameter of OTMapping must be a float > 0"),
+    (lambda: JDOT(alpha=-1.0), r"'alpha' parameter of JDOT must be a float >= 0. Got -1.0"),
+    (lambda: JDOT(reg="gcv"), r"'reg' parameter of JDOT must be a float > 0. Got 'gcv'"),
+    (lambda: JDOT(n_iter=True), r"'n_iter' parameter of JDOT must be an int >= 1. Got True"),
+])
+def test_bad_parameters_say_what_was_expected(make, message):
+    X, y, sd, _ = shifted()
+    with pytest.raises(ValueError, match=message):
+        make().fit(X, y, sample_domain=sd)
