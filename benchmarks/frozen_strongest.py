@@ -6,7 +6,12 @@ every source label (budget ``all``), the registry's defaults, target labels only
 table (target accuracy %, fit seconds) and writes JSON.
 
     python benchmarks/frozen_strongest.py [--methods logreg,easytl,coral,coral+selftrain,meda,ot,jdot,dann,cdan-e,mcc]
-                                          [--data ../shared/data] [--out benchmarks/results/frozen_strongest.json]
+                                          [--features embeddings|pixels] [--data ../shared/data]
+                                          [--out benchmarks/results/frozen_strongest.json]
+
+``--features pixels`` runs the same methods on the JDA paper's MNIST <-> USPS pixels instead
+(``--scale unit --out benchmarks/results/frozen_strongest_pixels.json``: rows scaled to unit
+length, as the JDA paper's protocol does; the registry's per-domain z-score is for embeddings).
 """
 
 from __future__ import annotations
@@ -23,17 +28,17 @@ from featx.domains import pack_domains
 from featx.methods import make_method
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
-from select_validators import embedding_tasks  # noqa: E402
+from select_validators import digit_tasks, embedding_tasks  # noqa: E402
 
 from digit_images import DEFAULT_DATA  # noqa: E402
 
 METHODS = ["logreg", "easytl", "coral", "coral+selftrain", "meda", "ot", "jdot", "dann", "cdan-e", "mcc"]
 
 
-def run(method, source, target):
+def run(method, source, target, scale="zscore"):
     X, y, sd, _ = pack_domains(source, target)
     start = time.perf_counter()
-    pred = make_method(method).fit(X, y, sample_domain=sd).predict(target.X)
+    pred = make_method(method, scale=scale).fit(X, y, sample_domain=sd).predict(target.X)
     return float(np.mean(pred == target.y)), time.perf_counter() - start
 
 
@@ -42,13 +47,22 @@ def main(argv=None):
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--scale", choices=["zscore", "unit", "none"], default="zscore",
+                   help="per-domain scaling inside every model (default: %(default)s, the registry's; the pixel "
+                        "literature scales rows to unit length: --scale unit)")
+    p.add_argument("--features", choices=["embeddings", "pixels"], default="embeddings",
+                   help="the default backbone's embeddings of the digit images, or the JDA paper's MNIST <-> USPS "
+                        "16x16 pixels (256-d, ../shared/data/digits/mnist_usps_jda)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "frozen_strongest.json")
     args = p.parse_args(argv)
     if not (args.data / "digits").is_dir():
         raise SystemExit(f"no digits folder under {args.data}; pass --data")
-    tasks = embedding_tasks(args.data / "digits", args.cache_dir)
+    if args.features == "pixels":
+        tasks = digit_tasks(args.data / "digits" / "mnist_usps_jda")
+    else:
+        tasks = embedding_tasks(args.data / "digits", args.cache_dir)
     methods = args.methods.split(",")
-    out = {m: {t: dict(zip(("accuracy", "seconds"), run(m, *pair))) for t, pair in tasks.items()} for m in methods}
+    out = {m: {t: dict(zip(("accuracy", "seconds"), run(m, *pair, args.scale))) for t, pair in tasks.items()} for m in methods}
     lines = ["| method | " + " | ".join(tasks) + " | mean | fit s (sum) |", "|---|" + "---:|" * (len(tasks) + 2)]
     for m in methods:
         acc = [100 * out[m][t]["accuracy"] for t in tasks]

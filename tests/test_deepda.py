@@ -145,6 +145,7 @@ def test_the_registry_builds_them_without_importing_torch_at_registry_import():
     (lambda: DANN(random_state=None), r"'random_state' parameter of DANN must be an int .* Got None"),
     (lambda: CDAN(randomized_dim=0), r"'randomized_dim' parameter of CDAN must be an int >= 1. Got 0"),
     (lambda: MCC(temperature=0.0), r"'temperature' parameter of MCC must be a float > 0. Got 0.0"),
+    (lambda: MCC(device="tpu"), r"device must be 'auto', 'cpu', 'cuda\[:N\]' or 'mps'; got 'tpu'"),
 ])
 def test_bad_parameters_say_what_was_expected(make, message):
     X, y, sd, _ = drifted(n=20)

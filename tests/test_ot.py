@@ -174,3 +174,12 @@ def test_bad_parameters_say_what_was_expected(make, message):
     X, y, sd, _ = shifted()
     with pytest.raises(ValueError, match=message):
         make().fit(X, y, sample_domain=sd)
+
+
+def test_an_outlier_that_underflows_the_kernel_falls_back_to_the_log_domain(caplog):
+    X, y, sd, _ = shifted()
+    X = X.copy()
+    X[0] = 1e4  # its costs are ~1e8 times the median: exp(-M / 0.1) is 0 on its whole row
+    with caplog.at_level(logging.WARNING, logger="featx.adapt._ot"):
+        Z = OTMapping().fit_transform(X, y, sample_domain=sd)
+    assert np.isfinite(Z).all() and "solving in the log domain" in caplog.text

@@ -80,3 +80,12 @@ def test_no_labelled_source_is_refused_by_both():
     for meta in (PooledSources(), PerSourceEnsemble()):
         with pytest.raises(ValueError, match="needs labelled source rows"):
             meta.fit(X, np.full(len(X), -1), sample_domain=sd)
+
+
+def test_the_ensemble_predicts_target_rows_only():
+    X, y, sd, _ = two_sources()
+    ens = PerSourceEnsemble().fit(X, y, sample_domain=sd)
+    Xt = X[sd < 0]
+    np.testing.assert_array_equal(ens.predict(Xt, sample_domain=sd[sd < 0]), ens.predict(Xt))
+    with pytest.raises(ValueError, match=r"predicts target rows \(sample_domain < 0\); got source domains \[1\]"):
+        ens.predict(X[:5], sample_domain=sd[:5])

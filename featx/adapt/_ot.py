@@ -93,7 +93,9 @@ def class_regularised_plan(Xs, ys, Xt, reg_e, reg_cl, n_iter=10) -> np.ndarray:
     over Sinkhorn problems (POT's ``sinkhorn_lpl1_mm``, ``n_iter`` outer rounds of at most
     200 Sinkhorn updates each, so the target marginal is met to a few percent when the
     class proportions of the domains differ; POT's non-convergence warning for these capped
-    inner loops is silenced). With ``ys`` None, plain entropic OT (marginals exact).
+    inner loops is silenced). With ``ys`` None, plain entropic OT (marginals exact). When the
+    Gibbs kernel :math:`e^{-M/\\varepsilon}` under- or overflows (an outlying row's costs far past
+    the median), the plan is solved again in the log domain without the class term, logged.
 
     Returns the plan, shape (n_s, n_t), rows summing to :math:`1/n_s`.
 
@@ -105,18 +107,25 @@ def class_regularised_plan(Xs, ys, Xt, reg_e, reg_cl, n_iter=10) -> np.ndarray:
     ot = _pot()
     M = normalised_cost(Xs, Xt)
     a, b = np.full(len(Xs), 1.0 / len(Xs)), np.full(len(Xt), 1.0 / len(Xt))
-    if ys is None:
-        return ot.sinkhorn(a, b, M, reg_e)
-    with warnings.catch_warnings():  # the MM rounds cap each inner Sinkhorn at 200 updates by design
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # failures are detected below
         warnings.filterwarnings("ignore", message="Sinkhorn did not converge", category=UserWarning)
-        return ot.da.sinkhorn_lpl1_mm(a, np.asarray(ys), b, M, reg_e, eta=reg_cl, numItermax=n_iter)
+        warnings.filterwarnings("ignore", message="Warning: numerical errors", category=UserWarning)
+        if ys is None:
+            plan = ot.sinkhorn(a, b, M, reg_e)
+        else:  # the MM rounds cap each inner Sinkhorn at 200 updates by design
+            plan = ot.da.sinkhorn_lpl1_mm(a, np.asarray(ys), b, M, reg_e, eta=reg_cl, numItermax=n_iter)
+    if np.isfinite(plan).all() and (plan.sum(axis=1) > 0).all():
+        return plan
+    logger.warning("entropic OT: exp(-M / reg_e) under- or overflowed (a row's costs are %.3g times the median); "
+                   "solving in the log domain without the class regulariser", M.max())
+    return ot.sinkhorn(a, b, M, reg_e, method="sinkhorn_log")
 
 
 def barycentric_map(plan, Xt) -> np.ndarray:
     """Each source row sent to the plan-weighted mean of the target rows it sends mass to:
-    :math:`\hat{x}^s_i = \sum_j \gamma_{ij} x^t_j / \sum_j \gamma_{ij}` (rows that send no
+    :math:`\\hat{x}^s_i = \\sum_j \\gamma_{ij} x^t_j / \\sum_j \\gamma_{ij}` (rows that send no
     mass, after underflow, go to the target mean). Computed about the target mean
-    (:math:`\bar{x}^t + \sum_j \gamma_{ij} (x^t_j - \bar{x}^t) / \sum_j \gamma_{ij}`), so a
+    (:math:`\\bar{x}^t + \\sum_j \\gamma_{ij} (x^t_j - \\bar{x}^t) / \\sum_j \\gamma_{ij}`), so a
     column constant in the target maps to exactly that constant."""
     centre = Xt.mean(axis=0)
     mass = plan.sum(axis=1, keepdims=True)

@@ -122,11 +122,17 @@ class PerSourceEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.estimators_.append(clone(_default(self.estimator)).fit(X[rows], y[rows], sample_domain=sd[rows]))
         return self
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, sample_domain=None):
         """Mean of the members' class probabilities (a member's one-hot vote when it has no
-        ``predict_proba``), columns in ``classes_``; rows are treated as target rows."""
+        ``predict_proba``), columns in ``classes_``. Rows are target rows: ``sample_domain``,
+        when given, must be target codes (``< 0``); each member was fitted on one source only."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if sample_domain is not None:
+            sd = check_sample_domain(X, None, sample_domain)
+            if (sd >= 0).any():
+                raise ValueError("PerSourceEnsemble predicts target rows (sample_domain < 0); got source domains "
+                                 f"{np.unique(sd[sd >= 0]).tolist()}.")
         out = np.zeros((len(X), len(self.classes_)))
         for est in self.estimators_:
             cols = np.searchsorted(self.classes_, est.classes_)
@@ -136,7 +142,7 @@ class PerSourceEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 out[np.arange(len(X)), np.searchsorted(self.classes_, est.predict(X))] += 1.0
         return out / len(self.estimators_)
 
-    def predict(self, X):
-        """The class of the largest mean probability."""
-        proba = self.predict_proba(X)
+    def predict(self, X, sample_domain=None):
+        """The class of the largest mean probability (target rows, as :meth:`predict_proba`)."""
+        proba = self.predict_proba(X, sample_domain)
         return self.classes_[proba.argmax(axis=1)]
