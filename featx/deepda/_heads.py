@@ -314,25 +314,31 @@ class CDAN(DANN):
         _check_number(type(self).__name__, "randomized_dim", self.randomized_dim, 1, integer=True, allow_low=True)
 
     def _transfer_modules(self, n_bottleneck, n_classes, device):
-        n_in = n_bottleneck * n_classes
-        self._random_maps = None
-        if n_in > int(self.randomized_dim):
-            m = min(int(self.randomized_dim), 1024)
-            self._random_maps = (torch.randn(n_bottleneck, m, device=device), torch.randn(n_classes, m, device=device))
-            n_in = m
-        return _discriminator(n_in, int(self.hidden_size)).to(device)
+        return _ConditionalDiscriminator(n_bottleneck, n_classes, int(self.hidden_size), int(self.randomized_dim)).to(device)
 
     def _transfer_loss(self, disc, f_s, f_t, logits_s, logits_t, progress):
         probs = F.softmax(torch.cat([logits_s, logits_t]), dim=1).detach()
-        h = multilinear_map(torch.cat([f_s, f_t]), probs, self._random_maps)
+        h = multilinear_map(torch.cat([f_s, f_t]), probs, disc.random_maps())
         weights = certainty_weights(probs) if self.entropy_conditioning else None
-        return domain_adversarial_loss(disc, h[: len(f_s)], h[len(f_s):], grl_coefficient(progress), weights)
+        return domain_adversarial_loss(disc.net, h[: len(f_s)], h[len(f_s):], grl_coefficient(progress), weights)
 
-    def _train(self, Xs, ys, Xt, device):
-        try:
-            super()._train(Xs, ys, Xt, device)
-        finally:
-            self.__dict__.pop("_random_maps", None)
+
+class _ConditionalDiscriminator(nn.Module):
+    """CDAN's domain classifier with, past ``randomized_dim`` columns of the exact map, the
+    paper's fixed random maps as buffers (``min(randomized_dim, 1024)`` outputs)."""
+
+    def __init__(self, n_bottleneck, n_classes, hidden, randomized_dim):
+        super().__init__()
+        n_in = n_bottleneck * n_classes
+        self.randomized = n_in > randomized_dim
+        if self.randomized:
+            n_in = min(randomized_dim, 1024)
+            self.register_buffer("Rf", torch.randn(n_bottleneck, n_in))
+            self.register_buffer("Rg", torch.randn(n_classes, n_in))
+        self.net = _discriminator(n_in, hidden)
+
+    def random_maps(self):
+        return (self.Rf, self.Rg) if self.randomized else None
 
 
 class MCC(_DeepDAHead):
