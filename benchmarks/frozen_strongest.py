@@ -9,6 +9,11 @@ table (target accuracy %, fit seconds) and writes JSON.
                                           [--features embeddings|pixels] [--data ../shared/data]
                                           [--out benchmarks/results/frozen_strongest.json]
 
+``--layers blocks.4,blocks.5,blocks.6,pooled`` extracts those layers of the backbone side by side
+(one pass) and accepts the registry's layered names: ``logreg@blocks.5`` (one layer's columns),
+``coral@ensemble`` (one model per layer, probabilities averaged) (``--out
+benchmarks/results/frozen_layers.json``).
+
 ``--features pixels`` runs the same methods on the JDA paper's MNIST <-> USPS pixels instead
 (``--scale unit --out benchmarks/results/frozen_strongest_pixels.json``: rows scaled to unit
 length, as the JDA paper's protocol does; the registry's per-domain z-score is for embeddings).
@@ -38,7 +43,7 @@ METHODS = ["logreg", "easytl", "coral", "coral+selftrain", "meda", "ot", "jdot",
 def run(method, source, target, scale="zscore"):
     X, y, sd, _ = pack_domains(source, target)
     start = time.perf_counter()
-    pred = make_method(method, scale=scale).fit(X, y, sample_domain=sd).predict(target.X)
+    pred = make_method(method, scale=scale, layers=source.layers).fit(X, y, sample_domain=sd).predict(target.X)
     return float(np.mean(pred == target.y)), time.perf_counter() - start
 
 
@@ -53,6 +58,8 @@ def main(argv=None):
     p.add_argument("--features", choices=["embeddings", "pixels"], default="embeddings",
                    help="the default backbone's embeddings of the digit images, or the JDA paper's MNIST <-> USPS "
                         "16x16 pixels (256-d, ../shared/data/digits/mnist_usps_jda)")
+    p.add_argument("--layers", default=None,
+                   help="comma-separated backbone layers to extract side by side (embeddings only; default: pooled)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "frozen_strongest.json")
     args = p.parse_args(argv)
     if not (args.data / "digits").is_dir():
@@ -60,7 +67,8 @@ def main(argv=None):
     if args.features == "pixels":
         tasks = digit_tasks(args.data / "digits" / "mnist_usps_jda")
     else:
-        tasks = embedding_tasks(args.data / "digits", args.cache_dir)
+        tasks = embedding_tasks(args.data / "digits", args.cache_dir,
+                                layers=None if args.layers is None else args.layers.split(","))
     methods = args.methods.split(",")
     out = {m: {t: dict(zip(("accuracy", "seconds"), run(m, *pair, args.scale))) for t, pair in tasks.items()} for m in methods}
     lines = ["| method | " + " | ".join(tasks) + " | mean | fit s (sum) |", "|---|" + "---:|" * (len(tasks) + 2)]

@@ -65,6 +65,26 @@ class FeatureSet:
         names = np.array(list(self.classes) + [None], dtype=object)
         return names[self.y]
 
+    @property
+    def layers(self) -> list[tuple[str, int]] | None:
+        """``(name, width)`` of each backbone layer the columns hold, in column order, as the
+        cache recorded them (the first part's, for sets joined by :meth:`concat`); ``None`` when
+        the features did not come from featx's extractor.
+
+        Examples
+        --------
+        >>> fs = FeatureSet(X=np.zeros((1, 3), np.float32), y=np.array([0]), ids=np.array(["a"]),
+        ...                 domains=np.array(["d"]), classes=("c",),
+        ...                 metadata={"backbone": {"layers": ["blocks.5", "pooled"], "layer_dims": [1, 2]}})
+        >>> fs.layers
+        [('blocks.5', 1), ('pooled', 2)]
+        """
+        meta = self.metadata.get("parts", [self.metadata])[0] if self.metadata else {}
+        backbone = meta.get("backbone") if isinstance(meta, dict) else None
+        if not isinstance(backbone, dict) or "layers" not in backbone or "layer_dims" not in backbone:
+            return None
+        return [(str(n), int(w)) for n, w in zip(backbone["layers"], backbone["layer_dims"])]
+
     def subset(self, mask) -> FeatureSet:
         """Rows selected by a boolean mask or an index array, as a new FeatureSet."""
         return FeatureSet(

@@ -8,7 +8,10 @@ from it, so one name is one model everywhere.
 
 A model name is ``ALIGNMENT+HEAD`` (``coral+1nn``); a head alone (``logreg``) means no
 alignment, an alignment alone (``coral``) means its default head (:data:`DEFAULT_HEAD`;
-EasyTL is a classifier and takes none). Every feature model first standardises each
+EasyTL is a classifier and takes none). On features of several layers (or backbones) side by
+side, ``MODEL@LAYER`` fits the model on one layer's columns and ``MODEL@ensemble`` fits one
+model per layer and averages their probabilities (:class:`featx.adapt.BlockEnsemble`); a
+name without ``@`` sees every column. Every feature model first standardises each
 domain with its own moments (``scale="zscore"``), the first step of the literature's
 shallow domain adaptation, unless told otherwise.
 
@@ -28,12 +31,13 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
-from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, TCA, AdaptThenClassify, DomainScaled, EasyTL, OTMapping,
-                         PerSourceEnsemble, PooledSources, SubspaceAlignment)
+from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, TCA, AdaptThenClassify, BlockEnsemble, DomainScaled, EasyTL,
+                         OTMapping, PerSourceEnsemble, PooledSources, SubspaceAlignment)
 from featx.classify import ClassBalancedSelfTraining, FlooredStandardScaler, TunedClassifier
 
 __all__ = [
     "DEFAULT_HEAD",
+    "ENSEMBLE",
     "REGISTRY",
     "SCALES",
     "SOURCES",
@@ -49,14 +53,18 @@ __all__ = [
     "make_head",
     "make_method",
     "make_selected",
+    "on_layers",
     "parse_method",
     "selection_grid",
+    "split_layer",
 ]
 
 #: The head an alignment method gets when none is named.
 DEFAULT_HEAD = "logreg"
 #: Per-domain scalings a feature model can start with (:class:`featx.adapt.DomainScaled`).
 SCALES = ("zscore", "unit", "none")
+#: ``MODEL@ENSEMBLE``: one model per layer of the features, the probabilities averaged.
+ENSEMBLE = "ensemble"
 #: How a model treats several labelled source domains: as the method does ("native": CORAL and
 #: OT map each source on its own, the others pool), all as one ("pooled", scaling included),
 #: or one model per source with the probabilities averaged ("per-source").
@@ -198,6 +206,30 @@ def get_method(name: str, kind: str | None = None) -> Method:
     return entry
 
 
+def split_layer(name: str) -> tuple[str, str | None]:
+    """``(model, layer)`` of a model name: ``"coral+1nn@blocks.5"`` -> ``("coral+1nn", "blocks.5")``;
+    ``layer`` is ``None`` without ``@`` and :data:`ENSEMBLE` for one model per layer.
+
+    Raises
+    ------
+    ValueError
+        If the name is not a non-empty string, or either side of ``@`` is empty.
+
+    Examples
+    --------
+    >>> split_layer("coral@ensemble"), split_layer("logreg")
+    (('coral', 'ensemble'), ('logreg', None))
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"A method name must be a non-empty string; got {name!r}.")
+    if "@" not in name:
+        return name, None
+    model, layer = name.rsplit("@", 1)
+    if not model or not layer:
+        raise ValueError(f"A layered method name is MODEL@LAYER or MODEL@{ENSEMBLE}; got {name!r}.")
+    return model, layer
+
+
 def parse_method(name: str) -> tuple[str, str | None]:
     """``(alignment, head)`` of a model name: ``"coral+1nn"``, ``"coral"`` (its default head),
     ``"logreg"`` (no alignment) or a fine-tuning name (``head`` is ``None``, as for EasyTL).
@@ -207,8 +239,9 @@ def parse_method(name: str) -> tuple[str, str | None]:
     >>> parse_method("coral+1nn"), parse_method("coral"), parse_method("knn"), parse_method("easytl")
     (('coral', '1nn'), ('coral', 'logreg'), ('none', 'knn'), ('easytl', None))
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"A method name must be a non-empty string; got {name!r}.")
+    name, layer = split_layer(name)
+    if layer is not None and get_method(name.split("+", 1)[0]).kind == "finetune":
+        raise ValueError(f"{name!r} fine-tunes the whole backbone; it takes no layer (got {name}@{layer}).")
     if "+" in name:
         alignment, head = name.split("+", 1)
         entry = get_method(alignment, "alignment")
@@ -227,9 +260,10 @@ def parse_method(name: str) -> tuple[str, str | None]:
 def canonical_name(name: str) -> str:
     """The shortest name of the same model (``"none+knn"`` -> ``"knn"``, ``"coral+logreg"`` -> ``"coral"``)."""
     alignment, head = parse_method(name)
+    suffix = "" if split_layer(name)[1] is None else "@" + split_layer(name)[1]
     if head is None or head == DEFAULT_HEAD and alignment != "none":
-        return alignment
-    return head if alignment == "none" else f"{alignment}+{head}"
+        return alignment + suffix
+    return (head if alignment == "none" else f"{alignment}+{head}") + suffix
 
 
 def kind_of(name: str) -> str:
@@ -249,6 +283,11 @@ def describe(name: str, scale: str = "zscore") -> str:
     parts = [f"per-domain scaling {scale}", entry.description]
     if head is not None:
         parts.append(REGISTRY[head].description + grid_text(REGISTRY[head].grid))
+    layer = split_layer(name)[1]
+    if layer == ENSEMBLE:
+        parts.append("one such model per layer, class probabilities averaged")
+    elif layer is not None:
+        parts.append(f"on layer {layer} only")
     return " + ".join(parts)
 
 
@@ -275,8 +314,40 @@ def make_head(name: str, *, tune: bool = True, random_state=0):
     return TunedClassifier(built, entry.grid or None, random_state=random_state)
 
 
+def _layer_blocks(layers):
+    """``(names, widths)`` of ``layers``: ``(name, width)`` pairs in column order."""
+    try:
+        names, widths = zip(*[(str(n), w) for n, w in layers])
+    except (TypeError, ValueError):
+        raise ValueError(f"layers must be (name, width) pairs in column order; got {layers!r}.") from None
+    return list(names), list(widths)
+
+
+def on_layers(model, layer: str | None, layers=None):
+    """``model`` fitted on ``layer``'s columns of features made of ``layers`` (one per layer,
+    averaged, for :data:`ENSEMBLE`), as a :class:`featx.adapt.BlockEnsemble`; ``model`` itself
+    when ``layer`` is ``None``.
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is given without ``layers``, or names none of them.
+    """
+    if layer is None:
+        return model
+    if not layers:
+        raise ValueError(f"@{layer} picks columns of the features' layers; pass layers=[(name, width), ...] "
+                         "(a FeatureSet's metadata['layers'] and ['layer_dims']); got none.")
+    names, widths = _layer_blocks(layers)
+    if layer == ENSEMBLE:
+        return BlockEnsemble(model, blocks=widths)
+    if layer not in names:
+        raise ValueError(f"Unknown layer {layer!r}; the features hold {names} (or @{ENSEMBLE}).")
+    return BlockEnsemble(model, blocks=widths, use=[names.index(layer)])
+
+
 def make_method(method: str = "none", head: str | None = None, *, scale: str = "zscore", tune: bool = True,
-                random_state=0, sources: str = "native"):
+                random_state=0, sources: str = "native", layers=None):
     """A new, unfitted domain-aware classifier from the registry: per-domain scaling,
     alignment ``method``, then ``head``.
 
@@ -301,6 +372,10 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
         Several labelled source domains (:data:`SOURCES`): as the method treats them, pooled
         into one (:class:`featx.adapt.PooledSources`), or one model per source with the
         probabilities averaged (:class:`featx.adapt.PerSourceEnsemble`).
+    layers : sequence of (str, int), optional
+        The layers whose columns the features hold, in order, with their widths (a
+        :class:`featx.FeatureSet`'s ``metadata["layers"]`` and ``["layer_dims"]``); needed by
+        a ``MODEL@LAYER`` or ``MODEL@ensemble`` name (see :func:`on_layers`).
 
     Returns
     -------
@@ -308,7 +383,7 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
         ``fit(X, y, sample_domain=...)`` / ``predict(X, sample_domain=None)`` around an
         :class:`featx.adapt.AdaptThenClassify` (or :class:`featx.adapt.EasyTL`); inside
         :class:`featx.adapt.PooledSources` or :class:`featx.adapt.PerSourceEnsemble` when
-        ``sources`` says so.
+        ``sources`` says so; inside a :class:`featx.adapt.BlockEnsemble` for a ``@`` name.
 
     Examples
     --------
@@ -322,13 +397,14 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
         raise ValueError(f"scale must be one of {list(SCALES)}; got {scale!r}.")
     if sources not in SOURCES:
         raise ValueError(f"sources must be one of {list(SOURCES)}; got {sources!r}.")
+    method, layer = split_layer(method)
     if head is not None:
         if "+" in method:
             raise ValueError(f"Give the head either in the name or as head=; got {method!r} and head={head!r}.")
         if get_method(method).kind == "head":
             raise ValueError(f"{method!r} is a head; pass an alignment as method (e.g. 'none') with head={head!r}.")
         method = f"{method}+{head}"
-    alignment, head = parse_method(method)
+    alignment, head = parse_method(method if layer is None else f"{method}@{layer}")
     entry = REGISTRY[alignment]
     if entry.kind == "finetune":
         raise ValueError(f"{method!r} fine-tunes the backbone on images; build it with "
@@ -339,8 +415,10 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
         model = AdaptThenClassify(entry.build(), make_head(head, tune=tune, random_state=random_state))
     model = DomainScaled(model, how=scale)
     if sources == "pooled":
-        return PooledSources(model)
-    return PerSourceEnsemble(model) if sources == "per-source" else model
+        model = PooledSources(model)
+    elif sources == "per-source":
+        model = PerSourceEnsemble(model)
+    return on_layers(model, layer, layers)
 
 
 def selection_grid(name: str) -> list[dict]:
@@ -363,9 +441,10 @@ def selection_grid(name: str) -> list[dict]:
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
-def make_selected(name: str, params: dict, *, scale: str = "zscore"):
+def make_selected(name: str, params: dict, *, scale: str = "zscore", layers=None):
     """Model ``name`` with the head untuned and ``params`` (short names of
-    :func:`selection_grid`) set on its alignment and head: one point of the selection grid.
+    :func:`selection_grid`) set on its alignment and head: one point of the selection grid
+    (``layers`` as for :func:`make_method`).
 
     Raises
     ------
@@ -373,6 +452,7 @@ def make_selected(name: str, params: dict, *, scale: str = "zscore"):
         If a parameter belongs to neither the alignment's ``select_grid`` nor the head's ``grid``.
     """
     alignment, head = parse_method(name)
+    name, layer = split_layer(name)
     model = make_method(name, scale=scale, tune=False)
     own = {k: f"estimator__{k}" if REGISTRY[alignment].own_head else f"estimator__adapter__{k}"
            for k in REGISTRY[alignment].select_grid}
@@ -381,7 +461,7 @@ def make_selected(name: str, params: dict, *, scale: str = "zscore"):
     unknown = sorted(set(params) - set(own))
     if unknown:
         raise ValueError(f"{name!r} has no selectable parameters {unknown}; expected some of {sorted(own)}.")
-    return model.set_params(**{own[k]: v for k, v in params.items()})
+    return on_layers(model.set_params(**{own[k]: v for k, v in params.items()}), layer, layers)
 
 
 def finetune_params(name: str, params: dict | None = None) -> dict:

@@ -65,15 +65,16 @@ def digit_tasks(folder: Path):
     return out
 
 
-def embedding_tasks(folder: Path, cache_dir=None, n_mnist=2000):
+def embedding_tasks(folder: Path, cache_dir=None, n_mnist=2000, layers=None):
     """The default backbone's embeddings (cached) of 2,000 MNIST and the 2,007 USPS test images,
-    and of scikit-learn's digits and their shifted copy."""
+    and of scikit-learn's digits and their shifted copy (``layers``: the backbone's layers to
+    extract, side by side; default its pooled embedding)."""
     mi, ml = mnist_arrays(folder / "mnist")
     ui, ul = usps_arrays(folder / "usps" / "usps.t.bz2")
     sources = {"mnist": image_set(mi, ml, range(n_mnist), f"mnist-{n_mnist}", "mnist"),
                "usps": image_set(ui, ul, range(len(ul)), "usps"),
                "digits": load_digits_images(), "digits-shifted": load_shifted_digits_images()}
-    sets = {k: extract_features(v, cache_dir=cache_dir, progress=False) for k, v in sources.items()}
+    sets = {k: extract_features(v, layers=layers, cache_dir=cache_dir, progress=False) for k, v in sources.items()}
     return {"MNIST->USPS": (sets["mnist"], sets["usps"]), "USPS->MNIST": (sets["usps"], sets["mnist"]),
             "digits->digits-shifted": (sets["digits"], sets["digits-shifted"])}
 
@@ -88,11 +89,14 @@ def gap_matrix(rows, methods, validators) -> np.ndarray:
                      for m in methods])
 
 
-def table(rows, methods, validators) -> str:
-    """Mean over tasks of the picks' target accuracy % (gap to the oracle in brackets)."""
-    lines = ["| method | " + " | ".join(validators) + " | oracle |", "|---|" + "---:|" * (len(validators) + 1)]
+def table(rows, methods, validators, defaults=None) -> str:
+    """Mean over tasks of the picks' target accuracy % (gap to the oracle in brackets), after the
+    registry defaults' accuracy (``defaults``: one record per task and method) when given."""
+    head = ["default"] if defaults else []
+    lines = ["| method | " + " | ".join([*head, *validators]) + " | oracle |",
+             "|---|" + "---:|" * (len(head) + len(validators) + 1)]
     for m in methods:
-        cells = []
+        cells = [f"{100 * np.mean([d['accuracy'] for d in defaults if d['method'] == m]):.1f}"] if defaults else []
         for v in [*validators, ORACLE]:
             acc = [r["accuracy"] for r in rows if r["method"] == m and r["validator"] == v and np.isfinite(r["accuracy"])]
             gap = [r["gap"] for r in rows if r["method"] == m and r["validator"] == v and np.isfinite(r["gap"])]
@@ -106,16 +110,17 @@ def table(rows, methods, validators) -> str:
     return "\n".join(lines)
 
 
-def run(name, tasks, methods, jobs, log_dir):
-    rows, start = [], time.perf_counter()
+def run(name, tasks, methods, jobs, log_dir, scale="zscore"):
+    rows, defaults, start = [], [], time.perf_counter()
     for task, (source, target) in tasks.items():
         result = compare_features(source, target=target, budgets="all", repeats=1, methods=methods, select="all",
-                                  n_jobs=jobs, log_dir=log_dir, progress=False)
+                                  scale=scale, n_jobs=jobs, log_dir=log_dir, progress=False)
         rows += [{**r, "task": task} for r in result.selection]
+        defaults += [{"task": task, "method": r["method"], "accuracy": r["accuracy"]} for r in result.records]
         failed = [f for f in result.failures]
         print(f"{name} {task} done ({time.perf_counter() - start:.0f} s){f'; {len(failed)} failed' if failed else ''}",
               flush=True)
-    return rows, time.perf_counter() - start
+    return rows, defaults, time.perf_counter() - start
 
 
 def main(argv=None):
@@ -127,6 +132,8 @@ def main(argv=None):
                    help="folder with mnist/ and usps/ (the embeddings' images)")
     p.add_argument("--cache-dir", default=None, help="feature cache of the embeddings (default ./cache)")
     p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--scale", choices=["zscore", "unit", "none"], default="zscore",
+                   help="per-domain scaling inside every model (default: %(default)s; the pixel literature's: unit)")
     p.add_argument("--jobs", type=int, default=-1)
     p.add_argument("--log-dir", type=Path, default=Path("cache/compare-select"))
     p.add_argument("--out", type=Path, default=Path("results/select_validators"))
@@ -139,24 +146,26 @@ def main(argv=None):
         raise SystemExit(f"unknown data sets {sorted(set(chosen) - set(sets))}; expected some of {list(sets)} or all")
     args.out.mkdir(parents=True, exist_ok=True)
     lines, out = ["# Choosing without target labels: validators against the oracle", "",
-                  f"`python pipelines/select_validators.py --data-set {args.data_set} --methods {args.methods}`. "
+                  f"`python pipelines/select_validators.py --data-set {args.data_set} --methods {args.methods}"
+                  f"{'' if args.scale == 'zscore' else ' --scale ' + args.scale}`. "
                   "Every source label (budget 'all'), each method's selection grid scored by every validator on "
                   "the same fits; target labels only give the oracle's pick and the gaps. Cells: target accuracy % "
-                  "of the validator's pick, mean over the tasks, with the mean gap to the oracle in brackets.", ""], {}
+                  "of the validator's pick, mean over the tasks, with the mean gap to the oracle in brackets; "
+                  "'default': the registry's defaults (the head tuned by inner CV on the source).", ""], {}
     missing = [f"{name} ({sets[name][1]})" for name in chosen if not sets[name][1].is_dir()]
     if missing:
         raise SystemExit(f"no data for {', '.join(missing)}")
     for name in chosen:
         load, folder = sets[name]
-        rows, seconds = run(name, load(folder), methods, args.jobs, args.log_dir)
+        rows, defaults, seconds = run(name, load(folder), methods, args.jobs, args.log_dir, args.scale)
         ranks = validator_ranking([r for r in rows if r["validator"] != ORACLE], validators)
-        out[name] = {"records": rows, "ranking": ranks, "seconds": seconds}
+        out[name] = {"records": rows, "defaults": defaults, "ranking": ranks, "seconds": seconds}
         plot_gap_heatmap(gap_matrix(rows, methods, validators), methods, validators, args.out / f"gaps_{name}.png",
                          title=f"points lost to the oracle's pick, mean over tasks ({name})")
         compute = sum({(r["task"], r["method"]): r["select_s"] for r in rows}.values())
         lines += [f"## {TITLES[name]}", "", f"Selection compute {compute:.0f} s in one process (the sum over tasks "
                   f"and methods, as measured when each was computed; `--jobs` runs them in parallel); this run took "
-                  f"{seconds:.0f} s, reading back what the task log held.", "", table(rows, methods, validators), "",
+                  f"{seconds:.0f} s, reading back what the task log held.", "", table(rows, methods, validators, defaults), "",
                   f"![gaps](gaps_{name}.png)", "",
                   "| validator | mean gap (points) | rank correlation | fit s per grid |", "|---|---:|---:|---:|"]
         lines += [f"| {r['validator']} | {100 * r['gap']:.1f} | "

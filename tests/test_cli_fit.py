@@ -11,11 +11,11 @@ from featx.domains import scale_per_domain
 from featx.extract._cache import CacheWriter, create_cache_file
 
 
-def write_cache(path, X, y, domains, classes=("a", "b")):
+def write_cache(path, X, y, domains, classes=("a", "b"), attrs=None):
     """A complete featx cache file holding ``X`` (what `featx extract` writes)."""
     ids = [f"img{i:03d}.png" for i in range(len(X))]
     create_cache_file(path, key={"test": str(path)}, key_hash="k", dim=X.shape[1], ids=ids, labels=y,
-                      domains=domains, classes=classes, attrs={})
+                      domains=domains, classes=classes, attrs=attrs or {})
     with CacheWriter(path, "k") as w:
         w.write(np.arange(len(X)), X.astype(np.float32))
     return path
@@ -53,6 +53,19 @@ def test_fit_by_domain_name_prints_accuracy_and_writes_predictions(capsys, offic
     rows = list(csv.DictReader(open(pred)))
     assert len(rows) == 60 and rows[0]["domain"] == "webcam" and rows[0]["id"] == "img060.png"
     assert {r["prediction"] for r in rows} == {"a", "b"}
+
+
+def test_fit_takes_layered_names_on_a_multi_layer_cache(capsys, tmp_path):
+    X, y, domains = two_domains()
+    layered = write_cache(tmp_path / "layers.h5", X, y, domains,
+                          attrs={"backbone": {"layers": ["blocks.5", "pooled"], "layer_dims": [3, 5]}})
+    code, out, _ = run(capsys, "fit", layered, "--source", "amazon", "--target", "webcam", "--method", "coral@ensemble",
+                       "--head", "1nn")
+    assert code == 0 and "coral+1nn@ensemble (scale zscore): target accuracy" in out
+    code, out, _ = run(capsys, "fit", layered, "--source", "amazon", "--target", "webcam", "--method", "logreg@blocks.5")
+    assert code == 0 and "logreg@blocks.5 (scale zscore)" in out
+    code, _, err = run(capsys, "fit", layered, "--source", "amazon", "--target", "webcam", "--method", "coral@conv")
+    assert code == 2 and "Unknown layer 'conv'; the features hold ['blocks.5', 'pooled']" in err
 
 
 def test_fit_with_files_as_domains_and_unlabelled_target(capsys, tmp_path):

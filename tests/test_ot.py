@@ -2,12 +2,14 @@
 out-of-sample maps, the memory plan, OTMapping and JDOT."""
 
 import logging
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from featx.adapt import JDOT, AdaptThenClassify, OTMapping, barycentric_map, class_regularised_plan, plan_bytes, plan_rows
+from featx.adapt import (JDOT, AdaptThenClassify, OTMapping, barycentric_map, class_regularised_plan, plan_bytes,
+                         plan_rows, shifted_cost)
 from featx.methods import make_method
 
 
@@ -176,10 +178,50 @@ def test_bad_parameters_say_what_was_expected(make, message):
         make().fit(X, y, sample_domain=sd)
 
 
-def test_an_outlier_that_underflows_the_kernel_falls_back_to_the_log_domain(caplog):
+def test_an_outlier_that_underflows_the_kernel_is_solved_on_shifted_costs(caplog):
     X, y, sd, _ = shifted()
     X = X.copy()
     X[0] = 1e4  # its costs are ~1e8 times the median: exp(-M / 0.1) is 0 on its whole row
     with caplog.at_level(logging.WARNING, logger="featx.adapt._ot"):
         Z = OTMapping().fit_transform(X, y, sample_domain=sd)
-    assert np.isfinite(Z).all() and "solving in the log domain" in caplog.text
+    assert np.isfinite(Z).all() and "costs shifted to a zero in every row and column" in caplog.text
+
+
+def test_shifted_costs_give_the_same_plan_and_a_kernel_without_empty_rows():
+    import ot
+
+    rng = np.random.default_rng(0)
+    M = rng.random((30, 40)) * 3 + rng.random((30, 1)) * 50 + rng.random((1, 40)) * 20
+    S = shifted_cost(M)
+    assert (S >= 0).all() and (S.min(axis=1) == 0).all() and (S.min(axis=0) == 0).all()
+    a, b = np.full(30, 1 / 30), np.full(40, 1 / 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(ot.sinkhorn(a, b, S, 1.0, method="sinkhorn_log"),
+                                   ot.sinkhorn(a, b, M, 1.0, method="sinkhorn_log"), atol=1e-12)
+        raw = ot.sinkhorn(a, b, M, 0.05)
+        assert not np.isfinite(raw).all() or (raw.sum(axis=1) == 0).any()  # what the shift prevents
+        assert np.isfinite(ot.sinkhorn(a, b, S, 0.05)).all()
+
+
+def test_the_fallback_rounds_solve_pots_problem_and_keep_the_class_term(caplog):
+    """Where POT's kernel is finite, the fallback's rounds give POT's plan; where it underflows
+    (a small reg_e with a strong class term), the fallback still groups classes."""
+    import ot
+
+    from featx.adapt._ot import _group_lasso_mm, normalised_cost
+
+    X, y, sd, _ = shifted(shift=3.0)
+    Xs, ys, Xt = X[sd > 0], y[sd > 0], X[sd < 0]
+    M = normalised_cost(Xs, Xt)
+    a, b = np.full(len(Xs), 1 / len(Xs)), np.full(len(Xt), 1 / len(Xt))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pot = ot.da.sinkhorn_lpl1_mm(a, ys, b, M, 0.5, eta=1.0, numItermax=10)
+        for method in ("sinkhorn", "sinkhorn_log"):
+            np.testing.assert_allclose(_group_lasso_mm(ot, a, ys, b, M, 0.5, 1.0, 10, method=method), pot, atol=1e-9)
+    with caplog.at_level(logging.WARNING, logger="featx.adapt._ot"):
+        plan = class_regularised_plan(Xs, ys, Xt, 0.01, 10.0)
+    assert "plus up to 158 from the class term" in caplog.text and np.isfinite(plan).all()
+    plain = _purity(class_regularised_plan(Xs, None, Xt, 0.01, 0.0), ys)
+    assert _purity(plan, ys) > 0.9 and _purity(plan, ys) >= plain

@@ -1,6 +1,7 @@
 """Domain alignment on features: scikit-learn estimators (numpy, scipy and sklearn only)."""
 
 from featx.adapt._base import BaseAdapter
+from featx.adapt._blocks import BlockEnsemble, block_slices
 from featx.adapt._compose import AdaptThenClassify
 from featx.domains import labelled_source_mask
 from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
@@ -8,7 +9,8 @@ from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._kernel import FeatureMap
 from featx.adapt._meda import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients
-from featx.adapt._ot import JDOT, OTMapping, barycentric_map, class_regularised_plan, plan_bytes, plan_rows
+from featx.adapt._ot import (JDOT, OTMapping, barycentric_map, class_regularised_plan, plan_bytes, plan_rows,
+                             shifted_cost)
 from featx.adapt._sources import PerSourceEnsemble, PooledSources
 from featx.adapt._scale import DomainStandardScaler
 from featx.adapt._scaled import DomainScaled
@@ -20,6 +22,7 @@ __all__ = [
     "CORAL",
     "AdaptThenClassify",
     "BDA",
+    "BlockEnsemble",
     "JDA",
     "TCA",
     "EasyTL",
@@ -40,6 +43,7 @@ __all__ = [
     "FeatureMap",
     "adaptive_balance",
     "barycentric_map",
+    "block_slices",
     "class_regularised_plan",
     "cosine_knn_laplacian",
     "geodesic_flow_factor",
@@ -49,6 +53,7 @@ __all__ = [
     "meda_coefficients",
     "plan_bytes",
     "plan_rows",
+    "shifted_cost",
     "mmd_vectors",
     "transfer_components",
     "pca_basis",

@@ -95,7 +95,9 @@ def class_regularised_plan(Xs, ys, Xt, reg_e, reg_cl, n_iter=10) -> np.ndarray:
     class proportions of the domains differ; POT's non-convergence warning for these capped
     inner loops is silenced). With ``ys`` None, plain entropic OT (marginals exact). When the
     Gibbs kernel :math:`e^{-M/\\varepsilon}` under- or overflows (an outlying row's costs far past
-    the median), the plan is solved again in the log domain without the class term, logged.
+    the median, or the class term's weights, up to :math:`\\eta \\cdot 15.8`, over a small
+    :math:`\\varepsilon`), the same rounds run on costs shifted row- and column-wise
+    (:func:`shifted_cost`, the same plan), then in the log domain if that fails too, logged.
 
     Returns the plan, shape (n_s, n_t), rows summing to :math:`1/n_s`.
 
@@ -116,9 +118,53 @@ def class_regularised_plan(Xs, ys, Xt, reg_e, reg_cl, n_iter=10) -> np.ndarray:
             plan = ot.da.sinkhorn_lpl1_mm(a, np.asarray(ys), b, M, reg_e, eta=reg_cl, numItermax=n_iter)
     if np.isfinite(plan).all() and (plan.sum(axis=1) > 0).all():
         return plan
-    logger.warning("entropic OT: exp(-M / reg_e) under- or overflowed (a row's costs are %.3g times the median); "
-                   "solving in the log domain without the class regulariser", M.max())
-    return ot.sinkhorn(a, b, M, reg_e, method="sinkhorn_log")
+    logger.warning("entropic OT: exp(-cost / reg_e) under- or overflowed (largest cost %.3g times the median%s); "
+                   "solving the same problem on costs shifted to a zero in every row and column", M.max(),
+                   "" if ys is None else f", plus up to {reg_cl * _GROUP_WEIGHT_MAX:.3g} from the class term")
+    for method in ("sinkhorn", "sinkhorn_log"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.filterwarnings("ignore", message="Sinkhorn did not converge", category=UserWarning)
+            warnings.filterwarnings("ignore", message="Warning: numerical errors", category=UserWarning)
+            if ys is None:
+                plan = ot.sinkhorn(a, b, shifted_cost(M), reg_e, method=method)
+            else:
+                plan = _group_lasso_mm(ot, a, np.asarray(ys), b, M, reg_e, reg_cl, n_iter, method=method)
+        if np.isfinite(plan).all() and (plan.sum(axis=1) > 0).all():
+            return plan
+        logger.warning("entropic OT: the shifted costs over- or underflowed too; solving in the log domain (slower)")
+    return plan
+
+
+def shifted_cost(M) -> np.ndarray:
+    """``M`` minus its row minima, then minus its column minima.
+
+    The entropic plan :math:`\\mathrm{diag}(u) e^{-M/\\varepsilon} \\mathrm{diag}(v)` does not change
+    when a constant is added to a row or a column of :math:`M` (the scalings :math:`u, v` absorb
+    it), and the shifted Gibbs kernel holds a 1 in every row and every column, so no row or
+    column underflows to zero however far its costs sit from the rest.
+    """
+    M = M - M.min(axis=1, keepdims=True)
+    return M - M.min(axis=0, keepdims=True)
+
+
+#: POT's majorisation of the class term: weights p (mass + eps)^(p - 1), p = 1/2, eps = 1e-3.
+_GROUP_P, _GROUP_EPS = 0.5, 1e-3
+_GROUP_WEIGHT_MAX = _GROUP_P * _GROUP_EPS ** (_GROUP_P - 1)
+
+
+def _group_lasso_mm(ot, a, ys, b, M, reg_e, reg_cl, n_iter, n_inner=200, method="sinkhorn") -> np.ndarray:
+    r"""The majorisation-minimisation of ``ot.da.sinkhorn_lpl1_mm`` (same weights, rounds and
+    inner cap) with each inner problem solved by POT's Sinkhorn (``method``) on the shifted
+    costs (:func:`shifted_cost`): round ``k`` solves entropic OT on :math:`M + \eta W^{(k)}` with
+    :math:`W^{(k)}_{ij} = p\,(\sum_{i' \in \mathcal{I}_{c(i)}} \gamma^{(k-1)}_{i'j} + \epsilon)^{p-1}`
+    (:math:`W^{(0)} = 0`), which stays finite where the Gibbs kernel of the raw cost underflows."""
+    onehot = (ys[:, None] == np.unique(ys)[None, :]).astype(np.float64)  # (n_s, n_classes)
+    W = np.zeros_like(M)
+    for _ in range(n_iter):
+        plan = ot.sinkhorn(a, b, shifted_cost(M + reg_cl * W), reg_e, method=method, numItermax=n_inner)
+        class_mass = onehot.T @ plan  # (n_classes, n_t): mass each class sends to each target row
+        W = onehot @ (_GROUP_P * (class_mass + _GROUP_EPS) ** (_GROUP_P - 1))
+    return plan
 
 
 def barycentric_map(plan, Xt) -> np.ndarray:

@@ -15,6 +15,19 @@ def _default(estimator):
     return AdaptThenClassify() if estimator is None else estimator
 
 
+def mean_member_proba(estimators, classes, inputs, kwargs=None) -> np.ndarray:
+    """Mean over fitted ``estimators`` of their class probabilities on their ``inputs`` (one
+    array each), columns in ``classes``; a member without ``predict_proba`` votes one-hot."""
+    kwargs = kwargs or {}
+    out = np.zeros((len(inputs[0]), len(classes)))
+    for est, X in zip(estimators, inputs):
+        if hasattr(est, "predict_proba"):
+            out[:, np.searchsorted(classes, est.classes_)] += est.predict_proba(X, **kwargs)
+        else:
+            out[np.arange(len(X)), np.searchsorted(classes, est.predict(X, **kwargs))] += 1.0
+    return out / len(estimators)
+
+
 class PooledSources(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Every source domain treated as one: ``sample_domain >= 0`` becomes
     :data:`featx.domains.DEFAULT_SOURCE` before ``estimator`` sees it (so per-domain scaling
@@ -133,14 +146,7 @@ class PerSourceEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if (sd >= 0).any():
                 raise ValueError("PerSourceEnsemble predicts target rows (sample_domain < 0); got source domains "
                                  f"{np.unique(sd[sd >= 0]).tolist()}.")
-        out = np.zeros((len(X), len(self.classes_)))
-        for est in self.estimators_:
-            cols = np.searchsorted(self.classes_, est.classes_)
-            if hasattr(est, "predict_proba"):
-                out[:, cols] += est.predict_proba(X)
-            else:
-                out[np.arange(len(X)), np.searchsorted(self.classes_, est.predict(X))] += 1.0
-        return out / len(self.estimators_)
+        return mean_member_proba(self.estimators_, self.classes_, [X] * len(self.estimators_))
 
     def predict(self, X, sample_domain=None):
         """The class of the largest mean probability (target rows, as :meth:`predict_proba`)."""

@@ -13,6 +13,9 @@ def add_parser(sub) -> None:
     p.add_argument("--test", help="held-out test images (default: a stratified --test-fraction of DATA)")
     p.add_argument("--target", help="a target domain; its labels only score")
     p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
+                   help="layer to extract, repeatable: 'pooled' (default) or a module name; with several, "
+                        "METHOD@LAYER fits on one of them and METHOD@ensemble one model per layer, averaged")
     p.add_argument("--budgets", default="1,5,10,all", help="labelled images per class (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=5, help="stratified draws per budget (default: %(default)s)")
     p.add_argument("--methods", help="comma-separated registry names (`featx methods`): a head (no alignment), an "
@@ -87,7 +90,7 @@ def run_compare(args) -> int:
                      repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,
                      random_state=random_state(args), ft_epochs=args.ft_epochs, ft_budgets=args.ft_budgets,
                      ft_repeats=args.ft_repeats, select=args.select, select_finetune=args.select_finetune,
-                     cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs, reuse=not args.fresh,
+                     layers=args.layers, cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs, reuse=not args.fresh,
                      progress=not args.no_progress)
     out = args.out or Path("results") / "+".join(Path(str(d).replace("builtin:", "")).name for d in args.data)
     return report_and_print(result, out, strict=args.strict)

@@ -111,12 +111,21 @@ def _accuracy(pred, y_target):
     return 100.0 * accuracy(y_target, pred) if (np.asarray(y_target) >= 0).any() else None
 
 
+def _with_head(method: str, head: str) -> str:
+    """``coral@ensemble`` with head ``1nn`` -> ``coral+1nn@ensemble``."""
+    from featx.methods import split_layer
+
+    base, layer = split_layer(method)
+    return f"{base}+{head}" + ("" if layer is None else f"@{layer}")
+
+
 def run_fit(args) -> int:
     from featx.cli._compare import random_state
     from featx.methods import canonical_name, make_method
 
     X, y, sd, y_target, sources, targets = _load(args)
-    model = make_method(args.method, args.head, scale=args.scale, random_state=random_state(args))
+    model = make_method(args.method, args.head, scale=args.scale, random_state=random_state(args),
+                        layers=sources[0].layers)
     start = time.perf_counter()
     model.fit(X, y, sample_domain=sd)
     fit_s = time.perf_counter() - start
@@ -126,7 +135,7 @@ def run_fit(args) -> int:
     predict_s = time.perf_counter() - start
     acc = _accuracy(pred, y_target)
     print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {X.shape[1]}")
-    name = canonical_name(args.method if args.head is None else f"{args.method}+{args.head}")
+    name = canonical_name(args.method if args.head is None else _with_head(args.method, args.head))
     result = f"{acc:.2f}%" if acc is not None else "n/a (the target rows carry no labels)"
     print(f"{name} (scale {args.scale}): target accuracy {result}; fit {fit_s:.2f} s, predict {predict_s:.2f} s")
     if args.predictions:

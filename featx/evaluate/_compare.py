@@ -21,7 +21,8 @@ from featx.domains import DEFAULT_SOURCE, DEFAULT_TARGET, MASKED_LABEL
 from featx.features import FeatureSet
 from featx.metrics import accuracy
 from featx.utils.machine import code_paths
-from featx.methods import SCALES, canonical_name, default_methods, describe, finetune_params, kind_of, make_method
+from featx.methods import (SCALES, canonical_name, default_methods, describe, finetune_params, kind_of, make_method,
+                           split_layer)
 from featx.evaluate._tasklog import TaskLog, digest
 from featx.protocol import ALL, budget_draws, mean_ci, parse_budgets, proxy_a_distance, stratified_split
 
@@ -137,7 +138,8 @@ def _extract(spec, backbone, role, cache_dir, device, progress, on_error):
     return source, fs, info
 
 
-def _fit_feature_task(method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test, X_target_unlabelled):
+def _fit_feature_task(method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test, X_target_unlabelled,
+                      layers=None):
     """:func:`_fit_feature_method` with one BLAS and one OpenMP thread: OpenBLAS threads on the
     small products of these solvers cost more than they give (logistic regression's inner CV
     on 100 x 1280 rows: 3.8 s with 2 threads, 0.3 s with 1, on 2 cores), and the deep-DA heads'
@@ -148,7 +150,7 @@ def _fit_feature_task(method, scale, random_state, X_lab, y_lab, sd_lab, X_test,
 
     with threadpool_limits(1):
         return _guarded(_fit_feature_method, method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test,
-                        X_target_unlabelled)
+                        X_target_unlabelled, layers)
 
 
 def _guarded(fn, *args, **kwargs):
@@ -160,11 +162,13 @@ def _guarded(fn, *args, **kwargs):
         return None, {"error": type(exc).__name__, "message": str(exc)}
 
 
-def _fit_feature_method(method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test, X_target_unlabelled):
+def _fit_feature_method(method, scale, random_state, X_lab, y_lab, sd_lab, X_test, sd_test, X_target_unlabelled,
+                        layers=None):
     """Fit the registry's model on labelled source rows (domains ``sd_lab``, 1..k) and the
     unlabelled target rows; predict the test rows: as the target domain, or by ``sd_test``
-    (test rows held out of the sources), or as the first source."""
-    model = make_method(method, scale=scale, random_state=random_state)
+    (test rows held out of the sources), or as the first source. ``layers``: the features'
+    ``(name, width)`` layers, for ``@`` names."""
+    model = make_method(method, scale=scale, random_state=random_state, layers=layers)
     if X_target_unlabelled is None:
         X, y, sd = X_lab, y_lab, sd_lab
     else:
@@ -264,8 +268,8 @@ def _check_methods(methods, budgets, repeats, with_target, scale, finetune=True)
 
 def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
             methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, ft_budgets=None,
-            ft_repeats=None, select=None, select_finetune=False, cache_dir=None, device="auto", n_jobs=None,
-            reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
+            ft_repeats=None, select=None, select_finetune=False, layers=None, cache_dir=None, device="auto",
+            n_jobs=None, reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
     """Measure frozen features (+ alignment) against fine-tuning on the same draws.
 
     Every method sees the same backbone, preprocessing, labelled draws and seeds. For each
@@ -319,6 +323,12 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         learning rate (3 source folds and one on every drawn image), about 12 times the cost
         of fine-tuning alone; reverse validation is not run for fine-tuning (it would
         fine-tune on every target image per fold).
+    layers : sequence of str, optional
+        Backbone layers to extract in one pass (``"pooled"`` and module names, as for
+        :func:`featx.create_backbone`), side by side in the features. A method name sees every
+        column, ``MODEL@LAYER`` one layer's, and ``MODEL@ensemble`` fits one model per layer and
+        averages their probabilities (:class:`featx.adapt.BlockEnsemble`). Default the
+        backbone's own (the pooled embedding).
     cache_dir, device, progress
         As for :func:`featx.extract_features`.
     n_jobs : int, optional
@@ -337,7 +347,6 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     -------
     Comparison
     """
-    from featx.backbones import Backbone, create_backbone
     from featx.data import SourceSubset
     from featx.extract import default_cache_dir
 
@@ -345,11 +354,11 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, scale)
     ft_scope = _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats)
     validators = _check_select(select, target is not None, select_finetune)
-    bb = backbone if isinstance(backbone, Backbone) else create_backbone(backbone)
+    bb = _backbone_with(backbone, layers)
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
     on_error = "fail" if "finetuned" in kinds.values() else "skip"
-    result = Comparison(info={"backbone": bb.name, "budgets": budgets, "repeats": repeats, "scale": scale,
+    result = Comparison(info={"backbone": bb.name, "layers": list(bb.layers), "budgets": budgets, "repeats": repeats, "scale": scale,
                               "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs,
                               "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1], "select": validators,
                               "select_finetune": bool(select_finetune)})
@@ -396,6 +405,19 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
               finetune, ft_epochs, ft_scope, validators, finetune_select if select_finetune else None)
     return result
+
+
+def _backbone_with(backbone, layers):
+    """The backbone to extract with: built by name with ``layers``, or the instance given
+    (whose own layers must then be the ones asked for)."""
+    from featx.backbones import Backbone, create_backbone
+
+    if not isinstance(backbone, Backbone):
+        return create_backbone(backbone, layers=layers)
+    if layers is not None and tuple(layers) != tuple(backbone.layers):
+        raise ValueError(f"The backbone given reports layers {list(backbone.layers)}; got layers={list(layers)}. "
+                         "Pass the backbone by name, or build it with those layers.")
+    return backbone
 
 
 def _check_select(select, with_target, select_finetune=False) -> list | None:
@@ -555,6 +577,7 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
     X_train, y_train, pool = split.train.X, split.y_train, split.pool
     X_test, y_test, X_unlab = split.X_test, split.y_test, split.X_unlabelled
     codes = split.source_codes()
+    layers = _check_layers(methods, split.train.layers)
     sd_test = codes[split.test_rows] if split.test_rows is not None and X_unlab is None else None
     scored = y_test >= 0
     result.info.update(classes=split.classes, n_train_pool=len(pool), n_test=int(scored.sum()),
@@ -595,7 +618,7 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
     features = [i for i in todo if kinds[tasks[i].method] != "finetuned"]
     jobs = (delayed(_fit_feature_task)(tasks[i].method, scale, random_state, X_train[pool[tasks[i].rows]],
                                        y_train[pool[tasks[i].rows]], codes[pool[tasks[i].rows]], X_test,
-                                       sd_test, X_unlab) for i in features)
+                                       sd_test, X_unlab, layers) for i in features)
     bar = tqdm(total=len(tasks), initial=len(outcome), desc="methods x draws", unit="fit", disable=not progress)
     with bar:
         for i, (pred, cost) in zip(features, Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if features else ()):
@@ -611,7 +634,27 @@ def _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_sta
         from featx.evaluate._selection import run_selection
 
         run_selection(result, tasks, kinds, validators, split, codes, scale, random_state, log, done,
-                      lambda t: digest({"task": key(t), "select": validators}), n_jobs, progress, finetune_select)
+                      lambda t: digest({"task": key(t), "select": validators}), n_jobs, progress, finetune_select,
+                      layers)
+
+
+def _check_layers(methods, layers):
+    """The features' layers when some method picks among them (``MODEL@LAYER``, ``@ensemble``),
+    checked before any fit; ``None`` otherwise."""
+    from featx.methods import ENSEMBLE
+
+    picked = {m: split_layer(m)[1] for m in methods if split_layer(m)[1] is not None}
+    if not picked:
+        return None
+    if not layers:
+        raise ValueError(f"Methods {sorted(picked)} pick backbone layers, but the features carry no layer record; "
+                         "extract them with featx (compare(..., layers=[...]), --layer).")
+    names = [n for n, _ in layers]
+    unknown = sorted({lay for lay in picked.values() if lay != ENSEMBLE and lay not in names})
+    if unknown:
+        raise ValueError(f"Methods name layers {unknown} that the features do not hold; they hold {names} "
+                         f"(or @{ENSEMBLE}).")
+    return layers
 
 
 def _collect(result, tasks, outcome, kinds, y_scored, scored):

@@ -29,9 +29,12 @@ def rank_correlation(scores, accuracy) -> float:
     return float(spearmanr(s[ok], a[ok]).statistic)
 
 
-def selection_task(method, scale, random_state, validators, X_lab, y_lab, sd_lab, X_unlab, X_test, y_test):
-    """Run :func:`featx.select.select` for one (method, budget, draw) with one BLAS thread;
-    return its records (one per validator and the oracle), or an error record."""
+def selection_task(method, scale, random_state, validators, X_lab, y_lab, sd_lab, X_unlab, X_test, y_test,
+                   layers=None):
+    """Run :func:`featx.select.select` for one (method, budget, draw) with one BLAS and one
+    OpenMP thread, as a single fit of ``featx.compare`` runs (a deep-DA head's torch threads
+    thrash beside another job: a DANN fit took 243 s instead of 7 s on 2 cores); return its
+    records (one per validator and the oracle), or an error record."""
     from threadpoolctl import threadpool_limits
 
     X = np.vstack([X_lab, X_unlab])
@@ -39,8 +42,9 @@ def selection_task(method, scale, random_state, validators, X_lab, y_lab, sd_lab
     sd = np.r_[sd_lab, np.full(len(X_unlab), DEFAULT_TARGET, dtype=np.int64)]
     start = time.perf_counter()
     try:
-        with threadpool_limits(1, user_api="blas"):
-            result = select(lambda params: make_selected(method, params, scale=scale), selection_grid(method), X, y, sd,
+        with threadpool_limits(1):
+            result = select(lambda params: make_selected(method, params, scale=scale, layers=layers),
+                            selection_grid(method), X, y, sd,
                             validators=validators, test=(X_test, y_test), random_state=random_state)
     except Exception as exc:  # noqa: BLE001 - one failing selection must not lose the others
         logger.warning("selection for %s failed: %s: %s", method, type(exc).__name__, exc)
@@ -91,7 +95,7 @@ def _nanmean(values) -> float:
 
 
 def run_selection(result, tasks, kinds, validators, split, codes, scale, random_state, log, done, key, n_jobs,
-                  progress, finetune_select=None):
+                  progress, finetune_select=None, layers=None):
     """Each validator's pick for every task of a comparison, into ``result.selection`` (read back
     from ``done``, the task log ``log`` as loaded, under ``key(task)`` when there; new ones are
     appended to ``log``; errors go to ``result.failures``). Feature tasks run in ``n_jobs``
@@ -108,7 +112,7 @@ def run_selection(result, tasks, kinds, validators, split, codes, scale, random_
     todo = [i for i in todo if i not in tuned]
     jobs = (delayed(selection_task)(tasks[i].method, scale, random_state, validators, X_train[pool[tasks[i].rows]],
                                     y_train[pool[tasks[i].rows]], codes[pool[tasks[i].rows]], split.X_unlabelled,
-                                    split.X_test, split.y_test) for i in todo)
+                                    split.X_test, split.y_test, layers) for i in todo)
     with tqdm(total=len(tasks), initial=len(found), desc="selection", unit="grid", disable=not progress) as bar:
         ran = zip(todo, Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if todo else ())
         for i, records in itertools.chain(ran, ((i, finetune_select(tasks[i])) for i in tuned)):
