@@ -260,7 +260,8 @@ def parse_method(name: str) -> tuple[str, str | None]:
 def canonical_name(name: str) -> str:
     """The shortest name of the same model (``"none+knn"`` -> ``"knn"``, ``"coral+logreg"`` -> ``"coral"``)."""
     alignment, head = parse_method(name)
-    suffix = "" if split_layer(name)[1] is None else "@" + split_layer(name)[1]
+    layer = split_layer(name)[1]
+    suffix = "" if layer is None else f"@{layer}"
     if head is None or head == DEFAULT_HEAD and alignment != "none":
         return alignment + suffix
     return (head if alignment == "none" else f"{alignment}+{head}") + suffix
