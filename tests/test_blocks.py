@@ -121,8 +121,9 @@ def test_compare_runs_models_per_layer(tmp_path):
     meta = {"backbone": {"layers": ["a", "b"], "layer_dims": [3, 5]}}
 
     def fs(rows, labels, name):
-        return FeatureSet(X=X[rows].astype(np.float32), y=labels, ids=np.array([f"{name}{i}" for i in range(len(rows))]),
-                          domains=np.array([name] * len(rows)), classes=("c0", "c1"), metadata=meta)
+        ids = np.array([f"{name}{i}" for i in range(len(rows))])
+        return FeatureSet(X=X[rows].astype(np.float32), y=labels, ids=ids, domains=np.array([name] * len(rows)),
+                          classes=("c0", "c1"), metadata=meta)
 
     source, target = fs(np.flatnonzero(sd > 0), y[sd > 0], "s"), fs(np.flatnonzero(sd < 0), yt, "t")
     methods = ["coral@a", "coral@b", "coral@ensemble", "coral"]
@@ -164,4 +165,5 @@ def test_compare_extracts_the_layers_it_is_asked_for(tmp_path, tiny_backbone, ca
     code = main(["compare", str(src), "--target", str(tgt), "--layer", "layer1", "--layer", "pooled", "--budgets",
                  "all", "--repeats", "1", "--methods", "coral@ensemble", "--cache-dir", str(tmp_path / "c"),
                  "--out", str(tmp_path / "r"), "--no-progress"])
-    assert code == 0 and seen["layers"] == ["layer1", "pooled"] and "| coral@ensemble | aligned |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert code == 0 and seen["layers"] == ["layer1", "pooled"] and "| coral@ensemble | aligned |" in out

@@ -131,7 +131,9 @@ def class_regularised_plan(Xs, ys, Xt, reg_e, reg_cl, n_iter=10) -> np.ndarray:
                 plan = _group_lasso_mm(ot, a, np.asarray(ys), b, M, reg_e, reg_cl, n_iter, method=method)
         if np.isfinite(plan).all() and (plan.sum(axis=1) > 0).all():
             return plan
-        logger.warning("entropic OT: the shifted costs over- or underflowed too; solving in the log domain (slower)")
+        if method == "sinkhorn":
+            logger.warning("entropic OT: the shifted costs over- or underflowed too; solving in the log domain "
+                           "(slower)")
     return plan
 
 

@@ -358,8 +358,8 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
     on_error = "fail" if "finetuned" in kinds.values() else "skip"
-    result = Comparison(info={"backbone": bb.name, "layers": list(bb.layers), "budgets": budgets, "repeats": repeats, "scale": scale,
-                              "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs,
+    result = Comparison(info={"backbone": bb.name, "layers": list(bb.layers), "budgets": budgets,
+                              "repeats": repeats, "scale": scale, "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs,
                               "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1], "select": validators,
                               "select_finetune": bool(select_finetune)})
     if _several(data):
