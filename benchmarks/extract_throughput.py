@@ -16,7 +16,11 @@ All use the same backbone and process the same number of images in one run; the 
 anything: (d) / ((a) + (d)).
 
     python benchmarks/extract_throughput.py [--data DIR | --generated N] [--precisions float32,bfloat16]
-                                            [--device auto] [--repeats 3] [--workers auto|N] [--compile]
+                                            [--device auto] [--repeats 3] [--workers auto|N] [--compile] [--onnx]
+
+``--onnx`` also exports the backbone to ONNX (``featx.backbones.export_onnx``) and times (a) and
+(b) for it run by onnxruntime (float32, CPU execution provider unless a GPU is seen), beside
+torch's float32 numbers.
 
 ``--generated N`` makes (once) N generated 500 x 375 JPEGs with ``extract_memory.py``'s
 generator under ``$TMPDIR/featx-generated`` and runs on a folder of links to the first N.
@@ -176,6 +180,7 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true",
                    help="also time (a) with torch.compile (inductor, freezing; compile time excluded) and (b) with "
                         "compile=True (compile time included)")
+    p.add_argument("--onnx", action="store_true", help="also time the backbone exported to ONNX (onnxruntime)")
     p.add_argument("--skip-tutorial", action="store_true", help="do not time (c) (it takes longest)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "extract_throughput.json")
     p.add_argument("--ablate-heap", action="store_true",
@@ -198,12 +203,21 @@ def main(argv=None):
     bb = create_backbone(args.backbone)
     n = len(ImageFolder(args.data))
     runs = {"tutorial": [], "decode": []}
+    onnx_dir = tempfile.TemporaryDirectory()
+    if args.onnx:
+        from featx.backbones import export_onnx
+
+        onnx_bb = create_backbone(f"onnx:{export_onnx(bb, Path(onnx_dir.name) / (args.backbone + '.onnx'))}")
     precisions = args.precisions.split(",")
     for _ in range(args.repeats):  # interleaved, so drifts in machine speed hit all alike
         runs["tutorial"].append(float("nan") if args.skip_tutorial else in_fresh_process(args, "--tutorial-only"))
         runs["decode"].append(decode_only(bb, args.data, device, args.workers))
         if args.ablate_heap:
             runs.setdefault("plain", []).append(in_fresh_process(args, "--plain-forward-only", str(n)))
+        if args.onnx:
+            runs.setdefault("onnx_a", []).append(forward_only(onnx_bb, n, device, "float32"))
+            runs.setdefault("onnx_b", []).append(featx_end_to_end(onnx_bb, args.data, device, "float32", args.workers
+                                                                  if args.workers == "auto" else int(args.workers)))
         for precision in precisions:
             runs.setdefault(("a", precision), []).append(forward_only(bb, n, device, precision))
             if args.compile:
@@ -226,6 +240,11 @@ def main(argv=None):
         if args.compile:
             rows[-1]["forward_only_compiled"] = float(np.median(runs[("compiled", precision)]))
             rows[-1]["featx_compiled"] = float(np.median(runs[("b_compiled", precision)]))
+        if args.onnx and precision == "float32":
+            oa, ob = float(np.median(runs["onnx_a"])), float(np.median(runs["onnx_b"]))
+            rows[-1].update(onnx_forward_only=oa, onnx_featx=ob, all_onnx_forward_only=runs["onnx_a"],
+                            all_onnx_featx=runs["onnx_b"], onnx_provider=onnx_bb.runtime["execution_provider"],
+                            onnxruntime=onnx_bb.runtime["onnxruntime_version"])
         if args.ablate_heap and precision == "float32":
             rows[-1]["forward_only_glibc_default"] = float(np.median(runs["plain"]))
             rows[-1]["all_forward_only_glibc_default"] = runs["plain"]
@@ -244,12 +263,17 @@ def main(argv=None):
             print(f"{r['precision']}: (a) with glibc's allocator defaults {r['forward_only_glibc_default']:.1f} img/s; "
                   f"featx keeping large allocations in the heap: {r['forward_only']:.1f} "
                   f"({r['forward_only'] / r['forward_only_glibc_default']:.2f}x)")
+        if "onnx_forward_only" in r:
+            print(f"{r['precision']}: onnxruntime {r['onnxruntime']} ({r['onnx_provider']}): (a) forward-only "
+                  f"{r['onnx_forward_only']:.1f} img/s ({r['onnx_forward_only'] / r['forward_only']:.2f}x torch's), "
+                  f"(b) featx files->HDF5 {r['onnx_featx']:.1f} img/s ({r['onnx_featx'] / r['featx']:.2f}x)")
         if "forward_only_compiled" in r:
             print(f"{r['precision']}: (a) with torch.compile {r['forward_only_compiled']:.1f} img/s "
                   f"({r['forward_only_compiled'] / r['forward_only']:.2f}x eager); (b) with compile=True "
                   f"{r['featx_compiled']:.1f} img/s ({r['featx_compiled'] / r['featx']:.2f}x); upper bound of (b)/(c) "
                   f"with eager (a): {r['forward_only'] / r['tutorial_float32']:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    onnx_dir.cleanup()
     meta = {"repeats": args.repeats, "workers": args.workers, "backbone": args.backbone, "data": str(args.data), "n_images": n, "device": str(device),
             "cpu": _cpu_description(), "cores": os.cpu_count(),
             "torch": str(torch.__version__), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),

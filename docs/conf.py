@@ -94,7 +94,8 @@ API_SECTIONS = [
     ("featx.features", "Feature sets", "The arrays extraction returns."),
     ("featx.domains", "Domains", "skada's ``X, y, sample_domain`` convention: source ``>= 0``, target ``< 0``, "
                                  "unlabelled ``y == -1``."),
-    ("featx.backbones", "Backbones", "Frozen networks: the embedded default, timm, torchvision, local checkpoints."),
+    ("featx.backbones", "Backbones", "Frozen networks: the embedded EfficientNet-Lites, timm, torchvision, local "
+                                     "checkpoints and ONNX graphs."),
     ("featx.runtime", "Runtime", "Device and precision choice, decode-worker loaders and the CPU allocator "
                                  "setting, shared by extraction and fine-tuning."),
     ("featx.extract", "Extraction and the cache", "Batched extraction into the keyed HDF5 cache, and reading it."),
@@ -104,6 +105,8 @@ API_SECTIONS = [
     ("featx.methods", "The method registry", "Every named model, defined once."),
     ("featx.select", "Model selection", "Validators that choose a configuration without target labels, "
                                         "and the oracle beside them."),
+    ("featx.transferability", "Transferability ranking", "Which backbone and layer: LogME, LEEP, NLEEP, NCE, H-score, GBC "
+                                             "and k-NN accuracy from the feature cache (the scores numpy only)."),
     ("featx.protocol", "The evaluation protocol", "Budget draws, splits, confidence intervals, domain distance."),
     ("featx.metrics", "Metrics", "The scores featx reports."),
     ("featx.evaluate", "Comparisons and reports", "Frozen vs aligned vs fine-tuned under one protocol."),

@@ -18,6 +18,7 @@ __all__ = [
     "list_backbones",
     "load_features",
     "make_method",
+    "rank",
 ]
 
 _LAZY = {
@@ -26,6 +27,7 @@ _LAZY = {
     "create_backbone": "featx.backbones",
     "list_backbones": "featx.backbones",
     "make_method": "featx.methods",
+    "rank": "featx.transferability",
 }
 
 

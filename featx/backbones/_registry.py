@@ -13,6 +13,7 @@ FAMILIES = {
     "timm:": "timm:<name>[.<tag>]      any timm model; weights via timm's cache (internet once)",
     "torchvision:": "torchvision:<name>[:<weights>]  torchvision weights via torch hub's cache (internet once)",
     "file:": "file:<path> + arch=...   a local checkpoint loaded with weights_only=True",
+    "onnx:": "onnx:<path> [+ output=, preprocessing=]  an ONNX graph run by onnxruntime (featx[onnx])",
 }
 
 
@@ -75,12 +76,14 @@ def create_backbone(name: str, *, layers=None, **kwargs) -> Backbone:
     ----------
     name : str
         A registered name (see :func:`list_backbones`; default ``efficientnet_lite0``),
-        ``timm:<name>[.<tag>]``, ``torchvision:<name>[:<weights>]`` or ``file:<path>``.
+        ``timm:<name>[.<tag>]``, ``torchvision:<name>[:<weights>]``, ``file:<path>`` or
+        ``onnx:<path>`` (:func:`featx.backbones.onnx_backbone`).
     layers : sequence of str, optional
         ``"pooled"`` (the default: pooled penultimate embedding) and/or module names,
         each globally average-pooled and concatenated.
     **kwargs
-        Passed to the factory: ``pretrained=False`` for ``timm:``, ``arch=`` for ``file:``.
+        Passed to the factory: ``pretrained=False`` for ``timm:``, ``arch=`` for ``file:``,
+        ``output=``, ``preprocessing=`` and ``providers=`` for ``onnx:``.
 
     Returns
     -------
@@ -102,10 +105,10 @@ def create_backbone(name: str, *, layers=None, **kwargs) -> Backbone:
             raise ValueError(f"Unknown backbone family {family + ':'!r}; expected one of {sorted(FAMILIES)}.")
         if not rest:
             raise ValueError(f"Backbone name {name!r} names no model after {family + ':'!r}.")
-        from featx.backbones import _file, _timm, _torchvision
+        from featx.backbones import _file, _onnx, _timm, _torchvision
 
         builder = {"timm": _timm.timm_backbone, "torchvision": _torchvision.torchvision_backbone,
-                   "file": _file.file_backbone}[family]
+                   "file": _file.file_backbone, "onnx": _onnx.onnx_backbone}[family]
         return builder(rest, layers=layers, **kwargs)
     if name not in _REGISTRY:
         raise ValueError(

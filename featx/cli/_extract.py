@@ -10,6 +10,10 @@ def add_parsers(sub) -> None:
     p.add_argument("data", help="image folder, CSV manifest (path,label[,domain]) or builtin:digits")
     p.add_argument("--backbone", default="efficientnet_lite0", help="see `featx backbones` (default: %(default)s)")
     p.add_argument("--arch", help="architecture for --backbone file:<path> (timm:<name> or torchvision:<name>)")
+    p.add_argument("--output", help="for --backbone onnx:<path>: the graph output to embed with (default: its last)")
+    p.add_argument("--preprocessing", metavar="JSON",
+                   help="for --backbone onnx:<path> without featx metadata: a .json file or JSON text with "
+                        "input_size, mean, std (and optionally interpolation, crop_pct, crop_mode)")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="layer to report, repeatable: 'pooled' (default) or a module name")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
@@ -61,9 +65,7 @@ def run_extract(args) -> int:
     from featx.backbones import create_backbone
     from featx.extract import extract_features
 
-    kwargs = {"arch": args.arch} if args.arch else {}
-    if args.arch and not args.backbone.startswith("file:"):
-        raise ValueError(f"--arch is only for --backbone file:<path>; got --backbone {args.backbone}.")
+    kwargs = backbone_options(args)
     if args.engine == "local" and (args.address or args.gpus_per_worker is not None):
         raise ValueError("--address and --gpus-per-worker are for --engine ray; got --engine local.")
     engine_options, workers = {}, args.workers
@@ -102,6 +104,20 @@ def run_extract(args) -> int:
         if len(skipped) > 20:
             print(f"  ... and {len(skipped) - 20} more")
     return 0
+
+
+def backbone_options(args) -> dict:
+    """The factory keywords of ``--arch`` (file:), ``--output`` and ``--preprocessing`` (onnx:)."""
+    family = args.backbone.partition(":")[0] if ":" in args.backbone else None
+    kwargs = {}
+    for option, owner in (("arch", "file"), ("output", "onnx"), ("preprocessing", "onnx")):
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if family != owner:
+            raise ValueError(f"--{option} is only for --backbone {owner}:<path>; got --backbone {args.backbone}.")
+        kwargs[option] = value
+    return kwargs
 
 
 def run_backbones(args) -> int:

@@ -12,6 +12,7 @@ featx methods                                      # the registry: heads, alignm
 featx fit office.h5 --source amazon --target webcam --method coral --head logreg --predictions pred.csv
 featx evaluate office.h5 --source amazon --target webcam --methods all --heads logreg,1nn
 featx compare hymenoptera_data/train --test hymenoptera_data/val --budgets 1,5,20,all --repeats 5
+featx rank hymenoptera_data/train --backbones efficientnet_lite0,efficientnet_lite2 --layers blocks.5,pooled
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 import sys
 
 from featx import __version__
-from featx.cli import _cache, _compare, _demo, _extract, _fit
+from featx.cli import _cache, _compare, _demo, _extract, _fit, _rank
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cache.add_parser(sub)
     _fit.add_parsers(sub)
     _compare.add_parser(sub)
+    _rank.add_parser(sub)
     _demo.add_parser(sub)
     return parser
 

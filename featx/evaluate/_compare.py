@@ -22,7 +22,7 @@ from featx.features import FeatureSet
 from featx.metrics import accuracy
 from featx.utils.machine import code_paths
 from featx.methods import (SCALES, canonical_name, default_methods, describe, finetune_params, kind_of, make_method,
-                           split_layer)
+                           split_layer, sweep_layers)
 from featx.evaluate._tasklog import TaskLog, digest
 from featx.protocol import ALL, budget_draws, mean_ci, parse_budgets, proxy_a_distance, stratified_split
 
@@ -268,8 +268,8 @@ def _check_methods(methods, budgets, repeats, with_target, scale, finetune=True)
 
 def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
             methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, ft_budgets=None,
-            ft_repeats=None, select=None, select_finetune=False, layers=None, cache_dir=None, device="auto",
-            n_jobs=None, reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
+            ft_repeats=None, select=None, select_finetune=False, layers=None, layer_sweep=False, cache_dir=None,
+            device="auto", n_jobs=None, reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
     """Measure frozen features (+ alignment) against fine-tuning on the same draws.
 
     Every method sees the same backbone, preprocessing, labelled draws and seeds. For each
@@ -329,6 +329,10 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         column, ``MODEL@LAYER`` one layer's, and ``MODEL@ensemble`` fits one model per layer and
         averages their probabilities (:class:`featx.adapt.BlockEnsemble`). Default the
         backbone's own (the pooled embedding).
+    layer_sweep : bool, default=False
+        Fit every frozen and aligned method on each of ``layers`` on its own
+        (``MODEL@LAYER`` for each, :func:`featx.methods.sweep_layers`): the report then
+        plots accuracy against the layer, per budget (``layers.png``).
     cache_dir, device, progress
         As for :func:`featx.extract_features`.
     n_jobs : int, optional
@@ -355,13 +359,16 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     ft_scope = _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats)
     validators = _check_select(select, target is not None, select_finetune)
     bb = _backbone_with(backbone, layers)
+    if layer_sweep:
+        methods = sweep_layers(methods, bb.layers)
+        kinds = {m: kind_of(m) for m in methods}
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
     on_error = "fail" if "finetuned" in kinds.values() else "skip"
     result = Comparison(info={"backbone": bb.name, "layers": list(bb.layers), "budgets": budgets,
                               "repeats": repeats, "scale": scale, "random_state": random_state, "methods": methods, "ft_epochs": ft_epochs,
                               "ft_budgets": ft_scope[0], "ft_repeats": ft_scope[1], "select": validators,
-                              "select_finetune": bool(select_finetune)})
+                              "select_finetune": bool(select_finetune), "layer_sweep": bool(layer_sweep)})
     if _several(data):
         source, train_fs, result.extraction["train"] = _extract_sources(data, bb, cache_dir, device, progress, on_error)
     else:

@@ -170,6 +170,33 @@ def _json_safe(obj):
     return obj
 
 
+def plot_layers(result, path: Path) -> None:
+    """A layer sweep: accuracy against the backbone layer, one panel per budget, one line per
+    model (the ``MODEL@LAYER`` records of ``compare(..., layer_sweep=True)``)."""
+    from featx.methods import split_layer
+
+    layers = list(result.info["layers"])
+    budgets = result.info["budgets"]
+    fig, axes = _figure(width=max(4.0, 3.2 * len(budgets)), height=3.6, ncols=len(budgets))
+    axes = np.atleast_1d(axes)
+    models = list(dict.fromkeys(split_layer(m)[0] for m in result.info["methods"] if split_layer(m)[1] in layers))
+    for ax, budget in zip(axes, budgets):
+        for i, model in enumerate(models):
+            y = []
+            for layer in layers:
+                row = next((s for s in result.summary if s["method"] == f"{model}@{layer}" and s["budget"] == budget
+                            and s["draws"]), None)
+                y.append(100 * row["accuracy"] if row else np.nan)
+            ax.plot(range(len(layers)), y, marker="o", markersize=4, color=f"C{i % 10}", label=model)
+        ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right", fontsize=7)
+        ax.set_title(f"budget {budget}", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test accuracy %")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{result.info['backbone']}: where in the network the transferable features are", fontsize=10)
+    fig.savefig(path, dpi=120)
+
+
 def write_report(result, out_dir) -> dict:
     """Write report.md, results.json, results.csv and the plots to ``out_dir``; return the paths."""
     out = Path(out_dir)
@@ -185,6 +212,9 @@ def write_report(result, out_dir) -> dict:
     if result.embedding:
         paths["embedding"] = out / "embedding.png"
         plot_embedding(result, paths["embedding"])
+    if result.info.get("layer_sweep"):
+        paths["layers"] = out / "layers.png"
+        plot_layers(result, paths["layers"])
     if result.selection_summary:
         paths["selection"] = out / "selection_gaps.png"
         plot_selection_gaps(result, paths["selection"])

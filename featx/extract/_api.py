@@ -54,6 +54,8 @@ def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batc
     }
     if precision != "float32" and backbone.float32_first_stage:
         key["float32_first_stage"] = list(backbone.float32_first_stage)
+    if backbone.runtime:  # e.g. an ONNX graph's output, onnxruntime's version and execution provider
+        key["runtime"] = backbone.runtime
     if compile:  # compiled kernels round differently from eager ones
         key["compile"] = f"inductor-freezing/torch-{torch.__version__}"
     return key
@@ -69,7 +71,7 @@ def inference_backbone(backbone: Backbone, fold_batchnorm: bool, precision: str)
 def cache_path_for(cache_dir, backbone: Backbone, source: ImageSource, key: dict) -> tuple[Path, str]:
     """``<cache_dir>/<backbone>/<source>-<hash16>.h5`` and the full key hash."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    name = backbone.name.rsplit("/", 1)[-1] if backbone.name.startswith("file:") else backbone.name
+    name = backbone.name.rsplit("/", 1)[-1] if backbone.name.startswith(("file:", "onnx:")) else backbone.name
     return Path(cache_dir) / _slug(name) / f"{_slug(source.name)}-{digest[:16]}.h5", digest
 
 
@@ -189,7 +191,9 @@ def extract_features(
     engine_options = _check_engine(engine, engine_options)
     source, backbone = _open_inputs(source, backbone, layers)
     dev = resolve_device(device)
-    precision = check_precision(precision, dev)
+    precision = _backbone_precision(backbone, check_precision(precision, dev), asked=precision)
+    if compile and not backbone.compilable:
+        raise ValueError(f"compile=True needs a torch backbone; {backbone.name!r} runs outside torch.")
     stamps = source.content_stamps()
     target = cache_target(backbone, source, precision, fold_batchnorm, stamps, compile,
                           cache_dir if cache_dir is not None else default_cache_dir())
@@ -301,6 +305,16 @@ def _locked(path: Path):
 
     path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(path) + ".lock")
+
+
+def _backbone_precision(backbone: Backbone, precision: str, *, asked: str) -> str:
+    """``precision`` when the backbone honours it; ``auto`` falls back to float32, an explicit ask fails."""
+    if precision in backbone.precisions:
+        return precision
+    if asked == "auto":
+        return "float32"
+    raise ValueError(f"Backbone {backbone.name!r} computes in {list(backbone.precisions)} only; "
+                     f"got precision={asked!r}.")
 
 
 def _check_batch_size(batch_size):
