@@ -75,7 +75,7 @@ ALLOWED = {
     "finetune": {"backbones", "data", "extract", "metrics", "protocol", "runtime", "utils"},
     "evaluate": {"adapt", "backbones", "classify", "data", "domains", "extract", "features", "finetune",
                  "methods", "metrics", "protocol", "select", "utils"},
-    "transferability": {"backbones", "extract", "features", "protocol"},
+    "transferability": {"backbones", "data", "extract", "features", "protocol"},
     "cli": {"backbones", "data", "domains", "evaluate", "extract", "features", "finetune", "methods", "metrics",
             "persist", "select", "transferability", "utils"},
     "__main__": {"cli"},

@@ -5,6 +5,7 @@ from featx.backbones._onnx import OnnxBackbone, export_onnx, onnx_backbone
 from featx.backbones._preprocessing import Preprocessing
 from featx.backbones._registry import (
     FAMILIES,
+    backbone_with,
     create_backbone,
     describe_backbone,
     list_backbones,
@@ -39,6 +40,7 @@ __all__ = [
     "Backbone",
     "OnnxBackbone",
     "Preprocessing",
+    "backbone_with",
     "create_backbone",
     "describe_backbone",
     "export_onnx",

@@ -116,3 +116,24 @@ def create_backbone(name: str, *, layers=None, **kwargs) -> Backbone:
             f"{sorted(FAMILIES)}."
         )
     return _REGISTRY[name].factory(layers=layers, **kwargs)
+
+
+def backbone_with(backbone, layers=None, **kwargs) -> Backbone:
+    """The backbone to extract with: built by name with ``layers`` (and ``kwargs``, as for
+    :func:`create_backbone`), or the instance given, whose own layers must then be the ones
+    asked for (``ValueError`` otherwise).
+
+    Examples
+    --------
+    >>> from featx.backbones import backbone_with
+    >>> backbone_with("timm:test_resnet", ["layer1", "pooled"], pretrained=False).layers
+    ('layer1', 'pooled')
+    """
+    if not isinstance(backbone, Backbone):
+        import featx.backbones  # the package's name, so that a factory replaced there is the one called
+
+        return featx.backbones.create_backbone(backbone, layers=layers, **kwargs)
+    if layers is not None and tuple(layers) != tuple(backbone.layers):
+        raise ValueError(f"The backbone given reports layers {list(backbone.layers)}; got layers={list(layers)}. "
+                         "Pass the backbone by name, or build it with those layers.")
+    return backbone

@@ -72,6 +72,11 @@ def add_jobs(p) -> None:
                    help="recompute every fit instead of reading finished ones from <cache-dir>/compare/")
 
 
+def comma_list(text) -> list[str] | None:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``; ``None`` stays ``None``."""
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
 def random_state(args) -> int:
     """``--random-state``, or the deprecated ``--seed`` with a warning on stderr."""
     if args.seed is None:
@@ -87,13 +92,13 @@ def random_state(args) -> int:
 def run_compare(args) -> int:
     from featx.evaluate import compare
 
-    methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = comma_list(args.methods)
     layers = args.layers
     if args.sweep is not None:
         if args.layers:
             raise ValueError(f"--layers (a sweep) and --layer (side by side) exclude each other; got --layers "
                              f"{args.sweep} and --layer {' --layer '.join(args.layers)}.")
-        layers = [t.strip() for t in args.sweep.split(",") if t.strip()]
+        layers = comma_list(args.sweep)
     data = args.data[0] if len(args.data) == 1 else args.data
     result = compare(data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
                      repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,

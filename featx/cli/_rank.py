@@ -24,14 +24,11 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run_rank)
 
 
-def _names(text):
-    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
-
-
 def run_rank(args) -> int:
+    from featx.cli._compare import comma_list
     from featx.transferability import GAP, rank
 
-    result = rank(args.data, _names(args.backbones), layers=_names(args.layers), target=args.target,
+    result = rank(args.data, comma_list(args.backbones), layers=comma_list(args.layers), target=args.target,
                   scores=args.scores, cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress,
                   random_state=args.random_state)
     print(result.table())

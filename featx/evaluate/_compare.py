@@ -351,6 +351,7 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     -------
     Comparison
     """
+    from featx.backbones import backbone_with
     from featx.data import SourceSubset
     from featx.extract import default_cache_dir
 
@@ -358,7 +359,7 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     budgets, methods, kinds = _check_methods(methods, budgets, repeats, target is not None, scale)
     ft_scope = _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats)
     validators = _check_select(select, target is not None, select_finetune)
-    bb = _backbone_with(backbone, layers)
+    bb = backbone_with(backbone, layers)
     if layer_sweep:
         methods = sweep_layers(methods, bb.layers)
         kinds = {m: kind_of(m) for m in methods}
@@ -412,19 +413,6 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     _evaluate(result, split, methods, kinds, budgets, repeats, scale, random_state, log_dir, n_jobs, progress,
               finetune, ft_epochs, ft_scope, validators, finetune_select if select_finetune else None)
     return result
-
-
-def _backbone_with(backbone, layers):
-    """The backbone to extract with: built by name with ``layers``, or the instance given
-    (whose own layers must then be the ones asked for)."""
-    from featx.backbones import Backbone, create_backbone
-
-    if not isinstance(backbone, Backbone):
-        return create_backbone(backbone, layers=layers)
-    if layers is not None and tuple(layers) != tuple(backbone.layers):
-        raise ValueError(f"The backbone given reports layers {list(backbone.layers)}; got layers={list(layers)}. "
-                         "Pass the backbone by name, or build it with those layers.")
-    return backbone
 
 
 def _check_select(select, with_target, select_finetune=False) -> list | None:

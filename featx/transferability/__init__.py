@@ -6,7 +6,7 @@ extracts (or reads from the cache) every candidate's features and scores each la
 
 from featx.transferability._rank import Ranking, layer_slices, rank, score_features, source_head
 from featx.transferability._registry import GAP, SCORES, Score, check_scores
-from featx.transferability._scores import gbc, h_score, knn_accuracy, leep, logme, nce, nleep, softmax
+from featx.transferability._scores import gbc, h_score, knn_accuracy, leep, logme, nce, nleep
 
 __all__ = [
     "GAP",
@@ -24,6 +24,5 @@ __all__ = [
     "nleep",
     "rank",
     "score_features",
-    "softmax",
     "source_head",
 ]

@@ -11,7 +11,7 @@ import numpy as np
 
 from featx.features import FeatureSet
 from featx.transferability._registry import GAP, SCORES, check_scores
-from featx.transferability._scores import softmax
+from scipy.special import softmax
 
 POOLED = "pooled"  # featx.backbones.POOLED, without importing torch
 
@@ -153,7 +153,7 @@ def score_features(fs: FeatureSet, scores=None, *, backbone: str | None = None, 
                         "needs the backbone's own classifier" if head is None else
                         "the backbone's classifier reads the pooled layer only")})
                     continue
-                inputs = softmax(X.astype(np.float64) @ head[0].T + head[1])
+                inputs = softmax(X.astype(np.float64) @ head[0].T + head[1], axis=1)
             else:
                 inputs = X
             start = time.perf_counter()
@@ -223,7 +223,8 @@ def rank(data, backbones=("efficientnet_lite0",), *, layers=None, target=None, s
     -------
     Ranking
     """
-    from featx.backbones import Backbone, create_backbone
+    from featx.backbones import Backbone, backbone_with
+    from featx.data import open_source
     from featx.extract import extract_features
 
     names = check_scores(scores)
@@ -231,17 +232,13 @@ def rank(data, backbones=("efficientnet_lite0",), *, layers=None, target=None, s
         backbones = [backbones]
     if not backbones:
         raise ValueError("rank needs at least one backbone; got none.")
+    data = open_source(data)  # listed once for every backbone
+    target = open_source(target) if target is not None else None
     out = Ranking()
     options = dict(cache_dir=cache_dir, device=device, batch_size=batch_size, num_workers=num_workers,
                    progress=progress)
     for candidate in backbones:
-        if isinstance(candidate, Backbone):
-            if layers is not None and tuple(layers) != tuple(candidate.layers):
-                raise ValueError(f"The backbone given reports layers {list(candidate.layers)}; got "
-                                 f"layers={list(layers)}. Pass it by name, or build it with those layers.")
-            bb = candidate
-        else:
-            bb = create_backbone(candidate, layers=layers)
+        bb = backbone_with(candidate, layers)
         fs = extract_features(data, bb, **options)
         tfs = extract_features(target, bb, **options) if target is not None else None
         for what, f in (("data", fs), ("target", tfs)):

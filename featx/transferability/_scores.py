@@ -8,7 +8,6 @@ scipy and scikit-learn only.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 
 def _check_xy(X, y, what="X"):
@@ -240,9 +239,3 @@ def knn_accuracy(X, y, *, n_neighbors: int = 5) -> float:
         votes[rows, y[nn[:, 0]]] += 0.5  # ties: the nearest neighbour's class
         correct += int(np.sum(votes.argmax(1) == y[start:start + len(nn)]))
     return correct / len(X)
-
-
-def softmax(logits) -> np.ndarray:
-    """Row-wise softmax, computed stably."""
-    logits = np.asarray(logits, dtype=np.float64)
-    return np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
