@@ -7,12 +7,16 @@ table (target accuracy %, fit seconds) and writes JSON.
 
     python benchmarks/frozen_strongest.py [--methods logreg,easytl,coral,coral+selftrain,meda,ot,jdot,dann,cdan-e,mcc]
                                           [--features embeddings|pixels] [--data ../shared/data]
-                                          [--out benchmarks/results/frozen_strongest.json]
+                                          [--seeds N] [--out benchmarks/results/frozen_strongest.json]
 
 ``--layers blocks.4,blocks.5,blocks.6,pooled`` extracts those layers of the backbone side by side
 (one pass) and accepts the registry's layered names: ``logreg@blocks.5`` (one layer's columns),
 ``coral@ensemble`` (one model per layer, probabilities averaged) (``--out
 benchmarks/results/frozen_layers.json``).
+
+``--seeds 5`` fits every method with ``random_state`` 0-4 and shows mean ± standard deviation
+(the deep heads' minibatches and initialisation; ``--methods dann,cdan-e,mcc --seeds 5 --out
+benchmarks/results/frozen_deep_seeds.json``).
 
 ``--features pixels`` runs the same methods on the JDA paper's MNIST <-> USPS pixels instead
 (``--scale unit --out benchmarks/results/frozen_strongest_pixels.json``: rows scaled to unit
@@ -40,11 +44,25 @@ from digit_images import DEFAULT_DATA  # noqa: E402
 METHODS = ["logreg", "easytl", "coral", "coral+selftrain", "meda", "ot", "jdot", "dann", "cdan-e", "mcc"]
 
 
-def run(method, source, target, scale="zscore"):
+def run(method, source, target, scale="zscore", random_state=0):
     X, y, sd, _ = pack_domains(source, target)
     start = time.perf_counter()
-    pred = make_method(method, scale=scale, layers=source.layers).fit(X, y, sample_domain=sd).predict(target.X)
+    model = make_method(method, scale=scale, layers=source.layers, random_state=random_state)
+    pred = model.fit(X, y, sample_domain=sd).predict(target.X)
     return float(np.mean(pred == target.y)), time.perf_counter() - start
+
+
+def seeded(method, source, target, scale, seeds):
+    """Accuracy and fit seconds of ``seeds`` fits (``random_state`` 0 .. seeds - 1): the mean,
+    the sample standard deviation over the seeds and every seed's accuracy."""
+    runs = np.array([run(method, source, target, scale, seed) for seed in range(seeds)])
+    return {"accuracy": float(runs[:, 0].mean()), "seconds": float(runs[:, 1].mean()),
+            "accuracy_std": float(runs[:, 0].std(ddof=1)) if seeds > 1 else 0.0, "accuracies": runs[:, 0].tolist()}
+
+
+def cell(record, seeds):
+    acc = 100 * record["accuracy"]
+    return f"{acc:.1f}" if seeds == 1 else f"{acc:.1f} ± {100 * record['accuracy_std']:.1f}"
 
 
 def main(argv=None):
@@ -60,8 +78,12 @@ def main(argv=None):
                         "16x16 pixels (256-d, ../shared/data/digits/mnist_usps_jda)")
     p.add_argument("--layers", default=None,
                    help="comma-separated backbone layers to extract side by side (embeddings only; default: pooled)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="fits per method and task with random_state 0 .. N-1; cells show mean ± std over them")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "frozen_strongest.json")
     args = p.parse_args(argv)
+    if args.seeds < 1:
+        raise SystemExit(f"--seeds must be at least 1; got {args.seeds}")
     if not (args.data / "digits").is_dir():
         raise SystemExit(f"no digits folder under {args.data}; pass --data")
     if args.features == "pixels":
@@ -70,12 +92,16 @@ def main(argv=None):
         tasks = embedding_tasks(args.data / "digits", args.cache_dir,
                                 layers=None if args.layers is None else args.layers.split(","))
     methods = args.methods.split(",")
-    out = {m: {t: dict(zip(("accuracy", "seconds"), run(m, *pair, args.scale))) for t, pair in tasks.items()} for m in methods}
-    lines = ["| method | " + " | ".join(tasks) + " | mean | fit s (sum) |", "|---|" + "---:|" * (len(tasks) + 2)]
+    out = {m: {t: seeded(m, *pair, args.scale, args.seeds) for t, pair in tasks.items()} for m in methods}
+    per_seed = "fit s (sum, per seed)" if args.seeds > 1 else "fit s (sum)"
+    lines = ["| method | " + " | ".join(tasks) + f" | mean | {per_seed} |", "|---|" + "---:|" * (len(tasks) + 2)]
     for m in methods:
-        acc = [100 * out[m][t]["accuracy"] for t in tasks]
+        mean = {"accuracy": np.mean([out[m][t]["accuracy"] for t in tasks]),  # std of the task mean over seeds
+                "accuracy_std": np.std(np.mean([out[m][t]["accuracies"] for t in tasks], axis=0), ddof=1)
+                if args.seeds > 1 else 0.0}
         secs = sum(out[m][t]["seconds"] for t in tasks)
-        lines.append(f"| {m} | " + " | ".join(f"{a:.1f}" for a in acc) + f" | **{np.mean(acc):.1f}** | {secs:.0f} |")
+        lines.append(f"| {m} | " + " | ".join(cell(out[m][t], args.seeds) for t in tasks)
+                     + f" | **{cell(mean, args.seeds)}** | {secs:.0f} |")
     print("\n".join(lines))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))

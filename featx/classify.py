@@ -14,6 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.domains import domain_moments
+from featx.utils._pseudo_labels import class_balanced_selection, check_schedule, self_training_rounds
 
 __all__ = ["ClassBalancedSelfTraining", "FlooredStandardScaler", "TunedClassifier", "class_balanced_selection"]
 
@@ -164,28 +165,6 @@ class TunedClassifier(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(validate_data(self, X, dtype=None, reset=False))
 
 
-def class_balanced_selection(pred, confidence, portion) -> np.ndarray:
-    """Rows to pseudo-label: in every predicted class ``c``, the ``ceil(portion * n_c)`` rows of
-    highest confidence among the ``n_c`` rows predicted ``c``.
-
-    Each class gets its own threshold :math:`\\lambda_c` (the confidence ranked at
-    :math:`p\\,n_c`), so a class the model is unsure of is not crowded out by the easy ones:
-    the class-balanced selection of CBST.
-
-    References
-    ----------
-    .. [1] Y. Zou, Z. Yu, B. V. K. V. Kumar, J. Wang. "Unsupervised Domain Adaptation for Semantic
-       Segmentation via Class-Balanced Self-Training." ECCV 2018.
-    """
-    pred, confidence = np.asarray(pred), np.asarray(confidence, dtype=np.float64)
-    chosen = np.zeros(len(pred), dtype=bool)
-    for c in np.unique(pred):
-        rows = np.flatnonzero(pred == c)
-        k = int(np.ceil(portion * len(rows)))
-        chosen[rows[np.argsort(-confidence[rows], kind="stable")[:k]]] = True
-    return chosen
-
-
 class ClassBalancedSelfTraining(ClassifierMixin, BaseEstimator):
     """Class-balanced self-training: refit on the labelled rows plus the most confident
     pseudo-labelled rows of every predicted class, a growing share each round, until the
@@ -250,14 +229,7 @@ class ClassBalancedSelfTraining(ClassifierMixin, BaseEstimator):
         from sklearn.base import clone
         from sklearn.utils.multiclass import check_classification_targets
 
-        for name in ("start", "step", "max_portion"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise ValueError(f"The '{name}' parameter of ClassBalancedSelfTraining must be a float in [0, 1]. "
-                                 f"Got {value!r} instead.")
-        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 0:
-            raise ValueError(f"The 'max_iter' parameter of ClassBalancedSelfTraining must be an int >= 0. "
-                             f"Got {self.max_iter!r} instead.")
+        check_schedule("ClassBalancedSelfTraining", self.start, self.step, self.max_portion, self.max_iter)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         unlabelled = (y == -1) if y.dtype.kind in "iuf" else np.zeros(len(y), dtype=bool)
         if unlabelled.all():
@@ -269,22 +241,16 @@ class ClassBalancedSelfTraining(ClassifierMixin, BaseEstimator):
             raise ValueError(f"ClassBalancedSelfTraining needs an estimator with predict_proba; got "
                              f"{type(first).__name__}.")
         settings = getattr(first, "estimator_", first)  # a TunedClassifier's choice, kept for the refits
-        self.estimator_, self.n_iter_, previous = first, 1, None
-        U, labelled = X[unlabelled], (X[~unlabelled], y[~unlabelled])
-        pseudo = first.predict(U) if len(U) else np.empty(0, dtype=y.dtype)
-        for t in range(self.max_iter if len(U) else 0):
-            proba = self.estimator_.predict_proba(U)
-            pseudo = self.estimator_.classes_[np.argmax(proba, axis=1)]
-            chosen = class_balanced_selection(pseudo, proba.max(axis=1), min(self.start + t * self.step,
-                                                                              self.max_portion))
-            key = (chosen.tobytes(), pseudo[chosen].tobytes())
-            if key == previous:
-                break
-            previous = key
-            self.estimator_ = clone(settings).fit(np.vstack([labelled[0], U[chosen]]),
-                                                  np.r_[labelled[1], pseudo[chosen]])
-            self.n_iter_ = t + 2
-        self.pseudo_labels_ = self.estimator_.predict(U) if len(U) else pseudo
+        self.estimator_, self.n_iter_ = first, 1
+        U, (XL, yL) = X[unlabelled], (X[~unlabelled], y[~unlabelled])
+        if len(U):
+            def refit(chosen, labels):
+                self.estimator_ = clone(settings).fit(np.vstack([XL, U[chosen]]), np.r_[yL, labels])
+
+            _, self.n_iter_ = self_training_rounds(lambda: self.estimator_.predict_proba(U), refit,
+                                                   first.classes_, start=self.start, step=self.step,
+                                                   max_portion=self.max_portion, max_iter=self.max_iter)
+        self.pseudo_labels_ = self.estimator_.predict(U) if len(U) else np.empty(0, dtype=y.dtype)
         self.classes_ = self.estimator_.classes_
         return self
 

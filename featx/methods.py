@@ -31,7 +31,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
-from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, TCA, AdaptThenClassify, BlockEnsemble, DomainScaled, EasyTL,
+from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, PACE, TCA, AdaptThenClassify, BlockEnsemble, DomainScaled, EasyTL,
                          OTMapping, PerSourceEnsemble, PooledSources, SubspaceAlignment)
 from featx.classify import ClassBalancedSelfTraining, FlooredStandardScaler, TunedClassifier
 
@@ -55,6 +55,7 @@ __all__ = [
     "make_selected",
     "on_layers",
     "parse_method",
+    "seeded",
     "selection_grid",
     "split_layer",
     "sweep_layers",
@@ -166,9 +167,18 @@ _ENTRIES = [
     Method("ot", "alignment", "class-regularised entropic optimal transport (OT-GL, Courty et al. 2017) through POT: "
            "each source row moved to the barycentre of its target coupling, reg_e 0.1 on the median-normalised cost, "
            "reg_cl 1", OTMapping, select_grid={"reg_e": [0.1, 0.5], "reg_cl": [0.1, 1.0, 10.0]}),
+    Method("pace", "alignment", "PACE (Liao et al. 2022): CORAL and the logistic head (C by inner CV on the source) "
+           "on each layer of the features, every head refitted on the target pseudo-labels of the layers' mean "
+           "probabilities, class-balanced rounds as selftrain's; one layer's model on single-layer features",
+           lambda: PACE(CORAL(), make_head("logreg")), own_head=True,
+           select_grid={"adapter__reg": [1.0, 10.0, 100.0]}),
     Method("jdot", "alignment", "JDOT (Courty et al. 2017): exact OT on features and labels alternated with a ridge "
            "classifier of the target, 10 rounds, ridge penalty by GCV on the source, its own classifier", JDOT,
            own_head=True, select_grid={"alpha": [0.1, 1.0, 10.0]}),
+    Method("jdot-rbf", "alignment", "JDOT with the reference code's kernel ridge classifier (RBF kernel, width "
+           "1 / (d Var X), penalty 1: the kernel's mean eigenvalue), 10 rounds, its own classifier",
+           lambda: JDOT(kernel="rbf", reg=1.0), own_head=True,
+           select_grid={"alpha": [0.1, 1.0, 10.0], "reg": [1.0, 10.0, 100.0]}),
     # deep domain adaptation on the embeddings (torch; a bottleneck + classifier, the backbone untouched)
     Method("dann", "alignment", "DANN (Ganin et al. 2016) head on the embeddings: 256-d bottleneck, adversarial "
            "domain classifier through gradient reversal, 1000 SGD steps, its own classifier", _deepda("DANN"),
@@ -369,6 +379,23 @@ def on_layers(model, layer: str | None, layers=None):
     return BlockEnsemble(model, blocks=widths, use=[names.index(layer)])
 
 
+def seeded(estimator, random_state):
+    """``estimator`` with ``random_state`` set on it and on every nested estimator that has one
+    (the deep heads' initialisation and minibatches, the row samples of OT, JDOT and the kernel
+    methods), so that one seed given to :func:`make_method` reaches every random step.
+
+    Examples
+    --------
+    >>> from featx.adapt import TCA
+    >>> seeded(TCA(), 3).random_state, seeded("passthrough", 3)
+    (3, 'passthrough')
+    """
+    if not hasattr(estimator, "get_params"):  # "passthrough": nothing to seed
+        return estimator
+    keys = [k for k in estimator.get_params(deep=True) if k == "random_state" or k.endswith("__random_state")]
+    return estimator.set_params(**dict.fromkeys(keys, random_state))
+
+
 def make_method(method: str = "none", head: str | None = None, *, scale: str = "zscore", tune: bool = True,
                 random_state=0, sources: str = "native", layers=None):
     """A new, unfitted domain-aware classifier from the registry: per-domain scaling,
@@ -390,7 +417,9 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
         on the labelled source rows (:class:`featx.classify.TunedClassifier`); ``False``
         keeps the registry's defaults.
     random_state : int, RandomState or None, default=0
-        Folds of that inner cross-validation.
+        Seeds the model: the folds of that inner cross-validation and every random step of
+        the alignment or of a method with its own classifier (see :func:`seeded`). The deep
+        heads take an int only.
     sources : {"native", "pooled", "per-source"}, default="native"
         Several labelled source domains (:data:`SOURCES`): as the method treats them, pooled
         into one (:class:`featx.adapt.PooledSources`), or one model per source with the
@@ -432,10 +461,10 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
     if entry.kind == "finetune":
         raise ValueError(f"{method!r} fine-tunes the backbone on images; build it with "
                          "featx.finetune.FineTuneClassifier(**featx.methods.finetune_params(name)).")
-    if entry.own_head:
-        model = entry.build()
-    else:
-        model = AdaptThenClassify(entry.build(), make_head(head, tune=tune, random_state=random_state))
+    built = seeded(entry.build(), random_state)
+    if layer is None and layers and "blocks" in getattr(built, "get_params", dict)(deep=False):  # PACE: a member per layer
+        built.set_params(blocks=_layer_blocks(layers)[1])
+    model = built if entry.own_head else AdaptThenClassify(built, make_head(head, tune=tune, random_state=random_state))
     model = DomainScaled(model, how=scale)
     if sources == "pooled":
         model = PooledSources(model)
@@ -476,7 +505,7 @@ def make_selected(name: str, params: dict, *, scale: str = "zscore", layers=None
     """
     alignment, head = parse_method(name)
     name, layer = split_layer(name)
-    model = make_method(name, scale=scale, tune=False)
+    model = make_method(name, scale=scale, tune=False, layers=layers if layer is None else None)
     own = {k: f"estimator__{k}" if REGISTRY[alignment].own_head else f"estimator__adapter__{k}"
            for k in REGISTRY[alignment].select_grid}
     if head is not None:

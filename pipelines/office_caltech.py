@@ -5,6 +5,7 @@ domain (population standard deviation). Every method sees the labelled source an
 unlabelled target; target labels are used only to score.
 
     python pipelines/office_caltech.py [--data ../shared/data/office_caltech10_surf] [--out results/office_caltech]
+                                       [--methods JDOT-RBF,MEDA --update]  (re-measure some columns, keep the rest)
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ METHODS = {
     "MEDA": lambda: MEDA(),  # its own kernel classifier; lam=10, the paper's SURF setting, is the default
     "OT-GL": lambda: AdaptThenClassify(OTMapping(), one_nn()),  # the TPAMI paper's 1-NN head; featx's defaults
     "JDOT": lambda: JDOT(),  # its own ridge classifier
+    "JDOT-RBF": lambda: JDOT(kernel="rbf", reg=1.0),  # kernel ridge, as featx's registry entry jdot-rbf
     # the deep-DA objectives on the histograms (a bottleneck + classifier, featx's defaults, seed 0)
     "DANN": lambda: DANN(),
     "CDAN+E": lambda: CDAN(),
@@ -110,9 +112,14 @@ def main(argv=None):
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=Path("results/office_caltech"))
     p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--update", action="store_true",
+                   help="measure only --methods and keep the other columns of OUT/results.json as they were")
     args = p.parse_args(argv)
     if not args.data.is_dir():
         raise SystemExit(f"no Office-Caltech10 SURF folder at {args.data}; pass --data")
+    unknown = sorted(set(args.methods.split(",")) - set(METHODS))
+    if unknown:
+        raise SystemExit(f"unknown methods {unknown}; expected some of {list(METHODS)}")
     data = {k: load_domain(args.data, v) for k, v in DOMAINS.items()}
     methods = args.methods.split(",")
     acc, secs = {m: {} for m in methods}, {m: 0.0 for m in methods}
@@ -121,6 +128,10 @@ def main(argv=None):
             start = time.perf_counter()
             acc[m][f"{s}->{t}"] = 100 * run_task(m, *data[s], *data[t])
             secs[m] += time.perf_counter() - start
+    if args.update and (args.out / "results.json").is_file():
+        old = json.loads((args.out / "results.json").read_text())
+        acc, secs = {**old["accuracy"], **acc}, {**old["seconds"], **secs}
+        methods = [m for m in METHODS if m in acc]
     tasks = [f"{s}->{t}" for s, t in TASKS]
     lines = ["| task | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
     for task in tasks:

@@ -2,11 +2,13 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from featx.adapt import JDOT
 from featx.utils.discovery import all_estimators
 
 from .conftest import estimator_instances
 
-ESTIMATORS = estimator_instances()
+# every estimator with its defaults, and the code paths a parameter switches to another model
+ESTIMATORS = [*estimator_instances(), JDOT(kernel="rbf", reg=1.0)]
 
 # check name -> reason, per estimator class name
 _MINUS_ONE_IS_MASKED = (
@@ -26,6 +28,7 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "PooledSources": {"check_classifiers_classes": _MINUS_ONE_IS_MASKED},
     "PerSourceEnsemble": {"check_classifiers_classes": _MINUS_ONE_IS_MASKED},
     "BlockEnsemble": {"check_classifiers_classes": _MINUS_ONE_IS_MASKED},
+    "PACE": {"check_classifiers_classes": _MINUS_ONE_IS_MASKED},
 }
 
 

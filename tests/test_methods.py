@@ -100,6 +100,25 @@ def test_make_method_shapes():
     assert isinstance(plain.estimator_, AdaptThenClassify) and plain.estimator_.adapter_ == "passthrough"
 
 
+def test_one_seed_reaches_every_random_step_of_the_model():
+    def seeds(model):  # the heads' own solvers (lbfgs, libsvm) draw no random numbers
+        return {k: v for k, v in model.get_params(deep=True).items()
+                if k.endswith("random_state") and "classifier__estimator__" not in k}
+
+    for name in ("dann", "mcc", "jdot", "ot", "tca", "coral", "pace"):
+        found = seeds(make_method(name, random_state=7))
+        assert found and set(found.values()) == {7}, (name, found)
+    assert set(seeds(make_method("dann")).values()) == {0}  # the registry's default seed
+    X, y, domains = two_domains()
+    sd = np.where(domains == "amazon", 1, -2)
+    y_masked = np.where(sd < 0, -1, y)
+    fits = [make_method("mcc", random_state=r).set_params(estimator__max_iter=50).fit(X, y_masked, sample_domain=sd)
+            for r in (0, 0, 1)]
+    probas = [f.predict_proba(X[sd < 0]) for f in fits]
+    np.testing.assert_array_equal(probas[0], probas[1])
+    assert not np.array_equal(probas[0], probas[2])
+
+
 def _signature(model) -> str:
     """What identifies a model: its repr with every parameter, nested ones included."""
     return repr(sorted((k, repr(v)) for k, v in model.get_params(deep=True).items()))

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from featx.adapt import (JDOT, AdaptThenClassify, OTMapping, barycentric_map, class_regularised_plan, plan_bytes,
-                         plan_rows, shifted_cost)
+from featx.adapt import (JDOT, AdaptThenClassify, OTMapping, barycentric_map, class_regularised_plan,
+                         kernel_ridge_fit, kernel_ridge_loo, plan_bytes, plan_rows, ridge_path, shifted_cost)
+from featx.adapt._kernel import rbf_kernel
 from featx.methods import make_method
 
 
@@ -147,6 +148,40 @@ def test_jdot_picks_its_ridge_penalty_on_the_source_and_keeps_a_given_one():
     assert JDOT().fit(Xs, ys).plan_rows_ == (0, 0)  # no target: the source fit
 
 
+def test_kernel_ridge_in_closed_form_matches_scikit_learn_and_brute_force_leave_one_out():
+    from sklearn.kernel_ridge import KernelRidge
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(40, 4)), rng.normal(size=(40, 3))
+    path = ridge_path(rbf_kernel(X, X, 0.3))
+    dual, fitted = kernel_ridge_fit(path, Y, 0.5)
+    reference = KernelRidge(alpha=0.5, kernel="rbf", gamma=0.3).fit(X, Y)
+    np.testing.assert_allclose(dual, reference.dual_coef_, atol=1e-10)
+    np.testing.assert_allclose(fitted, reference.predict(X), atol=1e-10)
+    loo = []
+    for i in range(len(X)):
+        rest = np.arange(len(X)) != i
+        model = KernelRidge(alpha=0.5, kernel="rbf", gamma=0.3).fit(X[rest], Y[rest])
+        loo.append(np.mean((model.predict(X[i:i + 1]) - Y[i]) ** 2))
+    np.testing.assert_allclose(kernel_ridge_loo(path, Y, [0.5]), [np.mean(loo)], rtol=1e-8)
+
+
+def test_rbf_jdot_beats_the_source_only_classifier_and_predicts_with_its_dual_coefficients():
+    X, y, sd, yt = shifted(shift=3.0)
+    base = _source_only(X, y, sd, yt)
+    jdot = JDOT(kernel="rbf", reg=1.0).fit(X, y, sample_domain=sd)
+    assert jdot.model_ is None and jdot.dual_coef_.shape == (len(jdot.X_fit_), 3)
+    assert np.mean(jdot.predict(X[sd < 0]) == yt) > base + 0.1
+    scores = rbf_kernel(X[:5].astype(float), jdot.X_fit_, jdot.gamma_) @ jdot.dual_coef_
+    np.testing.assert_allclose(jdot.decision_function(X[:5]), scores)
+    assert jdot.gamma_ == pytest.approx(1 / (X.shape[1] * X.var()))
+    assert JDOT(kernel="rbf", gamma=0.5).fit(X, y, sample_domain=sd).gamma_ == 0.5
+    assert JDOT(kernel="rbf").fit(X, y, sample_domain=sd).reg_ in [10.0 ** k for k in range(-2, 5)]  # LOO
+    Xs, ys = X[sd > 0], y[sd > 0]
+    source_only = JDOT(kernel="rbf", reg=1.0).fit(Xs, ys)
+    assert source_only.plan_rows_ == (0, 0) and len(source_only.X_fit_) == len(Xs)
+
+
 def test_jdots_binary_scores_follow_scikit_learns_convention():
     X, y, sd, _ = shifted()
     keep = (y != 2)
@@ -158,7 +193,7 @@ def test_jdots_binary_scores_follow_scikit_learns_convention():
 
 def test_the_registry_builds_both():
     X, y, sd, yt = shifted(shift=3.0)
-    for name in ("ot", "jdot"):
+    for name in ("ot", "jdot", "jdot-rbf"):
         model = make_method(name).fit(X, y, sample_domain=sd)
         assert np.mean(model.predict(X[sd < 0]) == yt) > 0.5
 
@@ -171,6 +206,8 @@ def test_the_registry_builds_both():
     (lambda: JDOT(alpha=-1.0), r"'alpha' parameter of JDOT must be a float >= 0. Got -1.0"),
     (lambda: JDOT(reg="gcv"), r"'reg' parameter of JDOT must be a float > 0. Got 'gcv'"),
     (lambda: JDOT(n_iter=True), r"'n_iter' parameter of JDOT must be an int >= 1. Got True"),
+    (lambda: JDOT(kernel="poly"), r"JDOT's kernel must be one of \['linear', 'rbf'\]; got 'poly'"),
+    (lambda: JDOT(kernel="rbf", gamma=0.0), r"'gamma' parameter of JDOT must be a float > 0. Got 0.0"),
 ])
 def test_bad_parameters_say_what_was_expected(make, message):
     X, y, sd, _ = shifted()

@@ -9,8 +9,9 @@ from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._kernel import FeatureMap
 from featx.adapt._meda import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients
-from featx.adapt._ot import (JDOT, OTMapping, barycentric_map, class_regularised_plan, plan_bytes, plan_rows,
-                             shifted_cost)
+from featx.adapt._ot import (JDOT, OTMapping, barycentric_map, class_regularised_plan, kernel_ridge_fit,
+                             kernel_ridge_loo, plan_bytes, plan_rows, ridge_path, shifted_cost)
+from featx.adapt._pace import PACE
 from featx.adapt._sources import PerSourceEnsemble, PooledSources
 from featx.adapt._scale import DomainStandardScaler
 from featx.adapt._scaled import DomainScaled
@@ -29,6 +30,7 @@ __all__ = [
     "MEDA",
     "JDOT",
     "OTMapping",
+    "PACE",
     "PerSourceEnsemble",
     "PooledSources",
     "GFK",
@@ -48,11 +50,14 @@ __all__ = [
     "cosine_knn_laplacian",
     "geodesic_flow_factor",
     "intra_domain_programming",
+    "kernel_ridge_fit",
+    "kernel_ridge_loo",
     "labelled_source_mask",
     "linear_a_distance",
     "meda_coefficients",
     "plan_bytes",
     "plan_rows",
+    "ridge_path",
     "shifted_cost",
     "mmd_vectors",
     "transfer_components",

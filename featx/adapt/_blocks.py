@@ -13,7 +13,7 @@ from featx.adapt._compose import AdaptThenClassify
 from featx.adapt._sources import mean_member_proba
 from featx.domains import check_labelled_source
 
-__all__ = ["BlockEnsemble", "block_slices"]
+__all__ = ["BlockEnsemble", "block_slices", "used_block_slices"]
 
 
 def block_slices(blocks, n_features: int) -> list[slice]:
@@ -45,6 +45,26 @@ def block_slices(blocks, n_features: int) -> list[slice]:
     return [slice(int(e - w), int(e)) for w, e in zip(widths, ends)]
 
 
+def used_block_slices(blocks, use, n_features: int) -> list[slice]:
+    """The column slices of the blocks in ``use`` (indices into :func:`block_slices`; ``None``:
+    every block), in the order of ``use``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`block_slices`, or if ``use`` is not distinct block indices.
+    """
+    slices = block_slices(blocks, n_features)
+    if use is None:
+        return slices
+    indices = list(use) if not isinstance(use, (str, bytes)) else None
+    if (not indices or len(set(indices)) != len(indices)
+            or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < len(slices)
+                       for i in indices)):
+        raise ValueError(f"use must be distinct block indices in [0, {len(slices)}); got {use!r}.")
+    return [slices[i] for i in indices]
+
+
 class BlockEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """One clone of ``estimator`` per block of columns, the class probabilities averaged.
 
@@ -55,7 +75,8 @@ class BlockEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     than one 1,800-d covariance, and a layer that transfers badly is outvoted instead of
     diluting the others' features. With pseudo-labelling members this is the alignment +
     pseudo-labels + ensembling recipe of PACE (Liao et al. 2022), except that each member
-    pseudo-labels from its own predictions, not from the ensemble's. With one block in ``use``
+    pseudo-labels from its own predictions, not from the ensemble's (:class:`PACE` shares
+    the ensemble's). With one block in ``use``
     it is that block's model: a layer chosen out of a multi-layer extraction.
 
     Parameters
@@ -93,17 +114,6 @@ class BlockEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.blocks = blocks
         self.use = use
 
-    def _used_slices(self, n_features):
-        slices = block_slices(self.blocks, n_features)
-        if self.use is None:
-            return slices
-        use = list(self.use) if not isinstance(self.use, (str, bytes)) else None
-        if (not use or len(set(use)) != len(use)
-                or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < len(slices)
-                           for i in use)):
-            raise ValueError(f"use must be distinct block indices in [0, {len(slices)}); got {self.use!r}.")
-        return [slices[i] for i in use]
-
     def fit(self, X, y, *, sample_domain=None):
         """Fit one clone of ``estimator`` on the columns of each used block.
 
@@ -120,7 +130,7 @@ class BlockEnsemble(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self
         """
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
-        self.slices_ = self._used_slices(X.shape[1])
+        self.slices_ = used_block_slices(self.blocks, self.use, X.shape[1])
         self.classes_ = np.unique(y[keep])
         # members infer the domains from y == -1 as this did when none are given, so a plain
         # classifier (no sample_domain) can be a member of a single-domain ensemble

@@ -29,6 +29,13 @@ def rbf_kernel(A: np.ndarray, B: np.ndarray, gamma: float) -> np.ndarray:
     return np.exp(K, out=K)
 
 
+def scale_gamma(X: np.ndarray) -> float:
+    """The RBF width :math:`\\gamma = 1 / (d \\operatorname{Var}(X))` (scikit-learn's
+    ``gamma="scale"``), 1 for constant data."""
+    var = X.var()
+    return 1.0 / (X.shape[1] * var) if var > 0 else 1.0
+
+
 def feature_map_bytes(n: int, d: int, kernel: str, n_landmarks: int) -> int:
     """Peak bytes of building the feature map and solving the eigenproblem in it.
 
@@ -89,10 +96,7 @@ class FeatureMap:
         self.kernel = kernel
         if kernel == "linear":
             return
-        if gamma is None:
-            var = X.var()
-            gamma = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
-        self.gamma = float(gamma)
+        self.gamma = scale_gamma(X) if gamma is None else float(gamma)
         rng = check_random_state(random_state)
         idx = np.arange(len(X)) if n_landmarks >= len(X) else np.sort(rng.choice(len(X), n_landmarks, replace=False))
         self.landmarks = X[idx]
