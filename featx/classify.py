@@ -14,7 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.domains import domain_moments
-from featx.utils._pseudo_labels import class_balanced_selection, check_schedule, self_training_rounds
+from featx.utils.pseudo_labels import class_balanced_selection, check_schedule, self_training_rounds
 
 __all__ = ["ClassBalancedSelfTraining", "FlooredStandardScaler", "TunedClassifier", "class_balanced_selection"]
 

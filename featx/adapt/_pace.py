@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from featx.adapt._blocks import used_block_slices
 from featx.adapt._sources import mean_member_proba
 from featx.domains import check_labelled_source
-from featx.utils._pseudo_labels import check_schedule, self_training_rounds
+from featx.utils.pseudo_labels import check_schedule, self_training_rounds
 
 __all__ = ["PACE"]
 

@@ -1,1 +1,1 @@
-"""Helpers: the machine's code paths, estimator discovery, deprecated names."""
+"""Helpers: the machine's code paths, estimator discovery, deprecated names, pseudo-label rounds."""

@@ -8,6 +8,8 @@ from typing import Callable
 
 import numpy as np
 
+__all__ = ["check_schedule", "class_balanced_selection", "self_training_rounds"]
+
 
 def class_balanced_selection(pred, confidence, portion) -> np.ndarray:
     """Rows to pseudo-label: in every predicted class ``c``, the ``ceil(portion * n_c)`` rows of
