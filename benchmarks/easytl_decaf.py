@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 from scipy.optimize import linprog
-from scipy.sparse import csr_matrix, hstack, identity, kron
+from scipy.sparse import csr_matrix, identity, kron
 
 from featx.adapt import EasyTL
 

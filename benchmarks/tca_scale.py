@@ -47,7 +47,7 @@ def main(argv=None):
                      "landmarks": est.landmarks_used_, "out_shape": list(Z.shape),
                      "exact_kernel_matrix_gib": 8 * n * n / 2**30,
                      "planned_gib": feature_map_bytes(n, d, kernel, est.landmarks_used_ or 0) / 2**30})
-    print(f"| kernel | rows | landmarks | fit+transform s | planned GiB | peak RSS GiB | one exact n x n matrix GiB |")
+    print("| kernel | rows | landmarks | fit+transform s | planned GiB | peak RSS GiB | one exact n x n matrix GiB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['kernel']} | {r['n']} | {r['landmarks'] or '-'} | {r['seconds']:.1f} | {r['planned_gib']:.2f} "

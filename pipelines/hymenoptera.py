@@ -15,7 +15,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from featx.backbones import create_backbone
