@@ -31,8 +31,8 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
-from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, PACE, TCA, AdaptThenClassify, BlockEnsemble, DomainScaled, EasyTL,
-                         OTMapping, PerSourceEnsemble, PooledSources, SubspaceAlignment)
+from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, PACE, TCA, AdaptThenClassify, BlockEnsemble, DomainScaled,
+                         EasyTL, OTMapping, PerSourceEnsemble, PooledSources, SubspaceAlignment)
 from featx.classify import ClassBalancedSelfTraining, FlooredStandardScaler, TunedClassifier
 
 __all__ = [
@@ -462,7 +462,8 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
         raise ValueError(f"{method!r} fine-tunes the backbone on images; build it with "
                          "featx.finetune.FineTuneClassifier(**featx.methods.finetune_params(name)).")
     built = seeded(entry.build(), random_state)
-    if layer is None and layers and "blocks" in getattr(built, "get_params", dict)(deep=False):  # PACE: a member per layer
+    if layer is None and layers and hasattr(built, "get_params") and "blocks" in built.get_params(deep=False):
+        # PACE: a member per layer
         built.set_params(blocks=_layer_blocks(layers)[1])
     model = built if entry.own_head else AdaptThenClassify(built, make_head(head, tune=tune, random_state=random_state))
     model = DomainScaled(model, how=scale)

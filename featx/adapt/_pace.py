@@ -26,7 +26,7 @@ class PACE(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     source rows. Each round then averages the blocks' target probabilities,
     :math:`\\bar p(x) = \\frac{1}{B} \\sum_b h_b(Z_b(x))`, labels each target row with the
     arg-max of :math:`\\bar p`, keeps the class-balanced most confident share of them
-    (:func:`featx.classify.class_balanced_selection`, the schedule of
+    (:func:`featx.utils.pseudo_labels.class_balanced_selection`, the schedule of
     :class:`featx.classify.ClassBalancedSelfTraining`) and refits every :math:`h_b` with the
     settings its first fit chose on those shared labels, until the chosen rows and their labels
     repeat. This is PACE's covariance alignment + ensemble pseudo-labels recipe; unlike
