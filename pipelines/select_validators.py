@@ -5,8 +5,9 @@ digit images (MNIST <-> USPS test images and digits -> digits-shifted, the demo'
 
 Every source label is used (budget 'all', one draw); each method's selection grid
 (`featx.methods.selection_grid`: the alignment's values crossed with its head's) is scored by
-every validator on the same fits; fits are reused through the task log under
-``cache/compare-select/``, so a re-run takes seconds. JDA and BDA run with the papers' 1-NN head (``jda+1nn``,
+every validator on the same fits; each finished (task, method) is kept in the task log
+``<out>/task_log/`` beside the results (``--log-dir`` to move it), so an interrupted run resumes
+where it stopped and a re-run takes seconds. JDA and BDA run with the papers' 1-NN head (``jda+1nn``,
 ``bda+1nn``): with the logistic head's C grid crossed in, their 10 pseudo-label rounds per fit
 would not fit the run in 30 minutes on 2 cores.
 
@@ -135,7 +136,8 @@ def main(argv=None):
     p.add_argument("--scale", choices=["zscore", "unit", "none"], default="zscore",
                    help="per-domain scaling inside every model (default: %(default)s; the pixel literature's: unit)")
     p.add_argument("--jobs", type=int, default=-1)
-    p.add_argument("--log-dir", type=Path, default=Path("cache/compare-select"))
+    p.add_argument("--log-dir", type=Path, default=None,
+                   help="task log of finished fits, read back on a re-run (default: OUT/task_log)")
     p.add_argument("--out", type=Path, default=Path("results/select_validators"))
     args = p.parse_args(argv)
     methods, validators = args.methods.split(","), list(VALIDATORS)
@@ -145,6 +147,7 @@ def main(argv=None):
     if set(chosen) - set(sets):
         raise SystemExit(f"unknown data sets {sorted(set(chosen) - set(sets))}; expected some of {list(sets)} or all")
     args.out.mkdir(parents=True, exist_ok=True)
+    log_dir = args.log_dir if args.log_dir is not None else args.out / "task_log"
     lines, out = ["# Choosing without target labels: validators against the oracle", "",
                   f"`python pipelines/select_validators.py --data-set {args.data_set} --methods {args.methods}"
                   f"{'' if args.scale == 'zscore' else ' --scale ' + args.scale}`. "
@@ -157,7 +160,7 @@ def main(argv=None):
         raise SystemExit(f"no data for {', '.join(missing)}")
     for name in chosen:
         load, folder = sets[name]
-        rows, defaults, seconds = run(name, load(folder), methods, args.jobs, args.log_dir, args.scale)
+        rows, defaults, seconds = run(name, load(folder), methods, args.jobs, log_dir, args.scale)
         ranks = validator_ranking([r for r in rows if r["validator"] != ORACLE], validators)
         out[name] = {"records": rows, "defaults": defaults, "ranking": ranks, "seconds": seconds}
         plot_gap_heatmap(gap_matrix(rows, methods, validators), methods, validators, args.out / f"gaps_{name}.png",
