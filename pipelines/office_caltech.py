@@ -25,6 +25,7 @@ from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, TCA, AdaptThenClassif
 from featx.classify import TunedClassifier
 from featx.deepda import CDAN, DANN, MCC
 from featx.domains import scale_per_domain
+from featx.methods import REGISTRY
 
 DOMAINS = {"C": "Caltech10", "A": "amazon", "W": "webcam", "D": "dslr"}
 TASKS = [(s, t) for s in "CAWD" for t in "CAWD" if s != t]
@@ -86,7 +87,7 @@ METHODS = {
     "MEDA": lambda: MEDA(),  # its own kernel classifier; lam=10, the paper's SURF setting, is the default
     "OT-GL": lambda: AdaptThenClassify(OTMapping(), one_nn()),  # the TPAMI paper's 1-NN head; featx's defaults
     "JDOT": lambda: JDOT(),  # its own ridge classifier
-    "JDOT-RBF": lambda: JDOT(kernel="rbf", reg=1.0),  # kernel ridge, as featx's registry entry jdot-rbf
+    "JDOT-RBF": REGISTRY["jdot-rbf"].build,  # kernel ridge: the registry's jdot-rbf
     # the deep-DA objectives on the histograms (a bottleneck + classifier, featx's defaults, seed 0)
     "DANN": lambda: DANN(),
     "CDAN+E": lambda: CDAN(),
