@@ -11,6 +11,7 @@ from featx._version import __version__
 from featx.features import FeatureSet
 
 __all__ = [
+    "Embedder",
     "FeatureSet",
     "__version__",
     "create_backbone",
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Embedder": "featx.extract",
     "extract_features": "featx.extract",
     "load_features": "featx.extract",
     "create_backbone": "featx.backbones",

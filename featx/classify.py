@@ -8,7 +8,7 @@ The named heads (``logreg``, ``knn``, ...) are defined once, in :mod:`featx.meth
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -16,7 +16,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from featx.domains import domain_moments
 from featx.utils.pseudo_labels import class_balanced_selection, check_schedule, self_training_rounds
 
-__all__ = ["ClassBalancedSelfTraining", "FlooredStandardScaler", "TunedClassifier", "class_balanced_selection"]
+__all__ = ["ClassBalancedSelfTraining", "FlooredStandardScaler", "NamedClasses", "TunedClassifier",
+           "class_balanced_selection"]
 
 
 class FlooredStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -263,3 +264,69 @@ class ClassBalancedSelfTraining(ClassifierMixin, BaseEstimator):
         """Class probabilities of the self-trained classifier."""
         check_is_fitted(self)
         return self.estimator_.predict_proba(validate_data(self, X, dtype=[np.float64, np.float32], reset=False))
+
+
+class NamedClasses(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """A classifier fitted on class indices that answers with class names.
+
+    Domain-adaptation models learn from integer labels, ``-1`` marking an unlabelled target
+    row (skada's convention), so their ``classes_`` are indices into a data source's class
+    names. Wrapped here with those names, a saved model predicts ``"bees"``, not ``1``.
+
+    Parameters
+    ----------
+    estimator : classifier, optional
+        Fitted on the indices; default ``LogisticRegression(max_iter=1000)``. Keyword
+        arguments of ``fit`` (``sample_domain``) and of ``predict`` are passed to it.
+    classes : sequence of str, optional
+        The name of each index (``classes[i]`` for label ``i``); ``None``: the labels are
+        already names, and are kept as they are.
+
+    Attributes
+    ----------
+    estimator_ : fitted clone of ``estimator``
+    classes_ : ndarray
+        The names of the classes the estimator learned, in its column order.
+    n_features_in_ : int
+    """
+
+    def __init__(self, estimator=None, classes=None):
+        self.estimator = estimator
+        self.classes = classes
+
+    def fit(self, X, y, **fit_params):
+        """Fit ``estimator`` on the label indices.
+
+        Raises
+        ------
+        ValueError
+            If a label is not a valid index into ``classes``.
+        """
+        from sklearn.base import clone
+
+        X, y = validate_data(self, X, y, dtype=None)
+        if self.classes is not None:
+            labels = np.asarray(y)
+            if labels.dtype.kind not in "iu" or labels.max() >= len(self.classes) or labels.min() < -1:
+                raise ValueError(f"NamedClasses with classes={list(self.classes)} expects labels in 0..."
+                                 f"{len(self.classes) - 1} (-1 for unlabelled); got {np.unique(labels)[:10].tolist()}.")
+        self.estimator_ = clone(self.estimator if self.estimator is not None else LogisticRegression(max_iter=1000))
+        self.estimator_.fit(X, y, **fit_params)
+        learned = np.asarray(self.estimator_.classes_)
+        self.classes_ = learned if self.classes is None else np.asarray(self.classes, dtype=object)[learned]
+        return self
+
+    def predict(self, X, **params):
+        """Class names of ``X``."""
+        check_is_fitted(self)
+        pred = self.estimator_.predict(validate_data(self, X, dtype=None, reset=False), **params)
+        if self.classes is None:
+            return pred
+        return np.asarray(self.classes, dtype=object)[np.asarray(pred, dtype=np.int64)]
+
+    @available_if(lambda self: hasattr(getattr(self, "estimator_", None) or self.estimator or LogisticRegression(),
+                                       "predict_proba"))
+    def predict_proba(self, X, **params):
+        """Class probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(validate_data(self, X, dtype=None, reset=False), **params)

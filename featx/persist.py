@@ -10,12 +10,19 @@ __all__ = [
     "trusted_types",
 ]
 
+#: featx estimators outside the numpy-only layers (named, not imported: persist stays light)
+_IMAGE_MODELS = (
+    "featx.extract._embedder.Embedder",
+    "featx.finetune._classifier.FineTuneClassifier",
+)
 #: scikit-learn internals a fitted k-NN head holds; skops does not trust them by default
 _SKLEARN_INTERNALS = (
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.metrics._dist_metrics.EuclideanDistance32",
+    "pathlib.PosixPath",  # an Embedder's cache_dir: built from its string, runs nothing
+    "pathlib.WindowsPath",
 )
 
 
@@ -32,7 +39,8 @@ def trusted_types() -> list[str]:
     from featx.utils.discovery import all_estimators
 
     own = [f"{cls.__module__}.{cls.__qualname__}" for _, cls in all_estimators()]
-    return sorted({*own, *(f"{c.__module__}.{c.__qualname__}" for c in (CovPower, FeatureMap)), *_SKLEARN_INTERNALS})
+    return sorted({*own, *(f"{c.__module__}.{c.__qualname__}" for c in (CovPower, FeatureMap)), *_IMAGE_MODELS,
+                   *_SKLEARN_INTERNALS})
 
 
 def save_model(model, path) -> Path:
@@ -72,6 +80,14 @@ def load_model(path, *, trusted=()):
     Returns
     -------
     estimator
+
+    Raises
+    ------
+    ValueError
+        For a file that is not a skops model, holds untrusted types, or holds an image model
+        (:class:`featx.Embedder`) whose backbone builds here with other weights.
+    FileNotFoundError
+        For a missing file.
     """
     sio = _skops()
     path = Path(path)
@@ -87,4 +103,15 @@ def load_model(path, *, trusted=()):
     if refused:
         raise ValueError(f"{str(path)!r} holds types featx does not trust: {refused}. Loading them could run code; "
                          "pass trusted=[...] only if you trust where the file came from.")
-    return sio.load(path, trusted=found)
+    model = sio.load(path, trusted=found)
+    for step in _steps(model):  # an image model's backbone must be buildable here, with the same weights
+        check = getattr(step, "check_backbone", None)
+        if callable(check):
+            check()
+    return model
+
+
+def _steps(model) -> list:
+    """``model`` and, for a pipeline, its steps."""
+    steps = getattr(model, "steps", None)
+    return [model] + ([s for _, s in steps] if isinstance(steps, list) else [])

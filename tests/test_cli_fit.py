@@ -95,7 +95,7 @@ def test_evaluate_table_and_json(capsys, office, tmp_path):
     [
         (["--source", "amazon", "--target", "dslr"], "No rows with domain 'dslr' in the given cache files; found domains ['amazon', 'webcam']"),
         (["--source", "amazon", "--target", "amazon"], "Source and target must be different domains; got ['amazon']"),
-        (["--source", " , ", "--target", "webcam"], "Expected at least one domain name or .h5 file"),
+        (["--source", " , ", "--target", "webcam"], "Expected at least one domain name, .h5 file, image folder or manifest"),
         (["--source", "amazon", "--target", "webcam", "--method", "adda"], "Unknown method 'adda'"),
         (["--source", "amazon", "--target", "webcam", "--head", "xgb"], "Unknown head 'xgb'"),
         (["--source", "amazon", "--target", "webcam", "--seed", "1", "--random-state", "2"],
@@ -142,5 +142,5 @@ def test_fit_saves_a_model_that_scales_new_target_rows_itself(capsys, office, tm
     model = load_model(model_path)
     fs = load_features(office)
     webcam = fs.subset(fs.domains == "webcam")
-    again = np.asarray(fs.classes)[model.predict(webcam.X)]  # raw features: the model scales them
+    again = model.predict(webcam.X)  # raw features: the model scales them, and names the classes
     assert list(again) == [r["prediction"] for r in csv.DictReader(open(pred))]

@@ -237,7 +237,7 @@ def test_parameter_errors(tiny_backbone, folder, kwargs, match):
 
 def test_data_errors(tiny_backbone, folder, tmp_path):
     images = np.zeros((4, 20, 20, 3), dtype=np.uint8)
-    with pytest.raises(ValueError, match="y is read from the data source"):
+    with pytest.raises(ValueError, match="Labels come from the data source itself"):
         _as_source(folder, ["a"] * 16)
     with pytest.raises(ValueError, match="needs a label for every training image; 4 of 4 have none"):
         quick(tiny_backbone).fit(images)

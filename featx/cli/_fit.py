@@ -11,33 +11,43 @@ from pathlib import Path
 import numpy as np
 
 
-def _common(p) -> None:
+def _common(p, target_required: bool) -> None:
     from featx.cli._compare import add_common
+    from featx.cli._images import add_extraction_options
 
-    p.add_argument("features", nargs="*", type=Path, help="cache files (.h5) whose rows carry domain names")
-    p.add_argument("--source", required=True,
-                   help="source domain(s): names found in FEATURES or .h5 files, comma-separated")
-    p.add_argument("--target", required=True, help="target domain(s), as --source")
+    p.add_argument("features", nargs="*", type=Path,
+                   help="cache files (.h5) whose rows carry domain names; without --source, the labelled data "
+                        "itself (cache files, image folders, manifests)")
+    p.add_argument("--source", default=None,
+                   help="source domain(s), comma-separated: names found in FEATURES, .h5 files, image folders or "
+                        ".csv manifests (images are embedded through the cache)")
+    p.add_argument("--target", required=target_required,
+                   help="unlabelled target domain(s), as --source" + ("" if target_required else
+                                                                     " (none: a source-only classifier)"))
     add_common(p)
+    add_extraction_options(p)
 
 
 def add_parsers(sub) -> None:
     from featx.methods import list_methods
 
     aligners, heads = ", ".join(list_methods("alignment")), ", ".join(list_methods("head"))
-    f = sub.add_parser("fit", help="align cached source and target features, fit a head, predict the target")
-    _common(f)
-    f.add_argument("--method", default="coral",
-                   help=f"alignment ({aligners}), a head alone, or ALIGNMENT+HEAD (default: %(default)s)")
+    f = sub.add_parser("fit", help="fit a model on labelled images or features (aligned to an unlabelled target "
+                                   "when given) and save it for featx predict")
+    _common(f, target_required=False)
+    f.add_argument("--method", default=None,
+                   help=f"alignment ({aligners}), a head alone, or ALIGNMENT+HEAD (default: coral with a target, "
+                        "logreg without)")
     f.add_argument("--head", default=None, help=f"classifier head: {heads} (default: the method's, logreg)")
     f.add_argument("--predictions", type=Path, help="write id,domain,prediction for every target row to this CSV")
     f.add_argument("--save", type=Path, metavar="MODEL.skops",
-                   help="save the fitted model (scaling included) without pickle; load it with featx.persist.load_model")
+                   help="save the fitted model with its backbone's name and weights identity and the class names, "
+                        "without pickle: `featx predict MODEL IMAGES` applies it")
     f.set_defaults(run=run_fit)
 
     e = sub.add_parser("evaluate", help="target accuracy of several methods and heads on cached features "
                                         "(featx compare's protocol at budget 'all')")
-    _common(e)
+    _common(e, target_required=True)
     e.add_argument("--methods", default="none,coral,sa,gfk,tca,jda,easytl", help=f"comma-separated: {aligners}, or all")
     e.add_argument("--heads", default="logreg,1nn", help=f"comma-separated: {heads}")
     e.add_argument("--json", type=Path, help="also write the results as JSON")
@@ -62,16 +72,21 @@ def run_methods(args) -> int:
     return 0
 
 
-def _items(spec: str) -> list[str]:
-    """Comma-separated domain names or .h5 paths (paths resolved, so one file is one item)."""
-    items = [s.strip() for s in spec.split(",") if s.strip()]
+def _items(spec) -> list[str]:
+    """Comma-separated domain names, .h5 paths (resolved, so one file is one item) or image data."""
+    from featx.cli._images import is_image_data
+
+    items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else [str(s) for s in spec]
     if not items:
-        raise ValueError(f"Expected at least one domain name or .h5 file; got {spec!r}.")
-    return [str(Path(i).resolve()) if i.endswith(".h5") else i for i in items]
+        raise ValueError(f"Expected at least one domain name, .h5 file, image folder or manifest; got {spec!r}.")
+    return [str(Path(i).resolve()) if i.endswith(".h5") or is_image_data(i) and not i.startswith("builtin:") else i
+            for i in items]
 
 
-def _domain_sets(features: list[Path], items: list[str]):
-    """FeatureSets for ``items``: .h5 files taken whole, or domain names found in ``features``."""
+def _domain_sets(features: list[Path], items: list[str], args):
+    """FeatureSets for ``items``: .h5 files taken whole, image data embedded through the cache, or
+    domain names found in ``features``."""
+    from featx.cli._images import extract, is_image_data, open_images
     from featx.extract import load_features
 
     loaded = {path: load_features(path) for path in features}
@@ -79,6 +94,9 @@ def _domain_sets(features: list[Path], items: list[str]):
     for item in items:
         if item.endswith(".h5"):
             out.append(load_features(item))
+            continue
+        if is_image_data(item):
+            out.append(extract(open_images([item], args), args))
             continue
         hits = [(path, fs.subset(fs.domains == item)) for path, fs in loaded.items() if (fs.domains == item).any()]
         if not hits:
@@ -93,22 +111,36 @@ def _domain_sets(features: list[Path], items: list[str]):
 
 def _load(args):
     """``X, y (target masked), sample_domain, target rows' true labels, sources, targets``."""
+    from featx.cli._images import same_settings
     from featx.domains import pack_domains
 
-    src_items, tgt_items = _items(args.source), _items(args.target)
+    if args.source is None:
+        if not args.features:
+            raise ValueError("Nothing to fit on: give the labelled data (an image folder, manifest or .h5 file) or "
+                             "--source.")
+        src_items, features = _items(args.features), []
+    else:
+        src_items, features = _items(args.source), args.features
+    tgt_items = _items(args.target) if args.target else []
     if set(src_items) & set(tgt_items):
         raise ValueError(f"Source and target must be different domains; got {sorted(set(src_items) & set(tgt_items))} "
                          "in both --source and --target.")
-    sources, targets = _domain_sets(args.features, src_items), _domain_sets(args.features, tgt_items)
-    X, y, sd, _ = pack_domains(sources, targets)
-    y_target = np.concatenate([t.y for t in targets])
+    sources, targets = _domain_sets(features, src_items, args), _domain_sets(features, tgt_items, args)
+    same_settings(sources + targets)
+    if len({tuple(s.classes) for s in sources}) > 1:
+        raise ValueError(f"The source domains name different classes: {[list(s.classes) for s in sources]}.")
+    X, y, sd, _ = pack_domains(sources, targets or None)
+    y_target = np.concatenate([t.y for t in targets]) if targets else np.zeros(0, np.int64)
+    if len(np.unique(y[sd >= 0][y[sd >= 0] >= 0])) < 2:
+        raise ValueError(f"A classifier needs labelled images of at least 2 classes; the source has "
+                         f"{list(sources[0].classes)}.")
     return X, y, sd, y_target, sources, targets
 
 
-def _accuracy(pred, y_target):
-    from featx.metrics import accuracy
-
-    return 100.0 * accuracy(y_target, pred) if (np.asarray(y_target) >= 0).any() else None
+def _accuracy(pred, truth, y_target):
+    """Accuracy % of ``pred`` against ``truth`` on the rows whose label is known (``y_target >= 0``)."""
+    known = np.asarray(y_target) >= 0
+    return 100.0 * float(np.mean(np.asarray(pred)[known] == np.asarray(truth)[known])) if known.any() else None
 
 
 def _with_head(method: str, head: str) -> str:
@@ -120,41 +152,69 @@ def _with_head(method: str, head: str) -> str:
 
 
 def run_fit(args) -> int:
+    from featx.classify import NamedClasses
     from featx.cli._compare import random_state
     from featx.methods import canonical_name, make_method
 
     X, y, sd, y_target, sources, targets = _load(args)
-    model = make_method(args.method, args.head, scale=args.scale, random_state=random_state(args),
-                        layers=sources[0].layers)
+    method = args.method or ("coral" if targets else "logreg")
+    model = NamedClasses(make_method(method, args.head, scale=args.scale, random_state=random_state(args),
+                                     layers=sources[0].layers), classes=list(sources[0].classes))
     start = time.perf_counter()
     model.fit(X, y, sample_domain=sd)
     fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    target = sd < 0
-    pred = model.predict(X[target], sample_domain=sd[target])
-    predict_s = time.perf_counter() - start
-    acc = _accuracy(pred, y_target)
+    name = canonical_name(method if args.head is None else _with_head(method, args.head))
     print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {X.shape[1]}")
-    name = canonical_name(args.method if args.head is None else _with_head(args.method, args.head))
-    result = f"{acc:.2f}%" if acc is not None else "n/a (the target rows carry no labels)"
-    print(f"{name} (scale {args.scale}): target accuracy {result}; fit {fit_s:.2f} s, predict {predict_s:.2f} s")
+    if targets:
+        start = time.perf_counter()
+        target = sd < 0
+        pred = model.predict(X[target], sample_domain=sd[target])
+        predict_s = time.perf_counter() - start
+        acc = _accuracy(pred, np.asarray(sources[0].classes, dtype=object)[np.maximum(y_target, 0)], y_target)
+        result = f"{acc:.2f}%" if acc is not None else "n/a (the target rows carry no labels)"
+        print(f"{name} (scale {args.scale}): target accuracy {result}; fit {fit_s:.2f} s, predict {predict_s:.2f} s")
+    else:
+        print(f"{name} (scale {args.scale}), source only: fit {fit_s:.2f} s")
+        if args.predictions:
+            raise ValueError("--predictions labels the target rows; there is no --target. Use featx predict MODEL DATA.")
     if args.predictions:
-        classes = sources[0].classes
-        names = np.asarray(list(classes) or [str(c) for c in range(int(pred.max()) + 1)], dtype=object)
         args.predictions.parent.mkdir(parents=True, exist_ok=True)
         with open(args.predictions, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["id", "domain", "prediction"])
             for row in zip(np.concatenate([t.ids for t in targets]), np.concatenate([t.domains for t in targets]),
-                           names[pred]):
+                           pred):
                 w.writerow(row)
         print(f"wrote {len(pred)} predictions to {args.predictions}")
     if args.save:
         from featx.persist import save_model
 
-        save_model(model, args.save)
-        print(f"saved the fitted model to {args.save}")
+        save_model(_image_model(model, sources[0], args), args.save)
+        print(f"saved the fitted model to {args.save} (featx predict {args.save} IMAGES...)")
     return 0
+
+
+def _image_model(model, features, args):
+    """``model`` behind the :class:`featx.Embedder` that computes its features (read from the
+    cache key the features were made with), so the saved file predicts images; ``model`` alone
+    for features whose key names no backbone."""
+    from sklearn.pipeline import Pipeline
+
+    from featx.extract import Embedder
+
+    meta = features.metadata.get("parts", [features.metadata])[0]
+    key = meta.get("key")
+    if not isinstance(key, dict) or "backbone" not in key:
+        print("featx fit: warning: the features name no backbone (not made by featx extract); the saved model "
+              "takes features of their width, not images", file=sys.stderr)
+        return model
+    embedder = Embedder(key["backbone"], layers=key["layers"], precision=key["precision"],
+                        fold_batchnorm=key["fold_batchnorm"], batch_size=args.batch_size, device=args.device,
+                        num_workers=args.workers, cache_dir=args.cache_dir).fit()
+    if embedder.provenance_["weights"] != key["weights"]:
+        raise ValueError(f"The features were made with {key['backbone']} weights {key['weights'][:12]}..., but it builds "
+                         f"with weights {embedder.provenance_['weights'][:12]}... here; extract them again.")
+    return Pipeline([("embedder", embedder), ("model", model)])
 
 
 def _names(text: str, known: dict, what: str) -> list[str]:

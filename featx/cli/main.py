@@ -9,6 +9,8 @@ featx extract manifest.csv --backbone file:ckpt.pth --arch timm:resnet18 --preci
 featx backbones                                    # names you can pass to --backbone
 featx cache ls | info FILE | verify [FILE...] | rm FILE... [--all]
 featx methods                                      # the registry: heads, alignment, fine-tuning
+featx fit photos/train --save model.skops                    # a classifier of images, saved with its backbone
+featx predict model.skops new1.jpg new2.jpg --top-k 2        # class names and probabilities, CSV on stdout
 featx fit office.h5 --source amazon --target webcam --method coral --head logreg --predictions pred.csv
 featx evaluate office.h5 --source amazon --target webcam --methods all --heads logreg,1nn
 featx compare hymenoptera_data/train --test hymenoptera_data/val --budgets 1,5,20,all --repeats 5
@@ -22,7 +24,7 @@ import logging
 import sys
 
 from featx import __version__
-from featx.cli import _cache, _compare, _demo, _extract, _fit, _rank
+from featx.cli import _cache, _compare, _demo, _extract, _fit, _predict, _rank
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _extract.add_parsers(sub)
     _cache.add_parser(sub)
     _fit.add_parsers(sub)
+    _predict.add_parser(sub)
     _compare.add_parser(sub)
     _rank.add_parser(sub)
     _demo.add_parser(sub)

@@ -89,6 +89,12 @@ class ImageSource:
         """JSON-able description of the source for cache provenance."""
         return {"type": type(self).__name__, "name": self.name, "n_samples": len(self)}
 
+    def locations(self) -> list[str]:
+        """Where each sample lives: its file's absolute path, ``""`` for an image held in
+        memory. With :meth:`content_stamps` it identifies a row across sources, so an image
+        embedded once (in a training folder, say) is found again when listed elsewhere."""
+        return [""] * len(self)
+
 
 class _FileSource(ImageSource):
     """A source whose samples are image files under ``root``."""
@@ -112,6 +118,9 @@ class _FileSource(ImageSource):
 
     def describe(self) -> dict:
         return {**super().describe(), "root": str(self.root)}
+
+    def locations(self) -> list[str]:
+        return [str(p) for p in self.paths]
 
 
 class ImageFolder(_FileSource):
@@ -219,6 +228,52 @@ class Manifest(_FileSource):
         self.name = csv_path.stem
 
 
+class ImageFiles(_FileSource):
+    """Image files listed one by one (new images to embed or predict, say).
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        The files; each is resolved to an absolute path, which is its id. A path that does not
+        exist or does not decode is recorded as unreadable by extraction, not refused here.
+    labels : sequence, optional
+        One label per file (stored as strings); ``None`` for unlabelled.
+    domain : str, default="images"
+        Domain name of every file.
+    name : str, default="images"
+        Short name used in cache file names.
+
+    Raises
+    ------
+    ValueError
+        With no path, a path listed twice, or ``labels`` of another length.
+
+    Notes
+    -----
+    A file is identified by its resolved path, size and modification time (its content stamp),
+    so an image already embedded as part of a folder or manifest is read back from that cache
+    file rather than computed again.
+    """
+
+    def __init__(self, paths, labels=None, *, domain: str = "images", name: str = "images"):
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        self.paths = [Path(p).expanduser().resolve() for p in paths]
+        if not self.paths:
+            raise ValueError("ImageFiles needs at least one image path; got none.")
+        self.ids = [p.as_posix() for p in self.paths]
+        dupes = len(self.ids) - len(set(self.ids))
+        if dupes:
+            raise ValueError(f"ImageFiles lists {dupes} file(s) more than once; give each image once.")
+        self.root = Path(os.path.commonpath([str(p.parent) for p in self.paths]))
+        labels = [None] * len(self.paths) if labels is None else [None if lab is None else str(lab) for lab in labels]
+        if len(labels) != len(self.paths):
+            raise ValueError(f"Expected {len(self.paths)} labels, one per image; got {len(labels)}.")
+        self.labels, self.classes = _encode(labels)
+        self.domains = [domain] * len(self.paths)
+        self.name = name
+
+
 class InMemoryImages(ImageSource):
     """Images held in memory: a uint8 array (N, H, W[, C]) or a list of PIL images.
 
@@ -296,6 +351,10 @@ class SourceSubset(ImageSource):
     def describe(self) -> dict:
         return {**self.parent.describe(), "subset_of": len(self.parent), "n_samples": len(self)}
 
+    def locations(self) -> list[str]:
+        where = self.parent.locations()
+        return [where[i] for i in self.indices]
+
 
 class ConcatSource(ImageSource):
     """Several sources as one, each a domain of its own (several labelled source domains).
@@ -348,6 +407,9 @@ class ConcatSource(ImageSource):
 
     def content_stamps(self) -> list[str]:
         return [stamp for s in self.sources for stamp in s.content_stamps()]
+
+    def locations(self) -> list[str]:
+        return [where for s in self.sources for where in s.locations()]
 
     def describe(self) -> dict:
         return {"type": "ConcatSource", "name": self.name, "n_samples": len(self),

@@ -120,8 +120,12 @@ def extract_features(
 
     Parameters
     ----------
-    source : str, Path or ImageSource
-        Image folder, ``.csv`` manifest, ``builtin:digits``, or a source object.
+    source : str, Path, ImageSource, sequence or ndarray
+        Image folder, ``.csv`` manifest, ``builtin:digits``, an image file, a list of image
+        files, a list of PIL images, an image array (N, H, W[, C]), or a source object (see
+        :func:`featx.data.open_source`). Images already embedded with the same settings in
+        another source's cache file (the same file, unchanged; the same pixels) are copied
+        from it, not computed again.
     backbone : str or Backbone, default="efficientnet_lite0"
         A name for :func:`featx.backbones.create_backbone`, or a built backbone.
     layers : sequence of str, optional
@@ -203,7 +207,7 @@ def extract_features(
             batch_size = recorded_batch_size(target.path) or _probe_batch_size(model, dev, precision)
         ensure_cache_file(target, backbone, source, stamps, dev, precision, batch_size)
         with CacheWriter(target.path, target.digest) as writer:
-            reused = reuse_rows(writer, target.path, target.key, source.ids, stamps) if len(writer.pending) else 0
+            reused = reuse_rows(writer, target.path, target.key, source.ids, stamps, source.locations())
             pending = writer.pending
             if len(pending):
                 logger.info("extracting %d of %d rows into %s", len(pending), len(source), target.path)
@@ -249,6 +253,7 @@ def ensure_cache_file(target: CacheTarget, backbone: Backbone, source: ImageSour
         domains=source.domains,
         classes=source.classes,
         stamps=stamps,
+        locations=source.locations(),
         attrs={**_provenance(backbone, source, device, precision, batch_size), "layer_dims": list(backbone.layer_dims)},
     )
 

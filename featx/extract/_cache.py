@@ -11,6 +11,8 @@ Layout of ``<cache_dir>/<backbone>/<source>-<key16>.h5``::
     ids, domains (n,) UTF-8 strings;  labels (n,) int64 (-1 = unlabelled);  classes (k,) strings
     stamps     (n,)   UTF-8 strings: each image's content stamp (file size + mtime, or a pixel
                hash), so a later key for an edited source can reuse the unchanged rows
+    locations  (n,)   UTF-8 strings: each image file's absolute path ("" for in-memory images),
+               so the same file listed in another source is found here (:mod:`._lookup`)
     attrs      key (JSON) and key_hash, provenance (versions, device, precision, time, ...)
 
 Why it survives ``kill -9`` anywhere: the file is created complete (every dataset at its
@@ -63,7 +65,7 @@ def _runs(idx: np.ndarray):
 
 
 def create_cache_file(path: Path, *, key: dict, key_hash: str, dim: int, ids, labels, domains, classes, attrs,
-                      stamps=None):
+                      stamps=None, locations=None):
     """Write a complete, empty cache file under a temporary name and rename it to ``path``."""
     h5py = h5py_module()
     n = len(ids)
@@ -90,6 +92,8 @@ def create_cache_file(path: Path, *, key: dict, key_hash: str, dim: int, ids, la
         f.create_dataset("domains", data=np.array(domains, dtype=object), dtype=strings)
         if stamps is not None:
             f.create_dataset("stamps", data=np.array(stamps, dtype=object), dtype=strings)
+        if locations is not None:
+            f.create_dataset("locations", data=np.array(locations, dtype=object), dtype=strings)
         f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
         f.create_dataset("classes", data=np.array(list(classes), dtype=object), dtype=strings, shape=(len(classes),))
         f.attrs.update({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in attrs.items()})
@@ -195,55 +199,36 @@ def _clip_utf8(text: str, limit: int) -> bytes:
     return data if len(data) <= limit else data[:limit].decode("utf-8", "ignore").encode("utf-8")
 
 
-def reuse_rows(writer: CacheWriter, path: Path, key: dict, ids, stamps) -> int:
+def reuse_rows(writer: CacheWriter, path: Path, key: dict, ids, stamps, locations=None) -> int:
     """Fill pending rows of ``path`` from sibling cache files made with the same settings.
 
     A sibling qualifies when its key equals ``key`` in everything but the data source
-    (same format, backbone, weights, layers, preprocessing, precision, folding) and it
-    passes :func:`verify_cache`. A pending row takes a sibling's finished (or skipped) row
-    with the same id and content stamp: the same image through the same network. So adding,
-    removing or editing images recomputes only the new or edited ones.
+    (same format, backbone, weights, layers, preprocessing, precision, folding). A pending
+    row takes a sibling's finished (or skipped) row of the same image through the same
+    network: the same id and content stamp, or the same file (``locations``) and stamp
+    (:func:`featx.extract.find_rows`). So adding, removing or editing images recomputes only
+    the new or edited ones, and a file listed in another source is not embedded twice.
 
     Returns
     -------
     int
         Rows filled.
     """
-    h5py = h5py_module()
-    want = {(i, s): r for r, (i, s) in enumerate(zip(ids, stamps)) if not writer.done[r]}
-    same = {k: v for k, v in key.items() if k != "source"}
-    filled = 0
-    for other in sorted(Path(path).parent.glob("*.h5")):
-        if not want:
-            break
-        if other == Path(path):
-            continue
-        try:
-            with h5py.File(other, "r", locking=False) as f:
-                theirs = json.loads(f.attrs["key"])
-                if {k: v for k, v in theirs.items() if k != "source"} != same or "stamps" not in f:
-                    continue
-            if verify_cache(other):
-                logger.warning("not reusing rows of %s: it fails `featx cache verify`", other)
-                continue
-            with h5py.File(other, "r", locking=False) as f:
-                status = f["status"][:]
-                pairs = zip(f["ids"].asstr()[:], f["stamps"].asstr()[:])
-                match = [(j, want.pop(p)) for j, p in enumerate(pairs) if status[j] != 0 and p in want]
-                if not match:
-                    continue
-                old, new = (np.asarray(c, dtype=np.int64) for c in zip(*match))
-                features, reasons = f["features"][old], f["errors"][old]
-        except (OSError, KeyError, ValueError) as exc:
-            logger.debug("%s is no donor: %s", other, exc)
-            continue
-        done = status[old] == DONE
-        if done.any():
-            writer.write(new[done], features[done])
-        writer.skip(new[~done], [r.decode("utf-8", "replace") for r in reasons[~done]])
-        filled += len(new)
-        logger.info("reused %d rows of %s", len(new), other)
-    return filled
+    from featx.extract._lookup import find_rows
+
+    pending = np.flatnonzero(~writer.done)
+    if not len(pending):
+        return 0
+    locations = [""] * len(ids) if locations is None else locations
+    found = find_rows(Path(path).parent, key, [ids[i] for i in pending], [stamps[i] for i in pending],
+                      [locations[i] for i in pending], exclude=Path(path))
+    new = pending[found.found]
+    done = found.status[found.found] == DONE
+    if done.any():
+        writer.write(new[done], found.X[found.found][done])
+    skipped = np.flatnonzero(found.found)[~done]
+    writer.skip(new[~done], [found.reasons[i] for i in skipped])
+    return len(new)
 
 
 def verify_cache(path) -> list[str]:

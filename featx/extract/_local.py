@@ -22,9 +22,12 @@ def run_local(backbone, source, writer, pending, device, precision, batch_size, 
     Batches are aligned to multiples of ``batch_size`` (:func:`featx.runtime.aligned_batches`),
     so a resumed run computes the same batches as an uninterrupted one. Readable rows of a
     batch are written before its unreadable ones are recorded or, with ``on_error="fail"``,
-    raised: nothing finished is lost. ``compile`` runs the forward pass through
-    ``torch.compile`` (inductor with weight freezing), padding a last short batch so that one
-    graph serves the run.
+    raised: nothing finished is lost. A short batch (the last one, or a few pending rows) is
+    padded to ``batch_size`` with copies of its last image, so every row is computed by the
+    same kernels as in a full batch: an image embedded alone gets the features it gets among
+    others (on this project's CPU a batch of one differed by up to 1.2e-6 from a batch of 32;
+    batches of 7 and 32 agreed to the bit). ``compile`` runs the forward pass through
+    ``torch.compile`` (inductor with weight freezing), which the one shape also serves.
     """
     from tqdm.auto import tqdm
 
@@ -47,7 +50,7 @@ def run_local(backbone, source, writer, pending, device, precision, batch_size, 
             for idx, images, failed in loader:
                 if images is not None:  # the readable rows first: nothing finished is lost
                     images = images.to(device, non_blocking=True)
-                    if compile and len(images) < batch_size:  # one shape, one compiled graph
+                    if len(images) < batch_size:  # one shape: the same kernels for every row
                         pad = images[-1:].expand(batch_size - len(images), *images.shape[1:])
                         images = torch.cat([images, pad])
                     feats = forward(images)[: len(idx)].float().cpu().numpy()

@@ -33,14 +33,9 @@ _RUNTIME_PARAMS = ("checkpoint_dir", "device", "num_workers", "progress", "cache
 
 
 def _as_source(data, y=None):
-    from featx.data import ImageSource, InMemoryImages, open_source
+    from featx.data import open_source
 
-    if isinstance(data, (str, ImageSource)) or hasattr(data, "__fspath__"):
-        if y is not None:
-            raise ValueError("y is read from the data source (folder names, manifest labels); pass y only with "
-                             f"arrays or lists of images. Got data={data!r} and y.")
-        return open_source(data)
-    return InMemoryImages(data, y)
+    return open_source(data, y)
 
 
 class FineTuneClassifier(ClassifierMixin, BaseEstimator):
@@ -412,7 +407,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         from featx.runtime import aligned_batches, make_loader
         from featx.runtime import reuse_large_allocations
 
-        batches = aligned_batches(np.arange(len(source)), len(source), 2 * self.batch_size)
+        size = 2 * self.batch_size
+        batches = aligned_batches(np.arange(len(source)), len(source), size)
         loader = make_loader(source, backbone_preprocessing, batches, num_workers=workers,
                              pin_memory=device.type == "cuda")
         out = torch.empty(len(source), net.head.out_features)
@@ -421,10 +417,12 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         with torch.inference_mode(), reuse_large_allocations(device.type == "cpu"):
             for idx, images in loader:
                 images = images.to(device, non_blocking=True)
+                if len(images) < size:  # one shape: an image alone is computed as among others
+                    images = torch.cat([images, images[-1:].expand(size - len(images), *images.shape[1:])])
                 if device.type != "mps":
                     images = images.contiguous(memory_format=torch.channels_last)
                 with autocast(device, precision):
-                    out[idx] = net(images).float().cpu()
+                    out[idx] = net(images)[: len(idx)].float().cpu()
         net.train(was_training)
         return out
 
@@ -443,6 +441,39 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             return self._logits(net, source, self.preprocessing_, device, precision, workers)
         finally:
             self.net_ = net.to("cpu")
+
+    def __getstate__(self):
+        """Parameters and fitted attributes with the network as numpy arrays (its state dict) and
+        the preprocessing as a dict, so skops saves the model without pickle
+        (:func:`featx.persist.save_model`); the network is rebuilt from the backbone's name."""
+        state = dict(super().__getstate__())
+        net, pre = state.pop("net_", None), state.pop("preprocessing_", None)
+        if net is not None:
+            from featx.backbones import Backbone
+
+            if isinstance(self.backbone, Backbone):
+                state["backbone"] = self.backbone.name  # the architecture's name; the weights are below
+            state["net_arrays_"] = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+        if pre is not None:
+            state["preprocessing_dict_"] = pre.to_dict()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        arrays, pre = state.pop("net_arrays_", None), state.pop("preprocessing_dict_", None)
+        super().__setstate__(state)
+        if pre is not None:
+            from featx.backbones import Preprocessing
+
+            self.preprocessing_ = Preprocessing(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
+        if arrays is not None:
+            from featx.backbones import create_backbone
+
+            name = str(self.backbone)  # the saved weights replace any: a timm model is built without a download
+            backbone = create_backbone(name, **({"pretrained": False} if name.startswith("timm:") else {}))
+            net = FineTuneNet(backbone, len(self.classes_))
+            net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
+            self.net_ = net.eval()
 
     def predict_proba(self, data) -> np.ndarray:
         """Class probabilities, shape (n_images, n_classes), columns in ``classes_`` order."""
