@@ -54,3 +54,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is absent")
     return SHARED_DATA
+
+
+def run_cli(capsys, *argv):
+    """``featx ARGV...`` in this process: ``(exit status, stdout, stderr)``."""
+    from featx.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def flip_feature_byte(path: Path, at: int = 3) -> None:
+    """Damage a cache file as a failing disk would: one byte of its features inverted."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        offset = f["features"].id.get_offset()
+    data = bytearray(Path(path).read_bytes())
+    data[offset + at] ^= 0xFF
+    Path(path).write_bytes(bytes(data))

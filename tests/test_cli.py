@@ -6,18 +6,14 @@ import torch
 
 from featx.cli.main import main
 
+from .conftest import run_cli as run
+
 
 @pytest.fixture
 def checkpoint(tmp_path, tiny_backbone):
     path = tmp_path / "tiny.pth"
     torch.save(tiny_backbone.model.state_dict(), path)
     return path
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_backbones_lists_names(capsys):

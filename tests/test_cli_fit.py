@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from featx.cli.main import main
 from featx.domains import scale_per_domain
 from featx.extract._cache import CacheWriter, create_cache_file
+
+from .conftest import run_cli as run
 
 
 def write_cache(path, X, y, domains, classes=("a", "b"), attrs=None):
@@ -29,11 +30,6 @@ def two_domains(n=60, d=8, seed=0):
     X[n:] = X[n:] * np.linspace(3.0, 0.5, d) + 4.0
     return X, y, np.array(["amazon"] * n + ["webcam"] * n)
 
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -107,8 +107,8 @@ def test_finetuning_learning_rate_is_selected_on_images_and_target_labels_reach_
 
     src = make_images(tmp_path / "source", per_class=6, seed=1)
     rng = np.random.default_rng(3)
-    images = rng.integers(0, 256, (8, 40, 40, 3), dtype=np.uint8)
-    truth = ["cat", "dog"] * 4
+    images = rng.integers(0, 256, (10, 40, 40, 3), dtype=np.uint8)
+    truth = ["cat", "dog"] * 5  # 10 target rows: per-domain z-scoring needs them (MIN_DOMAIN_ROWS)
     kw = dict(backbone=tiny_backbone, budgets=("all",), repeats=1, methods=["logreg", "ft-last"], ft_epochs=1,
               select="source-cv,entropy,mixval,reverse", select_finetune=True, cache_dir=tmp_path / "cache",
               progress=False)

@@ -16,7 +16,7 @@ from featx.data import ImageFiles, ImageFolder, open_source
 from featx.extract import Embedder, ImageDecodeError, extract_features, find_rows
 from featx.persist import load_model, save_model
 
-from .conftest import make_images
+from .conftest import flip_feature_byte, make_images
 from .test_extract import ForwardCounter
 
 TINY = {"backbone": "timm:test_resnet", "backbone_options": {"pretrained": False}, "num_workers": 0,
@@ -185,8 +185,6 @@ def test_parameter_and_input_errors(folder, tmp_path, tiny_backbone):
 
 
 def test_find_rows_skips_a_donor_whose_block_fails_its_checksum(folder, tmp_path, tiny_backbone):
-    import h5py
-
     fs = extract_features(folder, tiny_backbone, cache_dir=tmp_path, num_workers=0, progress=False)
     source = ImageFolder(folder)
     key = fs.metadata["key"]
@@ -194,10 +192,6 @@ def test_find_rows_skips_a_donor_whose_block_fails_its_checksum(folder, tmp_path
     assert found.found.all()
     np.testing.assert_array_equal(found.X, fs.X)
     path = Path(fs.metadata["path"])
-    with h5py.File(path, "r") as f:
-        offset = f["features"].id.get_offset()
-    data = bytearray(path.read_bytes())
-    data[offset + 3] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_feature_byte(path)
     again = find_rows(path.parent, key, source.ids, source.content_stamps(), source.locations())
     assert not again.found.any()

@@ -26,7 +26,7 @@ from featx.extract import (
 from featx.extract._cache import CacheWriter, chunk_rows
 from featx.runtime import aligned_batches
 
-from .conftest import make_images
+from .conftest import flip_feature_byte, make_images
 
 
 class ForwardCounter:
@@ -163,13 +163,7 @@ def test_added_and_removed_images_extend_the_cache_incrementally(image_folder, t
     # a damaged earlier file is not a donor
     (image_folder / "cat" / "cat_01.png").unlink()
     path = Path(shrunk.metadata["path"])
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        offset = f["features"].id.get_offset()
-    data = bytearray(path.read_bytes())
-    data[offset + 3] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_feature_byte(path)
     for other in tmp_path.rglob("*.h5"):
         if other != path and "fresh" not in str(other):
             other.unlink()

@@ -20,6 +20,8 @@ from featx.extract import cache_info, read_cache, verify_cache  # noqa: E402
 from featx.extract._cache import CacheWriter, create_cache_file  # noqa: E402
 from featx.utils.discovery import all_estimators  # noqa: E402
 
+from .conftest import flip_feature_byte  # noqa: E402
+
 # random examples on a developer's machine (to find new failures); a fixed sequence in CI (to never flake)
 FUZZ = settings(max_examples=60, deadline=None, derandomize=bool(os.environ.get("CI")),
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -84,15 +86,9 @@ def test_cache_reader_on_mutated_files_fails_cleanly(sound_cache, tmp_path, cuts
 
 
 def test_flipped_feature_bytes_are_detected(sound_cache, tmp_path):
-    import h5py
-
     path = tmp_path / "flipped.h5"
     shutil.copy(sound_cache, path)
-    with h5py.File(path, "r") as f:
-        offset = f["features"].id.get_offset()
-    data = bytearray(path.read_bytes())
-    data[offset + 5] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_feature_byte(path, at=5)
     assert verify_cache(sound_cache) == []
     assert any("does not match its checksum" in p or "NaN" in p for p in verify_cache(path))
 

@@ -14,7 +14,7 @@ from featx.adapt._ot import (JDOT, OTMapping, barycentric_map, class_regularised
 from featx.adapt._pace import PACE
 from featx.adapt._sources import PerSourceEnsemble, PooledSources
 from featx.adapt._scale import DomainStandardScaler
-from featx.adapt._scaled import DomainScaled
+from featx.adapt._scaled import MIN_DOMAIN_ROWS, DomainScaled
 from featx.domains import domain_moments
 from featx.adapt._tca import BDA, JDA, TCA, mmd_vectors, transfer_components
 from featx.adapt._subspace import SubspaceAlignment, pca_basis, subspace_alignment
@@ -37,6 +37,7 @@ __all__ = [
     "BaseAdapter",
     "DomainStandardScaler",
     "DomainScaled",
+    "MIN_DOMAIN_ROWS",
     "SubspaceAlignment",
     "coral_maps",
     "cov_power",

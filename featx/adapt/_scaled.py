@@ -45,9 +45,12 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         they are (a head that needs standardised input standardises itself: on the
         hymenoptera images, nearest class mean with 5 labelled images per class scored 80.4%
         on features standardised with those 10 rows' moments and 92.8% on the features as
-        they are). ``unit``: every row to unit length; ``none``: as given. Each domain needs
-        at least :data:`MIN_DOMAIN_ROWS` (10) rows for ``zscore``; a smaller one is refused
-        (a target of one image would be standardised by its own moments and map to zero).
+        they are). ``unit``: every row to unit length; ``none``: as given. Each target domain
+        needs at least :data:`MIN_DOMAIN_ROWS` (10) rows for ``zscore``; a smaller one is
+        refused (a target of one image would be standardised by its own moments and map to
+        zero). A labelled source domain is not held to it: its size is the labelled budget
+        that ``featx compare`` varies (1 to all images per class), and its rows' moments are
+        what the heads are then trained on.
         The moments are learned at ``fit``: new rows of a domain (new target images, one at a
         time or many) are scaled with them, so a row's prediction does not depend on the
         rows predicted with it.
@@ -93,12 +96,12 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         n = X.shape[1]
         self.means_, self.scales_ = np.zeros((len(self.domains_), n)), np.ones((len(self.domains_), n))
         if self.how == "zscore" and len(self.domains_) > 1:
-            counts = {int(d): int((sd == d).sum()) for d in self.domains_}
+            counts = {int(d): int((sd == d).sum()) for d in self.domains_ if d < 0}
             small = {d: c for d, c in counts.items() if c < MIN_DOMAIN_ROWS}
             if small:
                 raise ValueError(
-                    f"Per-domain z-scoring needs at least {MIN_DOMAIN_ROWS} rows in every domain to estimate its "
-                    f"mean and spread; got {small} (sample_domain: rows). Give more images of that domain, or "
+                    f"Per-domain z-scoring needs at least {MIN_DOMAIN_ROWS} rows in every target domain to estimate "
+                    f"its mean and spread; got {small} (sample_domain: rows). Give more images of that domain, or "
                     "scale otherwise (how='unit' or 'none'; featx fit --scale unit|none).")
             for k, d in enumerate(self.domains_):
                 self.means_[k], self.scales_[k] = domain_moments(X[sd == d])

@@ -17,14 +17,14 @@ def add_parsers(sub) -> None:
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="layer to report, repeatable: 'pooled' (default) or a module name")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
-    p.add_argument("--batch-size", type=_batch_size, default="auto",
+    p.add_argument("--batch-size", type=batch_size_arg, default="auto",
                    help="images per forward pass; auto: 32 on a CPU, on a GPU the largest that fits and still "
                         "pays, found by a few seconds of probing (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto)")
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16", "auto"],
                    help="autocast precision; auto: bfloat16 where the hardware has it (GPU, or a CPU with "
                         "AVX512-BF16/AMX), float16 on other GPUs, float32 elsewhere (default: %(default)s)")
-    p.add_argument("--workers", default="auto", type=_workers,
+    p.add_argument("--workers", default="auto", type=workers_arg,
                    help="local engine: decode worker processes, 0 = a thread pool in this process; ray engine: "
                         "backbone actors (default: auto)")
     p.add_argument("--engine", default="local", choices=["local", "ray"],
@@ -57,8 +57,8 @@ def _auto_or_int(minimum: int, what: str):
     return parse
 
 
-_workers = _auto_or_int(0, "non-negative")
-_batch_size = _auto_or_int(1, "positive")
+workers_arg = _auto_or_int(0, "non-negative")
+batch_size_arg = _auto_or_int(1, "positive")
 
 
 def run_extract(args) -> int:
@@ -111,7 +111,7 @@ def backbone_options(args) -> dict:
     family = args.backbone.partition(":")[0] if ":" in args.backbone else None
     kwargs = {}
     for option, owner in (("arch", "file"), ("output", "onnx"), ("preprocessing", "onnx")):
-        value = getattr(args, option)
+        value = getattr(args, option, None)  # fit and predict take --arch only
         if value is None:
             continue
         if family != owner:

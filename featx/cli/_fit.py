@@ -200,6 +200,7 @@ def _image_model(model, features, args):
     for features whose key names no backbone."""
     from sklearn.pipeline import Pipeline
 
+    from featx.cli._extract import backbone_options
     from featx.extract import Embedder
 
     meta = features.metadata.get("parts", [features.metadata])[0]
@@ -210,7 +211,8 @@ def _image_model(model, features, args):
         return model
     embedder = Embedder(key["backbone"], layers=key["layers"], precision=key["precision"],
                         fold_batchnorm=key["fold_batchnorm"], batch_size=args.batch_size, device=args.device,
-                        num_workers=args.workers, cache_dir=args.cache_dir).fit()
+                        num_workers=args.workers, cache_dir=args.cache_dir,
+                        backbone_options=backbone_options(args) or None).fit()
     if embedder.provenance_["weights"] != key["weights"]:
         raise ValueError(f"The features were made with {key['backbone']} weights {key['weights'][:12]}..., but it builds "
                          f"with weights {embedder.provenance_['weights'][:12]}... here; extract them again.")

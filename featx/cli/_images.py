@@ -5,23 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
-
 def add_extraction_options(p) -> None:
     """``--backbone``, ``--layer``, ``--precision``, ``--batch-size``, ``--device``, ``--workers``,
     ``--cache-dir``, ``--allow-outside-root`` and ``--no-progress``."""
-    from featx.cli._extract import _batch_size, _workers
+    from featx.cli._extract import batch_size_arg, workers_arg
 
     p.add_argument("--backbone", default="efficientnet_lite0",
                    help="for images: see `featx backbones` (default: %(default)s)")
+    p.add_argument("--arch", help="for --backbone file:<path>: its architecture (timm:<name> or torchvision:<name>)")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="for images: layer to embed, repeatable (default: pooled)")
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16", "auto"],
                    help="for images: autocast precision (default: %(default)s)")
-    p.add_argument("--batch-size", type=_batch_size, default="auto", help="images per forward pass (default: auto)")
+    p.add_argument("--batch-size", type=batch_size_arg, default="auto", help="images per forward pass (default: auto)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto)")
-    p.add_argument("--workers", default="auto", type=_workers, help="decode worker processes (default: auto)")
+    p.add_argument("--workers", default="auto", type=workers_arg, help="decode worker processes (default: auto)")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
     p.add_argument("--allow-outside-root", action="store_true",
                    help="accept manifest paths outside the manifest's folder (absolute paths, ..)")
@@ -30,16 +28,18 @@ def add_extraction_options(p) -> None:
 
 def is_image_data(item: str) -> bool:
     """An image folder, a manifest, an image file or ``builtin:NAME`` (not a cache file or a domain name)."""
+    from featx.data import IMAGE_EXTENSIONS
+
     path = Path(item)
     return item.startswith("builtin:") or path.is_dir() or (path.is_file() and path.suffix.lower() in (
-        ".csv", *_IMAGE_SUFFIXES))
+        ".csv", *IMAGE_EXTENSIONS))
 
 
 def open_images(items, args):
     """One source for ``items``: a folder, manifest or built-in set, or image files listed one by one."""
-    from featx.data import open_source
+    from featx.data import IMAGE_EXTENSIONS, open_source
 
-    files = [i for i in items if Path(i).suffix.lower() in _IMAGE_SUFFIXES and Path(i).is_file()]
+    files = [i for i in items if Path(i).suffix.lower() in IMAGE_EXTENSIONS and Path(i).is_file()]
     if files and len(files) == len(items):
         return open_source(files)
     if len(items) != 1 or files:
@@ -48,14 +48,19 @@ def open_images(items, args):
     return open_source(items[0], **kwargs)
 
 
-def extract(source, args, backbone: str | None = None):
+def extract(source, args, backbone=None):
     """The source's features through the cache with the command's extraction options (unreadable
-    images skipped and listed in ``metadata['skipped']``)."""
+    images skipped and listed in ``metadata['skipped']``); ``backbone``: a built one instead of
+    ``--backbone``."""
+    from featx.backbones import create_backbone
+    from featx.cli._extract import backbone_options
     from featx.extract import extract_features
 
-    return extract_features(source, backbone or args.backbone, layers=args.layers, cache_dir=args.cache_dir,
-                            batch_size=args.batch_size, device=args.device, precision=args.precision,
-                            num_workers=args.workers, progress=not args.no_progress)
+    if backbone is None:
+        backbone = create_backbone(args.backbone, layers=args.layers, **backbone_options(args))
+    return extract_features(source, backbone, cache_dir=args.cache_dir, batch_size=args.batch_size,
+                            device=args.device, precision=args.precision, num_workers=args.workers,
+                            progress=not args.no_progress)
 
 
 def same_settings(sets, what: str = "featx fit") -> None:

@@ -63,11 +63,11 @@ def run_predict(args) -> int:
 
 def _groups(data: list[str]) -> list[list[str]]:
     """Consecutive image files as one group; each folder, manifest or cache file alone."""
-    from featx.cli._images import _IMAGE_SUFFIXES
+    from featx.data import IMAGE_EXTENSIONS
 
     groups, files = [], []
     for item in data:
-        if Path(item).suffix.lower() in _IMAGE_SUFFIXES:
+        if Path(item).suffix.lower() in IMAGE_EXTENSIONS:
             files.append(item)
             continue
         if files:
@@ -91,13 +91,15 @@ def _predict_group(model, group, args):
         readable, bad = _readable(source)
         from featx.data import SourceSubset
 
-        return _where(source, readable), model.predict_proba(SourceSubset(source, readable)), bad
+        proba = model.predict_proba(SourceSubset(source, readable)) if readable else np.zeros((0, len(model.classes_)))
+        return _where(source, readable), proba, bad
     from featx.cli._images import extract
 
-    args.precision, args.layers = embedder.provenance_["precision"], None  # the built backbone has its layers
+    args.precision = embedder.provenance_["precision"]
     fs = extract(source, args, backbone=embedder.check_backbone())
     index = {sid: i for i, sid in enumerate(source.ids)}
-    return _where(source, [index[s] for s in fs.ids]), model.predict_proba(fs), list(fs.metadata["skipped"])
+    proba = model.predict_proba(fs) if len(fs) else np.zeros((0, len(model.classes_)))
+    return _where(source, [index[s] for s in fs.ids]), proba, list(fs.metadata["skipped"])
 
 
 def _embedder(model):

@@ -195,7 +195,7 @@ def extract_features(
     engine_options = _check_engine(engine, engine_options)
     source, backbone = _open_inputs(source, backbone, layers)
     dev = resolve_device(device)
-    precision = _backbone_precision(backbone, check_precision(precision, dev), asked=precision)
+    precision = backbone_precision(backbone, check_precision(precision, dev), asked=precision)
     if compile and not backbone.compilable:
         raise ValueError(f"compile=True needs a torch backbone; {backbone.name!r} runs outside torch.")
     stamps = source.content_stamps()
@@ -312,7 +312,7 @@ def _locked(path: Path):
     return FileLock(str(path) + ".lock")
 
 
-def _backbone_precision(backbone: Backbone, precision: str, *, asked: str) -> str:
+def backbone_precision(backbone: Backbone, precision: str, *, asked: str) -> str:
     """``precision`` when the backbone honours it; ``auto`` falls back to float32, an explicit ask fails."""
     if precision in backbone.precisions:
         return precision

@@ -168,10 +168,10 @@ class Embedder(TransformerMixin, BaseEstimator):
         return cached[1]
 
     def _precision(self, backbone) -> str:
-        from featx.extract._api import _backbone_precision
+        from featx.extract._api import backbone_precision
         from featx.runtime import check_precision, resolve_device
 
-        return _backbone_precision(backbone, check_precision(self.precision, resolve_device(self.device)),
+        return backbone_precision(backbone, check_precision(self.precision, resolve_device(self.device)),
                                    asked=self.precision)
 
     def __getstate__(self):
