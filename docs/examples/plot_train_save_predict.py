@@ -51,12 +51,14 @@ print(f"held-out accuracy {np.mean(together == labels[test]):.3f}; one at a time
 # %%
 # The first twelve held-out digits with the loaded model's answer and its probability.
 proba = loaded.predict_proba(images[300:312])
-fig, axes = plt.subplots(2, 6, figsize=(9, 3.4))
+fig, axes = plt.subplots(2, 6, figsize=(9, 4.2))
 for ax, img, p, truth in zip(axes.flat, images[300:312], proba, labels[300:312]):
     guess = loaded.classes_[p.argmax()]
     ax.imshow(img, cmap="gray")
-    ax.set_title(f"{guess} ({p.max():.2f})", color="black" if guess == truth else "crimson", fontsize=10)
+    right = guess == truth
+    ax.set_title(f"{guess} ({p.max():.2f})" + ("" if right else f", is {truth}"), color="black" if right else "crimson",
+                 fontsize=10)
     ax.axis("off")
-fig.suptitle("Loaded model on held-out digits: predicted class (probability); red = wrong")
+fig.suptitle("Loaded model on held-out digits: predicted class (probability); red: wrong, with the truth")
 fig.tight_layout()
 plt.show()

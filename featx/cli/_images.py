@@ -48,7 +48,7 @@ def open_images(items, args):
     return open_source(items[0], **kwargs)
 
 
-def extract(source, args, backbone=None):
+def extract(source, args, backbone=None, fold_batchnorm: bool = True):
     """The source's features through the cache with the command's extraction options (unreadable
     images skipped and listed in ``metadata['skipped']``); ``backbone``: a built one instead of
     ``--backbone``."""
@@ -60,7 +60,7 @@ def extract(source, args, backbone=None):
         backbone = create_backbone(args.backbone, layers=args.layers, **backbone_options(args))
     return extract_features(source, backbone, cache_dir=args.cache_dir, batch_size=args.batch_size,
                             device=args.device, precision=args.precision, num_workers=args.workers,
-                            progress=not args.no_progress)
+                            fold_batchnorm=fold_batchnorm, progress=not args.no_progress)
 
 
 def same_settings(sets, what: str = "featx fit") -> None:

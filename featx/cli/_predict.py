@@ -96,7 +96,7 @@ def _predict_group(model, group, args):
     from featx.cli._images import extract
 
     args.precision = embedder.provenance_["precision"]
-    fs = extract(source, args, backbone=embedder.check_backbone())
+    fs = extract(source, args, backbone=embedder.check_backbone(), fold_batchnorm=embedder.fold_batchnorm)
     index = {sid: i for i, sid in enumerate(source.ids)}
     proba = model.predict_proba(fs) if len(fs) else np.zeros((0, len(model.classes_)))
     return _where(source, [index[s] for s in fs.ids]), proba, list(fs.metadata["skipped"])

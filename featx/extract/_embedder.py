@@ -114,7 +114,7 @@ class Embedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_images, n_features_out_), float32
+        ndarray of shape (n_images, ``n_features_out_``), float32
         """
         check_is_fitted(self)
         if isinstance(X, FeatureSet):
