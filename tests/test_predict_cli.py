@@ -165,3 +165,14 @@ def test_a_fine_tuned_model_predicts_through_the_same_command(capsys, data, tmp_
     code, out, err = run(capsys, "predict", path, *files)
     assert code == 0, err
     assert [r["prediction"] for r in rows_of(out)] == list(ft.predict(files))
+
+
+def test_extract_takes_a_manifest_with_absolute_paths_when_asked(capsys, tiny, data, tmp_path):
+    train, _ = data
+    manifest = tmp_path / "lists" / "abs.csv"  # its folder holds no image: every path leaves it
+    manifest.parent.mkdir()
+    manifest.write_text("path,label\n" + "".join(f"{p.resolve()},{p.parent.name}\n" for p in sorted(train.rglob("*.png"))))
+    code, _, err = run(capsys, "extract", manifest, *tiny)
+    assert code == 2 and "--allow-outside-root" in err
+    code, out, err = run(capsys, "extract", manifest, "--allow-outside-root", *tiny)
+    assert code == 0 and "rows: 20 x 96 features" in out, err

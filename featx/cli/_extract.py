@@ -39,6 +39,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the forward pass (1.1-1.26x on a 2-core CPU after a 22-30 s "
                         "compile: worth it above ~10,000 images; part of the cache key)")
+    p.add_argument("--allow-outside-root", action="store_true",
+                   help="accept manifest paths outside the manifest's folder (absolute paths, ..)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run_extract)
 
@@ -76,9 +78,12 @@ def run_extract(args) -> int:
                 raise ValueError(f"--workers for --engine ray is a number of actors, at least 1; got {args.workers}.")
             engine_options["workers"] = args.workers
         workers = "auto"
+    from featx.data import open_source
+
     backbone = create_backbone(args.backbone, layers=args.layers, **kwargs)
+    outside = {"allow_outside_root": True} if args.allow_outside_root and str(args.data).endswith(".csv") else {}
     fs = extract_features(
-        args.data,
+        open_source(args.data, **outside),
         backbone,
         cache_dir=args.cache_dir,
         batch_size=args.batch_size,

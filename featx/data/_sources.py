@@ -215,7 +215,8 @@ class Manifest(_FileSource):
             if not allow_outside_root and not path.is_relative_to(self.root):
                 raise ValueError(
                     f"Manifest {str(csv_path)!r}, line {lineno}: path {sid!r} resolves outside the data "
-                    f"root {str(self.root)!r}; pass allow_outside_root=True to accept it."
+                    f"root {str(self.root)!r}; pass allow_outside_root=True (on the command line: "
+                    "--allow-outside-root) to accept it."
                 )
             self.ids.append(sid)
             self.paths.append(path)
