@@ -30,6 +30,29 @@ def test_default_backbone_on_hymenoptera(shared_data, tmp_path):
     assert np.mean(hit) > 0.6
 
 
+def test_predict_on_hymenoptera_val_reproduces_evaluate(shared_data, tmp_path, capsys):
+    """``featx fit TRAIN --target VAL --save``, then ``featx predict MODEL VAL``: the accuracy of the
+    predicted names is the one ``featx fit`` and ``featx evaluate`` report for the same method."""
+    import csv
+    from pathlib import Path
+
+    from .conftest import run_cli
+
+    root, model = shared_data / "hymenoptera_data", tmp_path / "m.skops"
+    cache = ["--cache-dir", tmp_path / "cache", "--no-progress"]
+    code, out, err = run_cli(capsys, "fit", "--source", root / "train", "--target", root / "val", "--method",
+                             "logreg", "--save", model, *cache)
+    assert code == 0, err
+    fitted = float(out.split("target accuracy ")[1].split("%")[0])
+    code, _, err = run_cli(capsys, "predict", model, root / "val", "--out", tmp_path / "p.csv", *cache)
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    predicted = 100 * np.mean([r["prediction"] == Path(r["path"]).parent.name for r in rows])
+    code, out, _ = run_cli(capsys, "evaluate", "--source", root / "train", "--target", root / "val", "--methods",
+                           "none", "--heads", "logreg", "--jobs", "1", *cache)
+    assert len(rows) == 153 and f"{predicted:.2f}" == f"{fitted:.2f}" and f"| none | logreg | {fitted:.2f} |" in out
+    assert predicted > 90
+
+
 def _office_caltech(shared_data):
     import importlib.util
     from pathlib import Path
