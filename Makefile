@@ -23,14 +23,19 @@ $(BIN)/.featx-docs-installed: $(BIN)/.featx-installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[docs]'
 	touch $@
 
-.PHONY: install demo test bench docs
+.PHONY: install demo test test-slow bench docs
 install: $(BIN)/.featx-installed
 
 demo: install
 	$(BIN)/featx demo
 
+# the README's test command: every test but those marked slow (under 5 minutes on 2 cores)
 test: install $(BIN)/.featx-ray-installed $(BIN)/.featx-extras-installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+# the slow ones (real data, kill -9, the demo, README snippets, ONNX, Ray): CI runs both
+test-slow: install $(BIN)/.featx-ray-installed $(BIN)/.featx-extras-installed
+	$(BIN)/python -m pytest -m slow
 
 # warnings are errors; the gallery runs (its features cached under docs/_build/cache)
 docs: install $(BIN)/.featx-docs-installed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +11,40 @@ from PIL import Image
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+try:  # the property tests' profiles: light and random here, full and fixed in CI (CI=true)
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("dev", max_examples=20)
+    _hypothesis_settings.register_profile("ci", max_examples=60, derandomize=True)
+    _hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+except ImportError:  # pragma: no cover - hypothesis is a test extra; test_fuzz.py skips without it
+    pass
+
+
+#: The deep-DA heads at a size the common checks can fit dozens of times (a few seconds in all):
+#: 60 steps of a 32-wide bottleneck and domain discriminator instead of 1000 steps of 256 and 1024,
+#: the same code path; each head's convergence is tested at its defaults in test_deepda.py.
+QUICK_DEEP = {"max_iter": 60, "bottleneck_dim": 32}
+
+
+def quick_deep(estimator):
+    """``estimator`` with every deep-DA head in it (itself or nested) at :data:`QUICK_DEEP`'s size."""
+    params = estimator.get_params(deep=True)
+    owners = [("", estimator)] + [(k + "__", v) for k, v in params.items() if hasattr(v, "get_params")]
+    for prefix, owner in owners:
+        if type(owner).__module__.startswith("featx.deepda"):
+            own = owner.get_params(deep=False)
+            extra = {"hidden_size": 32} if "hidden_size" in own else {}
+            estimator.set_params(**{prefix + k: v for k, v in {**QUICK_DEEP, **extra}.items()})
+    return estimator
+
 
 def estimator_instances():
-    """Every featx estimator with its defaults, the deep-DA heads trained 200 steps instead of
-    1000 (the common and bad-input checks fit them dozens of times; same code path)."""
+    """Every featx estimator with its defaults, the deep-DA heads at :data:`QUICK_DEEP`'s size
+    (the common and bad-input checks fit them dozens of times)."""
     from featx.utils.discovery import all_estimators
 
-    return [cls(max_iter=200) if cls.__module__.startswith("featx.deepda") else cls() for _, cls in all_estimators()]
+    return [quick_deep(cls()) for _, cls in all_estimators()]
 
 
 def make_images(root: Path, *, classes=("cat", "dog"), per_class=6, seed=0, fmt="png") -> Path:

@@ -51,6 +51,7 @@ def test_every_validator_and_the_oracle_pick_on_every_draw(pair, tmp_path):
     assert {r["validator"] for r in data["selection"]} == {*VALIDATORS, ORACLE}
 
 
+@pytest.mark.slow
 def test_permuting_the_target_labels_moves_only_the_oracle(pair):
     source, target = pair
     a = compare_features(source, target=target, select="all", **KW)
@@ -95,6 +96,7 @@ def test_the_default_validator_is_reverse_validation_and_bare_select_runs_it():
     assert parser.parse_args(["compare", "a/", "--select", "iwcv", "--target", "b/"]).select == "iwcv"
 
 
+@pytest.mark.slow
 def test_finetuning_learning_rate_is_selected_on_images_and_target_labels_reach_the_oracle_only(
         tiny_backbone, tmp_path):
     """select_finetune: every validator but reverse picks ft-last's learning rate from the

@@ -183,6 +183,7 @@ def test_finished_fits_are_reused_and_a_cut_log_line_is_refitted(domains, tiny_b
     assert "6 of 6 fits were read" in write_report(again, tmp_path / "r")["markdown"].read_text()
 
 
+@pytest.mark.slow
 def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
     import featx.backbones as backbones
     from featx.cli.main import main

@@ -28,6 +28,8 @@ from featx.methods import (
 
 from tests.test_cli_fit import two_domains, write_cache
 
+from .conftest import quick_deep
+
 FEATURE_MODELS = [n for n in list_methods("alignment")] + [n for n in list_methods("head")] + ["coral+1nn", "sa+knn"]
 
 
@@ -92,7 +94,7 @@ def test_make_method_shapes():
     sd = np.where(domains == "amazon", 1, -2)
     y_masked = np.where(sd < 0, -1, y)
     for name in FEATURE_MODELS:
-        model = make_method(name).fit(X, y_masked, sample_domain=sd)
+        model = quick_deep(make_method(name)).fit(X, y_masked, sample_domain=sd)
         assert isinstance(model, DomainScaled) and model.predict(X[sd < 0]).shape == (60,)
         assert -1 not in model.classes_
     assert isinstance(make_method("easytl").estimator, EasyTL)

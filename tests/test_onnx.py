@@ -14,6 +14,8 @@ pytest.importorskip("onnxscript")
 from featx.backbones import OnnxBackbone, create_backbone, export_onnx  # noqa: E402
 from featx.backbones._onnx import PREPROCESSING_KEY, onnx_backbone, preprocessing_from  # noqa: E402
 from featx.cli.main import main  # noqa: E402
+
+pytestmark = pytest.mark.slow  # exports and onnxruntime sessions: run by CI (.ci/run), not by make test
 from featx.extract import extract_features  # noqa: E402
 
 #: Stated tolerance of ONNX features against torch's (float32 on both; measured on the default
@@ -46,7 +48,6 @@ def _strip_metadata(path, out):
     return out
 
 
-@pytest.mark.slow
 def test_default_backbone_exported_to_onnx_gives_the_same_features(tmp_path):
     bb = create_backbone("efficientnet_lite0")
     path = export_onnx(bb, tmp_path / "lite0.onnx")

@@ -13,7 +13,10 @@ from featx.methods import make_method
 from featx.persist import load_model, save_model, trusted_types
 from featx.utils.discovery import all_estimators
 
-MODELS = [cls() for _, cls in all_estimators()] + [make_method(m) for m in ("coral", "knn", "linear-svm", "tca")]
+from .conftest import quick_deep
+
+MODELS = [quick_deep(cls()) for _, cls in all_estimators()] + [
+    make_method(m) for m in ("coral", "knn", "linear-svm", "tca")]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)
