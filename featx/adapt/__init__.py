@@ -9,8 +9,8 @@ from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._kernel import FeatureMap
 from featx.adapt._meda import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients
-from featx.adapt._ot import (JDOT, OTMapping, barycentric_map, class_regularised_plan, kernel_ridge_fit,
-                             kernel_ridge_loo, plan_bytes, plan_rows, ridge_path, shifted_cost)
+from featx.adapt._jdot import JDOT, kernel_ridge_fit, kernel_ridge_loo, ridge_path
+from featx.adapt._ot import OTMapping, barycentric_map, class_regularised_plan, plan_bytes, plan_rows, shifted_cost
 from featx.adapt._pace import PACE
 from featx.adapt._sources import PerSourceEnsemble, PooledSources
 from featx.adapt._scale import DomainStandardScaler
