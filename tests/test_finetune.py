@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from featx.finetune import FineTuneClassifier, parse_freeze, stage_groups, stage_learning_rates, warmup_cosine
-from featx.finetune._classifier import _as_source
+from featx.data import open_source
 from featx.protocol import stratified_split
 from featx.finetune._data import epoch_batches, random_resized_crop
 from featx.finetune._freeze import apply_freeze
@@ -238,7 +238,7 @@ def test_parameter_errors(tiny_backbone, folder, kwargs, match):
 def test_data_errors(tiny_backbone, folder, tmp_path):
     images = np.zeros((4, 20, 20, 3), dtype=np.uint8)
     with pytest.raises(ValueError, match="Labels come from the data source itself"):
-        _as_source(folder, ["a"] * 16)
+        open_source(folder, ["a"] * 16)
     with pytest.raises(ValueError, match="needs a label for every training image; 4 of 4 have none"):
         quick(tiny_backbone).fit(images)
     with pytest.raises(ValueError, match="needs at least 2 classes; got \\['a'\\]"):

@@ -9,8 +9,8 @@ import numpy as np
 
 from featx.data._builtin import BUILTIN_SOURCES, load_digits_images, load_shifted_digits_images
 from featx.data._images import IMAGE_EXTENSIONS, RESAMPLE, resize_and_crop, to_rgb
-from featx.data._sources import (ConcatSource, ImageFiles, ImageFolder, ImageSource, InMemoryImages, Manifest,
-                                 SourceSubset)
+from featx.data._files import ImageFiles, ImageFolder, Manifest
+from featx.data._sources import ConcatSource, ImageSource, InMemoryImages, SourceSubset
 
 __all__ = [
     "IMAGE_EXTENSIONS",

@@ -13,18 +13,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from featx.utils.deprecation import DEPRECATED, renamed
+from featx.utils.machine import process_cpu_seconds
 from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
-from featx.metrics import top_k_accuracy
 from featx.protocol import stratified_split
-from featx.data import SourceSubset
+from featx.data import SourceSubset, open_source
 from featx.finetune._data import AugmentedImages, epoch_batches
 from featx.finetune._freeze import apply_freeze, freeze_batchnorm_statistics, parse_freeze
 from featx.finetune._groups import stage_groups
 from featx.finetune._net import FineTuneNet
 from featx.finetune._optim import TrainableOptimizer, set_learning_rates, warmup_cosine
+from featx.finetune._predicting import PredictingMixin
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +32,7 @@ logger = logging.getLogger(__name__)
 _RUNTIME_PARAMS = ("checkpoint_dir", "device", "num_workers", "progress", "cache_dir")
 
 
-def _as_source(data, y=None):
-    from featx.data import open_source
-
-    return open_source(data, y)
-
-
-class FineTuneClassifier(ClassifierMixin, BaseEstimator):
+class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
     """Fine-tune a featx backbone end to end with a new linear head.
 
     The network is the same registry entry, weights and preprocessing as the frozen
@@ -216,7 +210,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(self._seed, numbers.Integral) or isinstance(self._seed, bool):
             raise ValueError(f"The 'random_state' parameter of FineTuneClassifier must be an int (torch needs an "
                              f"integer seed). Got {self._seed!r} instead.")
-        source = _as_source(data, y)
+        source = open_source(data, y)
         labels = np.asarray(source.labels)
         if (labels < 0).any():
             raise ValueError(f"FineTuneClassifier needs a label for every training image; "
@@ -225,7 +219,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"FineTuneClassifier needs at least 2 classes; got {list(source.classes)}.")
         self.classes_ = np.asarray(source.classes)
         if validation_data is not None:
-            train, val = source, _as_source(validation_data)
+            train, val = source, open_source(validation_data)
             if tuple(val.classes) != tuple(source.classes):
                 raise ValueError(f"validation_data must have the training classes {list(source.classes)}; "
                                  f"got {list(val.classes)}.")
@@ -359,7 +353,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         seen = correct = 0
         loss_sum = wait = 0.0
         start = ready = time.perf_counter()
-        cpu_start = _cpu_seconds()
+        cpu_start = process_cpu_seconds()
         bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
                    disable=not self.progress)
         with reuse_large_allocations(device.type == "cpu"):
@@ -398,104 +392,5 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen,
                 "images_per_s": seen / elapsed, "data_wait_fraction": wait / max(elapsed, 1e-9),
-                "cpu_utilisation": (_cpu_seconds() - cpu_start) / max(elapsed * cores, 1e-9),
+                "cpu_utilisation": (process_cpu_seconds() - cpu_start) / max(elapsed * cores, 1e-9),
                 "trainable_backbone_tensors": trainable, "lr_head": opt.optimizer.param_groups[0]["lr"]}
-
-    # ------------------------------------------------------------------ predict
-    def _logits(self, net, source, backbone_preprocessing, device, precision, workers) -> torch.Tensor:
-        from featx.runtime import autocast
-        from featx.runtime import aligned_batches, make_loader
-        from featx.runtime import reuse_large_allocations
-
-        size = 2 * self.batch_size
-        batches = aligned_batches(np.arange(len(source)), len(source), size)
-        loader = make_loader(source, backbone_preprocessing, batches, num_workers=workers,
-                             pin_memory=device.type == "cuda")
-        out = torch.empty(len(source), net.head.out_features)
-        was_training = net.training
-        net.eval()
-        with torch.inference_mode(), reuse_large_allocations(device.type == "cpu"):
-            for idx, images in loader:
-                images = images.to(device, non_blocking=True)
-                if len(images) < size:  # one shape: an image alone is computed as among others
-                    images = torch.cat([images, images[-1:].expand(size - len(images), *images.shape[1:])])
-                if device.type != "mps":
-                    images = images.contiguous(memory_format=torch.channels_last)
-                with autocast(device, precision):
-                    out[idx] = net(images)[: len(idx)].float().cpu()
-        net.train(was_training)
-        return out
-
-    def _validate(self, net, val, backbone, device, precision, workers) -> dict:
-        logits = self._logits(net, val, backbone.preprocessing, device, precision, workers).numpy()
-        target = np.asarray(val.labels)
-        k = min(5, logits.shape[1])
-        return {"val_top1": top_k_accuracy(logits, target, 1), f"val_top{k}": top_k_accuracy(logits, target, k)}
-
-    def _predict_logits(self, data) -> torch.Tensor:
-        check_is_fitted(self)
-        source = _as_source(data)
-        device, precision, workers = self._runtime()
-        net = self.net_.to(device)
-        try:
-            return self._logits(net, source, self.preprocessing_, device, precision, workers)
-        finally:
-            self.net_ = net.to("cpu")
-
-    def __getstate__(self):
-        """Parameters and fitted attributes with the network as numpy arrays (its state dict) and
-        the preprocessing as a dict, so skops saves the model without pickle
-        (:func:`featx.persist.save_model`); the network is rebuilt from the backbone's name."""
-        state = dict(super().__getstate__())
-        net, pre = state.pop("net_", None), state.pop("preprocessing_", None)
-        if net is not None:
-            from featx.backbones import Backbone
-
-            if isinstance(self.backbone, Backbone):
-                state["backbone"] = self.backbone.name  # the architecture's name; the weights are below
-            state["net_arrays_"] = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
-        if pre is not None:
-            state["preprocessing_dict_"] = pre.to_dict()
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        arrays, pre = state.pop("net_arrays_", None), state.pop("preprocessing_dict_", None)
-        super().__setstate__(state)
-        if pre is not None:
-            from featx.backbones import Preprocessing
-
-            self.preprocessing_ = Preprocessing(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
-        if arrays is not None:
-            from featx.backbones import create_backbone
-
-            name = str(self.backbone)  # the saved weights replace any: a timm model is built without a download
-            backbone = create_backbone(name, **({"pretrained": False} if name.startswith("timm:") else {}))
-            net = FineTuneNet(backbone, len(self.classes_))
-            net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
-            self.net_ = net.eval()
-
-    def predict_proba(self, data) -> np.ndarray:
-        """Class probabilities, shape (n_images, n_classes), columns in ``classes_`` order."""
-        return torch.softmax(self._predict_logits(data), dim=1).numpy()
-
-    def predict(self, data) -> np.ndarray:
-        """Predicted class names."""
-        return self.classes_[self._predict_logits(data).argmax(1).numpy()]
-
-    def score(self, data, y=None, sample_weight=None) -> float:
-        """Top-1 accuracy on labelled images (labels from the source, or ``y`` with arrays)."""
-        source = _as_source(data, y)
-        labels = np.asarray(source.labels)
-        if (labels < 0).any():
-            raise ValueError(f"score needs a label for every image; {int((labels < 0).sum())} have none.")
-        truth = np.asarray(source.classes)[labels]
-        from sklearn.metrics import accuracy_score
-
-        return accuracy_score(truth, self.predict(source), sample_weight=sample_weight)
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process, all its threads."""
-    t = os.times()
-    return t.user + t.system

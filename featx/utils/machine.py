@@ -12,6 +12,7 @@ __all__ = [
     "code_paths",
     "cpu_flags",
     "cpu_name",
+    "process_cpu_seconds",
 ]
 
 #: The /proc/cpuinfo flags that decide which kernels numpy, OpenBLAS, oneDNN and ATen pick.
@@ -56,3 +57,11 @@ def code_paths() -> dict:
     torch = sys.modules.get("torch")
     capability = torch.backends.cpu.get_cpu_capability() if torch is not None else None
     return {"cpu": cpu_name(), "cpu_flags": cpu_flags(), "blas": blas, "torch_cpu_capability": capability}
+
+
+def process_cpu_seconds() -> float:
+    """User + system CPU time of this process, all its threads (not its child processes)."""
+    import os
+
+    t = os.times()
+    return t.user + t.system
