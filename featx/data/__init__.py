@@ -60,18 +60,16 @@ def open_source(spec, labels=None, **kwargs) -> ImageSource:
     if isinstance(spec, ImageSource):
         _no_labels(labels, spec)
         return spec
-    if isinstance(spec, np.ndarray) or (isinstance(spec, (list, tuple)) and spec and not _path_like(spec[0])):
-        if isinstance(spec, (list, tuple)) and any(_path_like(s) for s in spec):
-            raise ValueError("A list of images must be all image files (paths) or all images (PIL or arrays); "
-                             "got a mix of both.")
+    if isinstance(spec, np.ndarray):
         return InMemoryImages(spec, labels, **kwargs)
     if isinstance(spec, (list, tuple)):
         if not spec:
             raise ValueError("Expected images to read; got an empty list.")
-        if not all(_path_like(s) for s in spec):
+        paths = [_path_like(s) for s in spec]
+        if any(paths) and not all(paths):
             raise ValueError("A list of images must be all image files (paths) or all images (PIL or arrays); "
                              "got a mix of both.")
-        return ImageFiles(spec, labels, **kwargs)
+        return (ImageFiles if all(paths) else InMemoryImages)(spec, labels, **kwargs)
     if not _path_like(spec):
         raise ValueError(f"Cannot read images from a {type(spec).__name__}: expected an image folder, a .csv "
                          "manifest, image file paths, PIL images, an image array or builtin:<name>.")

@@ -9,7 +9,7 @@ import numpy as np
 
 from featx.data import ImageFiles, SourceSubset, open_source
 from featx.extract._lookup import find_rows
-from featx.extract._reader import DONE
+from featx.extract._reader import DONE, SKIPPED
 from featx.runtime import ImageDecodeError
 
 
@@ -53,20 +53,18 @@ def embed_images(images, backbone, *, precision, fold_batchnorm, batch_size, dev
     target = cache_target(backbone, source, precision, fold_batchnorm, stamps, False, cache_dir)
     found = find_rows(target.path.parent, target.key, source.ids, stamps, where)
     missing = np.flatnonzero(~found.found)
-    if len(missing):
+    if len(missing):  # computed now; the FeatureSet names its rows by id, its unreadable ones in "skipped"
         part = source if len(missing) == len(source) else SourceSubset(source, missing)
-        extract_features(part, backbone, cache_dir=cache_dir, batch_size=batch_size, device=device,
-                         precision=precision, num_workers=num_workers, fold_batchnorm=fold_batchnorm,
-                         progress=progress)
-        again = find_rows(target.path.parent, target.key, [source.ids[i] for i in missing],
-                          [stamps[i] for i in missing], [where[i] for i in missing])
-        if not again.found.all():  # pragma: no cover - extraction settles every row it is given
-            raise RuntimeError(f"{int((~again.found).sum())} rows are missing from the cache after extraction.")
-        if found.X.shape[1] != again.X.shape[1]:
-            found.X = np.zeros((len(source), again.X.shape[1]), np.float32)
-        found.X[missing], found.status[missing] = again.X, again.status
-        for i, reason in zip(missing, again.reasons):
-            found.reasons[i] = reason
+        fs = extract_features(part, backbone, cache_dir=cache_dir, batch_size=batch_size, device=device,
+                              precision=precision, num_workers=num_workers, fold_batchnorm=fold_batchnorm,
+                              progress=progress)
+        if found.X.shape[1] != fs.X.shape[1]:
+            found.X = np.zeros((len(source), fs.X.shape[1]), np.float32)
+        index = {sid: i for i, sid in enumerate(source.ids)}
+        done = np.array([index[sid] for sid in fs.ids], dtype=np.int64)
+        found.X[done], found.status[done] = fs.X, DONE
+        for sid, reason in fs.metadata["skipped"]:
+            found.status[index[sid]], found.reasons[index[sid]] = SKIPPED, reason
     bad = np.flatnonzero(found.status != DONE)
     if len(bad):
         listed = "; ".join(f"{source.ids[i]} ({found.reasons[i]})" for i in bad[:5])
