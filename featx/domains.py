@@ -28,6 +28,7 @@ __all__ = [
     "scale_per_domain",
     "split_domains",
     "unit_rows",
+    "with_unlabelled_target",
 ]
 
 #: Label of an unlabelled (masked) target row.
@@ -133,6 +134,39 @@ def pack_domains(source, target=None, *, mask_target_labels: bool = True):
     sd = np.concatenate([np.full(len(fs), d, dtype=np.int64) for fs, d in parts])
     names = {d: "+".join(sorted(set(map(str, fs.domains)))) for fs, d in parts}
     return X, y, sd, names
+
+
+def with_unlabelled_target(X, y, sample_domain, X_target=None):
+    """Labelled source rows with the unlabelled target rows appended: skada's triplet for a
+    fit that sees the target without its labels (``y == MASKED_LABEL``, domain
+    ``DEFAULT_TARGET``); the source rows alone when ``X_target`` is ``None``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, ...)
+        Source rows (features, or row ids).
+    y, sample_domain : ndarray of shape (n,)
+    X_target : ndarray of shape (m, ...), optional
+
+    Returns
+    -------
+    X, y, sample_domain : ndarray of n + m rows
+
+    Examples
+    --------
+    >>> X, y, sd = with_unlabelled_target(np.zeros((2, 3)), [0, 1], [1, 1], np.ones((1, 3)))
+    >>> y.tolist(), sd.tolist()
+    ([0, 1, -1], [1, 1, -2])
+    """
+    y, sample_domain = np.asarray(y, np.int64), np.asarray(sample_domain, np.int64)
+    if X_target is None:
+        return np.asarray(X), y, sample_domain
+    if np.shape(X_target)[1:] != np.shape(X)[1:]:
+        raise ValueError(f"Target rows must have the source rows' {np.shape(X)[1:]} columns; "
+                         f"got {np.shape(X_target)[1:]}.")
+    m = len(X_target)
+    return (np.concatenate([np.asarray(X), np.asarray(X_target)]), np.r_[y, np.full(m, MASKED_LABEL, np.int64)],
+            np.r_[sample_domain, np.full(m, DEFAULT_TARGET, np.int64)])
 
 
 #: Spread below which a column counts as constant, relative to the largest spread in the data:

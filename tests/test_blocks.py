@@ -7,7 +7,7 @@ from sklearn.svm import SVC
 
 from featx.adapt import CORAL, AdaptThenClassify, BlockEnsemble, block_slices
 from featx.features import FeatureSet
-from featx.methods import canonical_name, describe, kind_of, make_method, make_selected, parse_method, split_layer
+from featx.methods import canonical_name, describe, rung_of, make_method, make_selected, parse_method, split_layer
 
 from .conftest import make_images
 
@@ -77,7 +77,7 @@ def test_use_must_name_distinct_blocks():
 def test_layer_names_in_the_registry():
     assert split_layer("coral+1nn@blocks.5") == ("coral+1nn", "blocks.5")
     assert canonical_name("coral+logreg@ensemble") == "coral@ensemble"
-    assert canonical_name("none+knn@pooled") == "knn@pooled" and kind_of("mcc@ensemble") == "aligned"
+    assert canonical_name("none+knn@pooled") == "knn@pooled" and rung_of("mcc@ensemble") == "aligned"
     assert parse_method("coral+selftrain@ensemble") == ("coral", "selftrain")
     assert describe("coral@ensemble") != describe("coral") != describe("coral@pooled")
     assert "averaged" in describe("coral@ensemble") and "on layer pooled only" in describe("coral@pooled")

@@ -7,24 +7,21 @@ import numpy as np
 import pytest
 
 from featx import FeatureSet
+from featx.data import make_shifted_domains
 from featx.evaluate import compare_features, write_report
 from featx.select import ORACLE, VALIDATORS
 
 
-def domain(name, n, seed, shift=0.0, mix=None):
-    rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(42).normal(size=(3, 8))
-    y = rng.integers(0, 3, n)
-    X = (centres[y] + rng.normal(size=(n, 8))) * 1.5 + shift
-    X = X if mix is None else X @ mix
+def feature_set(name, X, y):
+    n = len(X)
     return FeatureSet(X=X.astype(np.float32), y=y, ids=np.array([f"{name}{i}" for i in range(n)], dtype=object),
                       domains=np.array([name] * n, dtype=object), classes=("a", "b", "c"))
 
 
 @pytest.fixture
 def pair():
-    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))[0]
-    return domain("s", 90, 0), domain("t", 120, 1, shift=1.0, mix=0.4 * np.eye(8) + 0.6 * rotation)
+    X, y, sd, y_target = make_shifted_domains(90, 120, 8, 3, class_sep=1.0, shift=1.0, rotation=0.6, random_state=0)
+    return feature_set("s", X[sd > 0], y[sd > 0]), feature_set("t", X[sd < 0], y_target)
 
 
 KW = dict(budgets=(5, "all"), repeats=2, methods=["logreg", "coral", "easytl"], progress=False)

@@ -127,11 +127,11 @@ def test_several_sources_are_several_domains_everywhere(domains, tiny_backbone, 
     source, the CLI takes both, and the report names both."""
     import featx.backbones as backbones
     from featx.cli.main import main
-    from featx.evaluate._compare import _extract_sources
+    from featx.evaluate._roles import Extraction  # private: the per-source extraction has no public path
 
     src, tgt = domains
     second = make_images(tmp_path / "second", per_class=4, seed=5)
-    source, fs, info = _extract_sources([src, second], tiny_backbone, tmp_path / "cache", "cpu", False, "skip")
+    source, fs, info = Extraction(tiny_backbone, tmp_path / "cache", "cpu", False).sources([src, second])
     assert source.domain_names == ["source", "second"] and len(source) == len(fs) == 20
     assert sorted(set(fs.domains)) == ["second", "source"] and info["rows"] == 20 and "; " in info["cache_file"]
     assert source.load(19).size and source.ids[12].startswith("second/")

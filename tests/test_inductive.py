@@ -6,18 +6,15 @@ import pytest
 
 from featx.adapt import MIN_DOMAIN_ROWS, DomainScaled
 from featx.methods import list_methods, make_method
+from featx.data import make_shifted_domains
 
 FEATURE_MODELS = [*list_methods("head"), *(m for m in list_methods("alignment") if m != "none")]
 DEEP = {"dann", "cdan-e", "mcc"}
 
 
 def shifted(n=40, d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    y = np.arange(3 * n) % 3
-    X = rng.normal(size=(3 * n, d)) + 3.0 * np.eye(d)[y]
-    Xs, ys = X[:n * 2], y[:n * 2]
-    Xt, yt = X[n * 2:] * 1.5 + 1.0, y[n * 2:]
-    return Xs, ys, Xt, yt
+    X, y, sd, y_target = make_shifted_domains(2 * n, n, d, 3, shift=1.0, random_state=seed)
+    return X[sd > 0], y[sd > 0], X[sd < 0], y_target
 
 
 @pytest.mark.parametrize("name", FEATURE_MODELS)

@@ -62,7 +62,7 @@ ALLOWED = {
     "protocol": set(),
     "features": {"utils"},
     "domains": {"features", "utils"},
-    "data": {"utils"},
+    "data": {"domains", "utils"},
     "classify": {"domains", "utils"},
     "adapt": {"domains", "utils"},
     "methods": {"adapt", "classify", "deepda", "domains", "utils"},
@@ -188,3 +188,15 @@ def test_featx_never_switches_scikit_learns_metadata_routing_on():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_design_page_shows_this_table():
+    """docs/design.md's table of parts says, for every part, what this file's table allows."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "design.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \|.*\| ([^|]*) \|$", text, re.M))
+    shown = {part: set() if deps.strip() == "-" else {d.strip() for d in deps.split(",")} for part, deps in rows.items()}
+    expected = {part: deps for part, deps in ALLOWED.items() if part not in {"__main__", "__init__", "_version"}}
+    assert shown == expected

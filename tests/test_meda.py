@@ -6,22 +6,16 @@ from scipy import sparse
 
 from featx.adapt import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients
 from featx.adapt._tca import mmd_vectors
+from featx.data import make_shifted_domains
 
 
 def shifted(n_source=80, n_target=90, seed=0):
-    """Three classes in 6-d; the target shifted and partly rotated."""
-    rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(7).normal(size=(3, 6)) * 3
-    rotation = np.linalg.qr(rng.normal(size=(6, 6)))[0]
-    ys, yt = np.arange(n_source) % 3, np.arange(n_target) % 3
-    Xs = centres[ys] + rng.normal(size=(n_source, 6))
-    Xt = (centres[yt] + rng.normal(size=(n_target, 6))) @ (0.6 * np.eye(6) + 0.4 * rotation) + 1.5
-    for X in (Xs, Xt):  # per-domain z-score, as featx does by default
-        X -= X.mean(0)
-        X /= X.std(0)
-    X = np.vstack([Xs, Xt])
-    y = np.r_[ys, np.full(n_target, -1)]
-    sd = np.r_[np.ones(n_source, int), np.full(n_target, -2)]
+    """Three classes in 6-d; the target shifted and partly rotated, each domain z-scored as
+    featx does by default."""
+    X, y, sd, yt = make_shifted_domains(n_source, n_target, 6, 3, class_sep=2.0, shift=1.5, rotation=0.4,
+                                        random_state=seed)
+    for rows in (sd > 0, sd < 0):
+        X[rows] = (X[rows] - X[rows].mean(0)) / X[rows].std(0)
     return X, y, sd, yt
 
 

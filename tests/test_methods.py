@@ -19,7 +19,7 @@ from featx.methods import (
     describe,
     finetune_params,
     get_method,
-    kind_of,
+    rung_of,
     list_methods,
     make_head,
     make_method,
@@ -55,7 +55,7 @@ def test_names_parse_to_one_canonical_model():
     assert parse_method("easytl") == ("easytl", None) and parse_method("lp-ft") == ("lp-ft", None)
     assert canonical_name("none+knn") == "knn" and canonical_name("coral+logreg") == "coral"
     assert canonical_name("coral+1nn") == "coral+1nn" and canonical_name("none") == "logreg"
-    assert [kind_of(n) for n in ("knn", "coral", "ft-last")] == ["frozen", "aligned", "finetuned"]
+    assert [rung_of(n) for n in ("knn", "coral", "ft-last")] == ["frozen", "aligned", "finetuned"]
     assert "per-domain scaling zscore" in describe("coral") and "CORAL" in describe("coral")
     assert describe("coral", "none") != describe("coral")
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from featx.methods import make_selected, selection_grid
+from featx.data import make_shifted_domains
 from featx.select import (
     ORACLE,
     VALIDATORS,
@@ -21,17 +22,9 @@ from featx.select import (
 
 
 def shifted(n_source=90, n_target=120, seed=0, target_code=-2):
-    """Three classes in 8-d; the target shifted, stretched and partly rotated."""
-    rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(42).normal(size=(3, 8))
-    rotation = np.linalg.qr(rng.normal(size=(8, 8)))[0]
-    ys, yt = rng.integers(0, 3, n_source), rng.integers(0, 3, n_target)
-    Xs = (centres[ys] + rng.normal(size=(n_source, 8))) * 1.5
-    Xt = ((centres[yt] + rng.normal(size=(n_target, 8))) * 1.5 + 1.0) @ (0.4 * np.eye(8) + 0.6 * rotation)
-    X = np.vstack([Xs, Xt])
-    y = np.r_[ys, np.full(n_target, -1)]
-    sd = np.r_[np.ones(n_source, int), np.full(n_target, target_code)]
-    return X, y, sd, yt
+    """Three classes in 8-d; the target shifted and partly rotated."""
+    X, y, sd, yt = make_shifted_domains(n_source, n_target, 8, 3, shift=1.0, rotation=0.6, random_state=seed)
+    return X, y, np.where(sd < 0, target_code, sd), yt
 
 
 # ---------------------------------------------------------------- formulas

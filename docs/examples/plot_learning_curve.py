@@ -49,7 +49,7 @@ for method in result.info["methods"]:
     rows = [s for s in result.summary if s["method"] == method]
     acc = np.array([100 * s["accuracy"] for s in rows])
     half = np.nan_to_num(np.array([100 * s["ci95"] for s in rows]))
-    style = "-" if rows[0]["kind"] == "aligned" else "--"
+    style = "-" if rows[0]["rung"] == "aligned" else "--"
     ax.plot(x, acc, style, marker="o", label=method)
     ax.fill_between(x, acc - half, acc + half, alpha=0.15)
 ax.set_xticks(x, [str(b) for b in budgets])

@@ -11,6 +11,7 @@ from featx.data._builtin import BUILTIN_SOURCES, load_digits_images, load_shifte
 from featx.data._images import IMAGE_EXTENSIONS, RESAMPLE, resize_and_crop, to_rgb
 from featx.data._files import ImageFiles, ImageFolder, Manifest
 from featx.data._sources import ConcatSource, ImageSource, InMemoryImages, SourceSubset
+from featx.data._synthetic import make_shifted_domains
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -24,6 +25,7 @@ __all__ = [
     "SourceSubset",
     "load_digits_images",
     "load_shifted_digits_images",
+    "make_shifted_domains",
     "open_source",
     "resize_and_crop",
     "to_rgb",

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from featx.data import ImageSource
-from featx.domains import DEFAULT_SOURCE, DEFAULT_TARGET, MASKED_LABEL, check_sample_domain
+from featx.domains import DEFAULT_SOURCE, MASKED_LABEL, check_sample_domain, with_unlabelled_target
+from featx.evaluate._tasklog import SelectionOutcomes
 from featx.methods import selection_grid
 from featx.select import check_validators, select
 
@@ -178,7 +179,8 @@ def finetune_selection_task(method, validators, make, source, rows, target, feat
     Returns
     -------
     list of dict
-        One record per validator and the oracle (as :func:`selection_task`), or an error record.
+        One record per validator and the oracle (as :class:`featx.evaluate._selection.FeatureSelection`
+        returns them), or an error record.
     """
     from featx.evaluate._selection import selection_records
 
@@ -186,9 +188,8 @@ def finetune_selection_task(method, validators, make, source, rows, target, feat
     asked = [v for v in names if v not in SKIPPED]
     table = ImageTable([source, target] + ([test] if test is not None else []))
     n_lab, n_target = len(rows), len(target)
-    X = np.r_[np.asarray(rows, np.int64), table.offsets[1] + np.arange(n_target)]
-    y = np.r_[np.asarray(source.labels)[rows], np.full(n_target, MASKED_LABEL)]
-    sd = np.r_[np.full(n_lab, DEFAULT_SOURCE), np.full(n_target, DEFAULT_TARGET)].astype(np.int64)
+    X, y, sd = with_unlabelled_target(np.asarray(rows, np.int64), np.asarray(source.labels)[rows],
+                                      np.full(n_lab, DEFAULT_SOURCE), table.offsets[1] + np.arange(n_target))
     oracle = {"y_target": np.asarray(target.labels)} if test is None else \
         {"test": (table.offsets[2] + np.arange(len(test)), np.asarray(test.labels))}
     skipped = [{"validator": v, "params": None, "score": None, "accuracy": float("nan"), "gap": float("nan"),
@@ -206,3 +207,51 @@ def finetune_selection_task(method, validators, make, source, rows, target, feat
         return [{"error": type(exc).__name__, "message": str(exc)}]
     records = selection_records(result, asked, time.perf_counter() - start)
     return records[:-1] + skipped + records[-1:]  # the oracle last, as for feature methods
+
+
+class FineTuneSelection(SelectionOutcomes):
+    """Each validator's pick of a fine-tuning strategy's learning rate for a comparison's
+    fine-tuning tasks (:func:`finetune_selection_task`), run in this process; draw ``r``
+    fine-tunes with ``random_state + r``.
+
+    Parameters
+    ----------
+    images, target_images : ImageSource
+        The training images (rows aligned with the pool) and the unlabelled target images.
+    test_images : ImageSource or None
+        Labelled test images for the oracle; ``None``: the target's own labels.
+    split : featx.evaluate._roles.Split
+    validators : list of str
+    extraction : featx.evaluate._roles.Extraction
+    epochs, random_state : int
+    """
+
+    #: Modules whose code decides these picks, besides the models' own (the task log's key).
+    CODE = (__name__, "featx.evaluate._fit_images", "featx.select")
+
+    def __init__(self, images, target_images, test_images, split, validators, extraction, epochs, random_state):
+        self.images, self.target_images, self.test_images = images, target_images, test_images
+        self.split, self.validators, self.extraction = split, validators, extraction
+        self.epochs, self.random_state = epochs, random_state
+
+    def __call__(self, task) -> list[dict]:
+        rows = self.split.pool[task.rows]
+        make = _MakeFineTune(task.method, self.extraction, self.epochs, self.random_state + task.draw)
+        features = np.vstack([self.split.train.X[rows], self.split.X_unlabelled])
+        return finetune_selection_task(task.method, self.validators, make, self.images, rows, self.target_images,
+                                       features, test=self.test_images, random_state=self.random_state)
+
+
+class _MakeFineTune:
+    """``(params, labels) -> FineTuneClassifier``: one point of a strategy's selection grid."""
+
+    def __init__(self, method, extraction, epochs, random_state):
+        self.method, self.extraction, self.epochs, self.random_state = method, extraction, epochs, random_state
+
+    def __call__(self, params, labels):
+        from featx.evaluate._fit_images import finetune_classifier
+
+        ex = self.extraction
+        return finetune_classifier(self.method, ex.backbone, labels, params=params, epochs=self.epochs,
+                                   random_state=self.random_state, cache_dir=ex.cache_dir, device=ex.device,
+                                   progress=False)

@@ -31,19 +31,19 @@ def _cell(row) -> str:
 def summary_table(result) -> str:
     """Markdown: methods x budgets, mean accuracy % ± 95% CI half-width."""
     budgets = result.info["budgets"]
-    head = "| method | kind | " + " | ".join(f"{b}/class" if b != ALL else "all" for b in budgets) + " |"
+    head = "| method | rung | " + " | ".join(f"{b}/class" if b != ALL else "all" for b in budgets) + " |"
     lines = [head, "|---|---|" + "---:|" * len(budgets)]
     for method in result.info["methods"]:
         rows = {s["budget"]: s for s in result.summary if s["method"] == method}
-        kind = rows[budgets[0]]["kind"]
-        lines.append(f"| {method} | {kind} | " + " | ".join(_cell(rows[b]) for b in budgets) + " |")
+        rung = rows[budgets[0]]["rung"]
+        lines.append(f"| {method} | {rung} | " + " | ".join(_cell(rows[b]) for b in budgets) + " |")
     return "\n".join(lines)
 
 
 def _ft_scope(result) -> str:
     """A sentence on where fine-tuning ran, when it ran at fewer budgets or draws than the rest."""
     info = result.info
-    if "finetuned" not in {s["kind"] for s in result.summary} or not info.get("ft_budgets"):
+    if "finetuned" not in {s["rung"] for s in result.summary} or not info.get("ft_budgets"):
         return ""
     if info["ft_budgets"] == info["budgets"] and info["ft_repeats"] == info["repeats"]:
         return f" Fine-tuning: {info['ft_epochs']} epochs a run."
@@ -93,16 +93,16 @@ def plot_learning_curve(result, path: Path) -> None:
         rows = [s for s in result.summary if s["method"] == method and s["draws"]]
         if not rows:
             continue
-        kind = rows[0]["kind"]
+        rung = rows[0]["rung"]
         x = [s["n_labelled"] / len(result.info["classes"]) for s in rows]
         y = np.array([100 * s["accuracy"] for s in rows])
         half = np.nan_to_num(np.array([100 * s["ci95"] for s in rows]))
-        if kind == "finetuned":
+        if rung == "finetuned":
             colour, n_strong = strong[n_strong % len(strong)], n_strong + 1
         else:
             colour, n_other = palette[n_other % len(palette)], n_other + 1
-        ax.plot(x, y, _STYLE[kind], marker=_MARKER[kind], markersize=12 if kind == "finetuned" else 5,
-                markeredgecolor="white" if kind == "finetuned" else colour, color=colour, label=f"{method} ({kind})")
+        ax.plot(x, y, _STYLE[rung], marker=_MARKER[rung], markersize=12 if rung == "finetuned" else 5,
+                markeredgecolor="white" if rung == "finetuned" else colour, color=colour, label=f"{method} ({rung})")
         ax.fill_between(x, y - half, y + half, color=colour, alpha=0.12)
     ax.set_xscale("log")
     ax.set_xlabel("labelled images per class (log scale)")
@@ -120,7 +120,7 @@ def plot_methods(result, path: Path) -> None:
     fig, ax = _figure()
     colours = {"frozen": "tab:blue", "aligned": "tab:green", "finetuned": "tab:orange"}
     ax.bar(range(len(rows)), [100 * s["accuracy"] for s in rows],
-           yerr=[np.nan_to_num(100 * s["ci95"]) for s in rows], color=[colours[s["kind"]] for s in rows], capsize=3)
+           yerr=[np.nan_to_num(100 * s["ci95"]) for s in rows], color=[colours[s["rung"]] for s in rows], capsize=3)
     ax.set_xticks(range(len(rows)), [s["method"] for s in rows], rotation=45, ha="right")
     ax.set_ylabel("test accuracy %")
     ax.set_title(f"accuracy at budget '{last}' (blue frozen, green aligned, orange fine-tuned)")

@@ -3,13 +3,13 @@ from the method's selection grid, its target accuracy, the oracle's and the gap.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 
 import numpy as np
 
-from featx.domains import DEFAULT_TARGET, MASKED_LABEL
+from featx.domains import with_unlabelled_target
+from featx.evaluate._tasklog import SelectionOutcomes
 from featx.methods import make_selected, selection_grid
 from featx.protocol import mean_ci
 from featx.select import ORACLE, check_validators, select
@@ -29,27 +29,55 @@ def rank_correlation(scores, accuracy) -> float:
     return float(spearmanr(s[ok], a[ok]).statistic)
 
 
-def selection_task(method, scale, random_state, validators, X_lab, y_lab, sd_lab, X_unlab, X_test, y_test,
-                   layers=None):
-    """Run :func:`featx.select.select` for one (method, budget, draw) with one BLAS and one
-    OpenMP thread, as a single fit of ``featx.compare`` runs (a deep-DA head's torch threads
-    thrash beside another job: a DANN fit took 243 s instead of 7 s on 2 cores); return its
-    records (one per validator and the oracle), or an error record."""
-    from threadpoolctl import threadpool_limits
+class FeatureSelection(SelectionOutcomes):
+    """Each validator's pick for a comparison's frozen and aligned tasks: ``fit(task)`` runs
+    :func:`featx.select.select` over the method's selection grid on the task's draw and the
+    unlabelled target rows, and returns one record per validator and the oracle (or one error
+    record). Picklable: the task runner runs it in joblib workers, with one BLAS and one OpenMP
+    thread, as a single fit of :class:`featx.evaluate._fit_features.FeatureFit` runs.
 
-    X = np.vstack([X_lab, X_unlab])
-    y = np.r_[y_lab, np.full(len(X_unlab), MASKED_LABEL)]
-    sd = np.r_[sd_lab, np.full(len(X_unlab), DEFAULT_TARGET, dtype=np.int64)]
-    start = time.perf_counter()
-    try:
-        with threadpool_limits(1):
-            result = select(lambda params: make_selected(method, params, scale=scale, layers=layers),
-                            selection_grid(method), X, y, sd,
-                            validators=validators, test=(X_test, y_test), random_state=random_state)
-    except Exception as exc:  # noqa: BLE001 - one failing selection must not lose the others
-        logger.warning("selection for %s failed: %s: %s", method, type(exc).__name__, exc)
-        return [{"error": type(exc).__name__, "message": str(exc)}]
-    return selection_records(result, validators, time.perf_counter() - start)
+    Parameters
+    ----------
+    split : featx.evaluate._roles.Split
+    validators : list of str
+    scale : str
+    random_state : int
+    layers : list of (str, int) or None
+    """
+
+    #: Modules whose code decides these picks, besides the models' own (the task log's key).
+    CODE = (__name__, "featx.select")
+
+    def __init__(self, split, validators, scale, random_state, layers=None):
+        self.X, self.y, self.codes, self.pool = split.train.X, split.y_train, split.source_codes(), split.pool
+        self.X_unlabelled, self.X_test, self.y_test = split.X_unlabelled, split.X_test, split.y_test
+        self.validators, self.scale, self.random_state, self.layers = validators, scale, random_state, layers
+
+    def __call__(self, task) -> list[dict]:
+        from threadpoolctl import threadpool_limits
+
+        rows = self.pool[task.rows]
+        X, y, sd = with_unlabelled_target(self.X[rows], self.y[rows], self.codes[rows], self.X_unlabelled)
+        start = time.perf_counter()
+        try:
+            with threadpool_limits(1):
+                result = select(_Build(task.method, self.scale, self.layers), selection_grid(task.method), X, y, sd,
+                                validators=self.validators, test=(self.X_test, self.y_test),
+                                random_state=self.random_state)
+        except Exception as exc:  # noqa: BLE001 - one failing selection must not lose the others
+            logger.warning("selection for %s failed: %s: %s", task.method, type(exc).__name__, exc)
+            return [{"error": type(exc).__name__, "message": str(exc)}]
+        return selection_records(result, self.validators, time.perf_counter() - start)
+
+
+class _Build:
+    """``params -> model``: one point of a method's selection grid (picklable)."""
+
+    def __init__(self, method, scale, layers):
+        self.method, self.scale, self.layers = method, scale, layers
+
+    def __call__(self, params):
+        return make_selected(self.method, params, scale=self.scale, layers=self.layers)
 
 
 def selection_records(result, validators, elapsed) -> list[dict]:
@@ -92,40 +120,3 @@ def summarise_selection(records, methods, budgets, validators) -> list[dict]:
 def _nanmean(values) -> float:
     v = np.asarray([x for x in values if x is not None], dtype=np.float64)
     return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-
-
-def run_selection(result, tasks, kinds, validators, split, codes, scale, random_state, log, done, key, n_jobs,
-                  progress, finetune_select=None, layers=None):
-    """Each validator's pick for every task of a comparison, into ``result.selection`` (read back
-    from ``done``, the task log ``log`` as loaded, under ``key(task)`` when there; new ones are
-    appended to ``log``; errors go to ``result.failures``). Feature tasks run in ``n_jobs``
-    processes; fine-tuning tasks run after them in this process through
-    ``finetune_select(task)`` (skipped without it)."""
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
-
-    X_train, y_train, pool = split.train.X, split.y_train, split.pool
-    tasks = [t for t in tasks if kinds[t.method] != "finetuned" or finetune_select is not None]
-    found = {i: done[key(t)]["record"]["selection"] for i, t in enumerate(tasks) if key(t) in done}
-    todo = [i for i in range(len(tasks)) if i not in found]
-    tuned = [i for i in todo if kinds[tasks[i].method] == "finetuned"]
-    todo = [i for i in todo if i not in tuned]
-    jobs = (delayed(selection_task)(tasks[i].method, scale, random_state, validators, X_train[pool[tasks[i].rows]],
-                                    y_train[pool[tasks[i].rows]], codes[pool[tasks[i].rows]], split.X_unlabelled,
-                                    split.X_test, split.y_test, layers) for i in todo)
-    with tqdm(total=len(tasks), initial=len(found), desc="selection", unit="grid", disable=not progress) as bar:
-        ran = zip(todo, Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if todo else ())
-        for i, records in itertools.chain(ran, ((i, finetune_select(tasks[i])) for i in tuned)):
-            bar.update()
-            found[i] = records
-            if log is not None and "error" not in records[0]:
-                log.append(key(tasks[i]), {"selection": records}, None)
-    for i, task in enumerate(tasks):
-        where = {"method": task.method, "kind": kinds[task.method], "budget": task.budget, "draw": task.draw}
-        for record in found[i]:
-            if "error" in record:
-                result.failures.append({**where, "validator": "selection", **record})
-            else:
-                result.selection.append({**where, **record})
-    result.selection_summary = summarise_selection(result.selection, result.info["methods"], result.info["budgets"],
-                                                   validators)

@@ -67,3 +67,40 @@ class TaskLog:
             fh.write(line + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+
+class FitOutcomes:
+    """How a comparison fit's outcome ``(pred, cost)`` is stored in and read from the task log:
+    the cost record, and the predictions of a task's first draw (the report's confusion
+    matrix); a failed fit (``"error"`` in its cost) is not stored, so a re-run tries it again."""
+
+    @staticmethod
+    def failed(outcome) -> bool:
+        return "error" in outcome[1]
+
+    @staticmethod
+    def encode(task, outcome) -> tuple[dict, object]:
+        pred, cost = outcome
+        return cost, pred if task.draw == 0 else None
+
+    @staticmethod
+    def decode(entry):
+        pred = None if entry["pred"] is None else np.asarray(entry["pred"])
+        return pred, {**entry["record"], "reused": True}
+
+
+class SelectionOutcomes:
+    """How a selection's outcome (one record per validator and the oracle, or one error record)
+    is stored in and read from the task log."""
+
+    @staticmethod
+    def failed(outcome) -> bool:
+        return "error" in outcome[0]
+
+    @staticmethod
+    def encode(task, outcome) -> tuple[dict, object]:
+        return {"selection": outcome}, None
+
+    @staticmethod
+    def decode(entry):
+        return entry["record"]["selection"]

@@ -1,0 +1,120 @@
+"""What a comparison runs (:class:`Plan`): methods and their rungs, budgets and draws, scaling,
+seeds, fine-tuning's scope and the validators, checked before any work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from featx.methods import SCALES, canonical_name, default_methods, rung_of, sweep_layers
+from featx.protocol import parse_budgets
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The protocol of one comparison.
+
+    Attributes
+    ----------
+    methods : list of str
+        Canonical registry names.
+    rungs : dict
+        Method -> ``"frozen"``, ``"aligned"`` or ``"finetuned"`` (:func:`featx.methods.rung_of`).
+    budgets : list
+        Labelled images per class (``"all"`` last when asked).
+    repeats : int
+        Draws per budget.
+    scale : str
+    random_state : int
+    ft_epochs : int or None
+    ft_budgets : list
+        The budgets fine-tuning runs at.
+    ft_repeats : int
+        The draws fine-tuned per budget.
+    select : list of str or None
+        Validators choosing each configuration without target labels.
+    select_finetune : bool
+        Whether they also choose fine-tuning's learning rate.
+    """
+
+    methods: list
+    rungs: dict
+    budgets: list
+    repeats: int
+    scale: str
+    random_state: int
+    ft_epochs: int | None = None
+    ft_budgets: list = ()
+    ft_repeats: int = 0
+    select: list | None = None
+    select_finetune: bool = False
+
+    @classmethod
+    def check(cls, methods, budgets, repeats, scale, random_state, *, with_target, images, ft_epochs=None,
+              ft_budgets=None, ft_repeats=None, select=None, select_finetune=False) -> "Plan":
+        """The plan of these arguments, or a ``ValueError`` that says which is wrong.
+
+        ``images``: whether the data are images (fine-tuning possible).
+        """
+        budgets = parse_budgets(budgets)
+        if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+            raise ValueError(f"repeats must be a positive int; got {repeats!r}.")
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {list(SCALES)}; got {scale!r}.")
+        methods = [canonical_name(m) for m in methods] if methods is not None else default_methods(with_target, images)
+        if len(set(methods)) < len(methods):
+            raise ValueError(f"Methods name the same model twice: {methods}.")
+        rungs = {m: rung_of(m) for m in methods}
+        aligned = [m for m, k in rungs.items() if k == "aligned"]
+        if not with_target and aligned:
+            raise ValueError(f"Alignment methods {aligned} need a target domain; pass target=... (--target).")
+        tuned = [m for m, k in rungs.items() if k == "finetuned"]
+        if not images and tuned:
+            raise ValueError(f"Fine-tuning methods {tuned} need images; use compare() on image data, not "
+                             "compare_features().")
+        ft_budgets, ft_repeats = _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats)
+        return cls(methods, rungs, budgets, repeats, scale, random_state, ft_epochs, ft_budgets, ft_repeats,
+                   _check_select(select, with_target, select_finetune), bool(select_finetune))
+
+    def swept(self, layers) -> "Plan":
+        """This plan with every frozen and aligned method fitted on each of ``layers`` on its own
+        (:func:`featx.methods.sweep_layers`)."""
+        methods = sweep_layers(self.methods, layers)
+        return replace(self, methods=methods, rungs={m: rung_of(m) for m in methods})
+
+    @property
+    def finetunes(self) -> bool:
+        """Whether some method fine-tunes the backbone."""
+        return "finetuned" in self.rungs.values()
+
+    def info(self) -> dict:
+        """The plan as :attr:`Comparison.info` reports it."""
+        return {"budgets": self.budgets, "repeats": self.repeats, "scale": self.scale,
+                "random_state": self.random_state, "methods": self.methods, "rungs": self.rungs,
+                "ft_epochs": self.ft_epochs, "ft_budgets": list(self.ft_budgets), "ft_repeats": self.ft_repeats,
+                "select": self.select, "select_finetune": self.select_finetune}
+
+
+def _check_select(select, with_target, select_finetune=False) -> list | None:
+    if select is None:
+        if select_finetune:
+            raise ValueError("select_finetune=True chooses fine-tuning's learning rate with the validators of "
+                             "select; pass select=... (--select) too.")
+        return None
+    from featx.select import check_validators
+
+    names = check_validators(select)
+    if not with_target:
+        raise ValueError(f"select={select!r} chooses configurations for a target domain; pass target=... (--target).")
+    return names
+
+
+def _check_ft_scope(ft_budgets, ft_repeats, budgets, repeats) -> tuple[list, int]:
+    """``(budgets, draws)`` fine-tuning runs at, checked against the comparison's own."""
+    chosen = budgets if ft_budgets is None else parse_budgets(ft_budgets)
+    stray = [b for b in chosen if b not in budgets]
+    if stray:
+        raise ValueError(f"ft_budgets must be some of the budgets {budgets}; got {stray} besides.")
+    n = repeats if ft_repeats is None else ft_repeats
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= repeats:
+        raise ValueError(f"ft_repeats must be an int from 1 to repeats={repeats}; got {ft_repeats!r}.")
+    return list(chosen), n
