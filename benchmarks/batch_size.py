@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from featx.backbones import create_backbone
-from featx.extract import resolve_device
+from featx.runtime import resolve_device
 from featx.extract._batch import auto_batch_size, forward_rate
 from featx.runtime import check_precision, inference_model
 from featx.runtime import reuse_large_allocations

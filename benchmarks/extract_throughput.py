@@ -44,7 +44,8 @@ import torch
 
 from featx.backbones import create_backbone
 from featx.data import ImageFolder
-from featx.extract import extract_features, resolve_device
+from featx.extract import extract_features
+from featx.runtime import resolve_device
 from featx.runtime import autocast
 from featx.runtime import aligned_batches, default_num_workers, make_loader
 from featx.runtime import reuse_large_allocations

@@ -14,10 +14,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.domains import domain_moments
-from featx.utils.pseudo_labels import class_balanced_selection, check_schedule, self_training_rounds
+from featx.utils.pseudo_labels import check_schedule, self_training_rounds
 
-__all__ = ["ClassBalancedSelfTraining", "FlooredStandardScaler", "NamedClasses", "TunedClassifier",
-           "class_balanced_selection"]
+__all__ = ["ClassBalancedSelfTraining", "FlooredStandardScaler", "NamedClasses", "TunedClassifier"]
 
 
 class FlooredStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -173,7 +172,7 @@ class ClassBalancedSelfTraining(ClassifierMixin, BaseEstimator):
 
     ``y == -1`` marks unlabelled rows (scikit-learn's semi-supervised convention and skada's).
     The first fit uses the labelled rows only; round ``t`` pseudo-labels the unlabelled rows
-    with the current model and keeps :func:`class_balanced_selection` of them with portion
+    with the current model and keeps :func:`featx.utils.pseudo_labels.class_balanced_selection` of them with portion
     ``min(start + t * step, max_portion)``; the estimator is refitted with the settings the
     first fit chose (a :class:`TunedClassifier` tunes once, on the labelled rows).
 

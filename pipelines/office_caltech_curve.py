@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from featx.evaluate import Comparison, compare_features, mean_ci
+from featx.evaluate import Comparison, compare_features
+from featx.protocol import mean_ci
 from featx.evaluate._report import plot_learning_curve, plot_methods, summary_table
 from featx.features import FeatureSet
 

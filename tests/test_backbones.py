@@ -19,7 +19,7 @@ from featx.backbones import (
 
 def test_registry_lists_default_and_rejects_duplicates(tiny_backbone):
     assert "efficientnet_lite0" in list_backbones()
-    assert list_backbones("efficient*") == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+    assert list(list_backbones("efficient*")) == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
     register_backbone("tiny_for_test", lambda layers=None: tiny_backbone)
     try:
         assert create_backbone("tiny_for_test") is tiny_backbone

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featx.extract import ImageDecodeError, cache_info, extract_features, verify_cache
+from featx.extract import cache_info, extract_features, verify_cache
+from featx.runtime import ImageDecodeError
 
 
 def _png_bytes(arr) -> bytes:

@@ -13,7 +13,8 @@ from sklearn.pipeline import make_pipeline
 import featx
 from featx.backbones import create_backbone
 from featx.data import ImageFiles, ImageFolder, open_source
-from featx.extract import Embedder, ImageDecodeError, extract_features, find_rows
+from featx.extract import Embedder, extract_features, find_rows
+from featx.runtime import ImageDecodeError
 from featx.persist import load_model, save_model
 
 from .conftest import flip_feature_byte, make_images

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from featx.classify import TunedClassifier
-from featx.evaluate import budget_draws, compare, mean_ci, parse_budgets, proxy_a_distance, write_report
+from featx.evaluate import compare, write_report
+from featx.protocol import budget_draws, mean_ci, parse_budgets, proxy_a_distance
 
 from .conftest import make_images
 

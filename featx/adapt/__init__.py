@@ -3,19 +3,17 @@
 from featx.adapt._base import BaseAdapter
 from featx.adapt._blocks import BlockEnsemble, block_slices
 from featx.adapt._compose import AdaptThenClassify
-from featx.domains import labelled_source_mask
 from featx.adapt._coral import CORAL, CovPower, coral_maps, cov_power
 from featx.adapt._easytl import EasyTL, intra_domain_programming
 from featx.adapt._gfk import GFK, geodesic_flow_factor
 from featx.adapt._kernel import FeatureMap
 from featx.adapt._meda import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients
-from featx.adapt._jdot import JDOT, kernel_ridge_fit, kernel_ridge_loo, ridge_path
-from featx.adapt._ot import OTMapping, barycentric_map, class_regularised_plan, plan_bytes, plan_rows, shifted_cost
+from featx.adapt._jdot import JDOT, kernel_ridge_fit
+from featx.adapt._ot import OTMapping, barycentric_map, class_regularised_plan, shifted_cost
 from featx.adapt._pace import PACE
 from featx.adapt._sources import PerSourceEnsemble, PooledSources
 from featx.adapt._scale import DomainStandardScaler
 from featx.adapt._scaled import MIN_DOMAIN_ROWS, DomainScaled
-from featx.domains import domain_moments
 from featx.adapt._tca import BDA, JDA, TCA, mmd_vectors, transfer_components
 from featx.adapt._subspace import SubspaceAlignment, pca_basis, subspace_alignment
 
@@ -41,7 +39,6 @@ __all__ = [
     "SubspaceAlignment",
     "coral_maps",
     "cov_power",
-    "domain_moments",
     "CovPower",
     "FeatureMap",
     "adaptive_balance",
@@ -52,13 +49,8 @@ __all__ = [
     "geodesic_flow_factor",
     "intra_domain_programming",
     "kernel_ridge_fit",
-    "kernel_ridge_loo",
-    "labelled_source_mask",
     "linear_a_distance",
     "meda_coefficients",
-    "plan_bytes",
-    "plan_rows",
-    "ridge_path",
     "shifted_cost",
     "mmd_vectors",
     "transfer_components",

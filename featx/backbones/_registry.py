@@ -18,12 +18,24 @@ FAMILIES = {
 
 
 @dataclass(frozen=True)
-class _Entry:
-    factory: Callable[..., Backbone]
+class BackboneEntry:
+    """One registered backbone name.
+
+    Attributes
+    ----------
+    name : str
+    description : str
+        One line shown by ``featx backbones``.
+    factory : callable
+        ``factory(*, layers=None, **kwargs) -> Backbone`` (:func:`create_backbone` calls it).
+    """
+
+    name: str
     description: str
+    factory: Callable[..., Backbone]
 
 
-_REGISTRY: dict[str, _Entry] = {}
+_REGISTRY: dict[str, BackboneEntry] = {}
 
 
 def register_backbone(name: str, factory: Callable[..., Backbone], *, description: str = "") -> None:
@@ -47,7 +59,7 @@ def register_backbone(name: str, factory: Callable[..., Backbone], *, descriptio
         raise ValueError(f"Backbone names may not contain ':' (reserved for {sorted(FAMILIES)}); got {name!r}.")
     if name in _REGISTRY:
         raise ValueError(f"A backbone is already registered under the name {name!r}.")
-    _REGISTRY[name] = _Entry(factory, description)
+    _REGISTRY[name] = BackboneEntry(name, description, factory)
 
 
 def unregister_backbone(name: str) -> None:
@@ -58,15 +70,35 @@ def unregister_backbone(name: str) -> None:
         raise KeyError(f"No backbone is registered under the name {name!r}.") from None
 
 
-def list_backbones(pattern: str | None = None) -> list[str]:
-    """Registered backbone names, sorted, optionally filtered by a shell-style pattern."""
+def list_backbones(pattern: str | None = None) -> dict[str, str]:
+    """Registered backbone names (sorted, optionally filtered by a shell-style ``pattern``) and
+    what each one is, as :func:`featx.methods.list_methods`, :func:`featx.transferability.list_scores`
+    and :func:`featx.select.list_validators` list theirs. The families (:data:`FAMILIES`) are
+    parsed, not listed.
+
+    Examples
+    --------
+    >>> "efficientnet_lite0" in list_backbones("efficientnet_lite*")
+    True
+    """
     names = sorted(_REGISTRY)
-    return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+    return {n: _REGISTRY[n].description for n in names if not pattern or fnmatch.fnmatch(n, pattern)}
 
 
-def describe_backbone(name: str) -> str:
-    """The one-line description a name was registered with."""
-    return _REGISTRY[name].description
+def get_backbone(name: str) -> BackboneEntry:
+    """The registry entry of backbone ``name`` (its description and factory; :func:`create_backbone`
+    builds the network).
+
+    Raises
+    ------
+    ValueError
+        If no backbone is registered under ``name``.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"Unknown backbone {name!r}; expected one of {sorted(_REGISTRY)} (or a name of the families "
+                         f"{sorted(FAMILIES)}, which create_backbone parses).") from None
 
 
 def create_backbone(name: str, *, layers=None, **kwargs) -> Backbone:
@@ -112,7 +144,7 @@ def create_backbone(name: str, *, layers=None, **kwargs) -> Backbone:
         return builder(rest, layers=layers, **kwargs)
     if name not in _REGISTRY:
         raise ValueError(
-            f"Unknown backbone {name!r}; expected one of {list_backbones()} or a name starting with "
+            f"Unknown backbone {name!r}; expected one of {list(list_backbones())} or a name starting with "
             f"{sorted(FAMILIES)}."
         )
     return _REGISTRY[name].factory(layers=layers, **kwargs)

@@ -126,10 +126,10 @@ def backbone_options(args) -> dict:
 
 
 def run_backbones(args) -> int:
-    from featx.backbones import FAMILIES, describe_backbone, list_backbones
+    from featx.backbones import FAMILIES, list_backbones
 
-    for name in list_backbones():
-        print(f"{name:24s} {describe_backbone(name)}")
+    for name, description in list_backbones().items():
+        print(f"{name:24s} {description}")
     for text in FAMILIES.values():
         print(text)
     return 0

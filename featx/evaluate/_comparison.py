@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from featx.adapt import CORAL, DomainStandardScaler
+from featx.adapt import DomainStandardScaler
 from featx.domains import DEFAULT_SOURCE, DEFAULT_TARGET
 from featx.evaluate._selection import summarise_selection
 from featx.protocol import mean_ci, proxy_a_distance

@@ -5,13 +5,11 @@ from featx.extract._cache import list_cache, remove_cache, verify_cache
 from featx.extract._embedder import PROVENANCE_FIELDS, Embedder
 from featx.extract._lookup import find_rows, key_settings
 from featx.extract._reader import CacheReader, cache_info, read_cache
-from featx.runtime import ImageDecodeError, resolve_device
 
 __all__ = [
     "PROVENANCE_FIELDS",
     "CacheReader",
     "Embedder",
-    "ImageDecodeError",
     "cache_info",
     "cache_key",
     "default_cache_dir",
@@ -22,6 +20,5 @@ __all__ = [
     "load_features",
     "read_cache",
     "remove_cache",
-    "resolve_device",
     "verify_cache",
 ]

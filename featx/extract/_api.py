@@ -160,7 +160,7 @@ def extract_features(
         An image that cannot be read or decoded (empty, truncated, not an image, unreadable,
         over the decompression-bomb limit): ``skip`` records it in the cache with the reason,
         leaves it out of the returned rows and logs a summary; ``fail`` raises
-        :class:`ImageDecodeError` naming the file and the reason. Rows finished before are
+        :class:`featx.runtime.ImageDecodeError` naming the file and the reason. Rows finished before are
         kept either way.
     progress : bool, default=True
         Show a progress bar with images/s.

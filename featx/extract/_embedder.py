@@ -61,7 +61,7 @@ class Embedder(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Every image must be readable: ``transform`` raises :class:`featx.extract.ImageDecodeError`
+    Every image must be readable: ``transform`` raises :class:`featx.runtime.ImageDecodeError`
     naming the images that are not (``featx predict`` reports and skips them instead).
     Each batch is padded to ``batch_size``, so an image embedded alone gets the same features
     as in a batch, and a model predicts it the same way.

@@ -12,18 +12,22 @@ from featx.select._scores import (
     prediction_entropy,
     soft_neighbourhood_density,
 )
-from featx.select._selection import DEFAULT_VALIDATOR, ORACLE, VALIDATORS, Selection, check_validators, select
+from featx.select._selection import (DEFAULT_VALIDATOR, ORACLE, VALIDATORS, Selection, Validator, check_validators,
+                                     get_validator, list_validators, select)
 
 __all__ = [
     "DEFAULT_VALIDATOR",
     "ORACLE",
     "VALIDATORS",
     "Selection",
+    "Validator",
     "check_validators",
     "cross_entropy",
     "deep_embedded_validation_risk",
     "domain_density_ratio",
+    "get_validator",
     "importance_weighted_accuracy",
+    "list_validators",
     "mixup_pairs",
     "mixval_score",
     "prediction_entropy",

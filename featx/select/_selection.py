@@ -44,6 +44,39 @@ _FOLDED = ("source-cv", "iwcv", "dev")  # share the held-out source fits
 _ON_TARGET = ("entropy", "snd", "mixval")  # share the fit on every row
 
 
+@dataclass(frozen=True)
+class Validator:
+    """One validator: its name and what it scores (higher is better for every one)."""
+
+    name: str
+    description: str
+
+
+def list_validators() -> dict[str, str]:
+    """Validator names and what each one scores (:data:`VALIDATORS`), as the other registries
+    list theirs.
+
+    Examples
+    --------
+    >>> list(list_validators())[:2]
+    ['source-cv', 'iwcv']
+    """
+    return dict(VALIDATORS)
+
+
+def get_validator(name: str) -> Validator:
+    """Validator ``name`` as an entry with its description.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a validator of :data:`VALIDATORS`.
+    """
+    if name not in VALIDATORS:
+        raise ValueError(f"Unknown validator {name!r}; expected one of {list(VALIDATORS)}.")
+    return Validator(name, VALIDATORS[name])
+
+
 def check_validators(validators) -> list[str]:
     """``"all"``, ``"default"`` (:data:`DEFAULT_VALIDATOR`), a comma-separated string or a list ->
     validator names in registry order."""

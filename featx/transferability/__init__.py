@@ -5,7 +5,7 @@ extracts (or reads from the cache) every candidate's features and scores each la
 """
 
 from featx.transferability._rank import Ranking, layer_slices, rank, score_features, source_head
-from featx.transferability._registry import GAP, SCORES, Score, check_scores
+from featx.transferability._registry import GAP, SCORES, Score, check_scores, get_score, list_scores
 from featx.transferability._scores import gbc, h_score, knn_accuracy, leep, logme, nce, nleep
 
 __all__ = [
@@ -15,10 +15,12 @@ __all__ = [
     "Score",
     "check_scores",
     "gbc",
+    "get_score",
     "h_score",
     "knn_accuracy",
     "layer_slices",
     "leep",
+    "list_scores",
     "logme",
     "nce",
     "nleep",

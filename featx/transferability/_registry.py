@@ -63,6 +63,30 @@ SCORES = {s.name: s for s in [
 GAP = "a-distance"
 
 
+def list_scores() -> dict[str, str]:
+    """Transferability score names and what each one computes (:data:`SCORES`).
+
+    Examples
+    --------
+    >>> "logme" in list_scores()
+    True
+    """
+    return {name: score.description for name, score in SCORES.items()}
+
+
+def get_score(name: str) -> Score:
+    """The registry entry of transferability score ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a score of :data:`SCORES`.
+    """
+    if name not in SCORES:
+        raise ValueError(f"Unknown transferability score {name!r}; expected one of {list(SCORES)}.")
+    return SCORES[name]
+
+
 def check_scores(scores) -> list[str]:
     """Registry names from a list, a comma-separated string, ``"all"`` or ``None`` (all)."""
     if scores is None or scores == "all":
