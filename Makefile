@@ -23,7 +23,7 @@ $(BIN)/.featx-docs-installed: $(BIN)/.featx-installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[docs]'
 	touch $@
 
-.PHONY: install demo test test-slow bench docs
+.PHONY: install demo test test-slow lint bench docs
 install: $(BIN)/.featx-installed
 
 demo: install
@@ -32,6 +32,10 @@ demo: install
 # the README's test command: every test but those marked slow (under 5 minutes on 2 cores)
 test: install $(BIN)/.featx-ray-installed $(BIN)/.featx-extras-installed
 	$(BIN)/python -m pytest -m "not slow"
+
+# pycodestyle, pyflakes and the numpy docstring rules ([tool.ruff] in pyproject.toml): CI runs it
+lint: install
+	$(BIN)/ruff check .
 
 # the slow ones (real data, kill -9, the demo, README snippets, ONNX, Ray): CI runs both
 test-slow: install $(BIN)/.featx-ray-installed $(BIN)/.featx-extras-installed

@@ -86,7 +86,8 @@ def main(argv=None) -> int:
     native = probe(dict(os.environ))
     alt_env, changed = alternative_env(native)
     alternative = probe(alt_env)
-    print(f"native path:      BLAS {[b['architecture'] for b in native['blas']]}, torch {native['torch_cpu_capability']}")
+    print(f"native path:      BLAS {[b['architecture'] for b in native['blas']]}, torch "
+          f"{native['torch_cpu_capability']}")
     print(f"alternative path: BLAS {[b['architecture'] for b in alternative['blas']]}, torch "
           f"{alternative['torch_cpu_capability']} ({' '.join(changed)})")
     if native["blas"] == alternative["blas"] and native["torch_cpu_capability"] == alternative["torch_cpu_capability"]:

@@ -48,7 +48,8 @@ fs = extract_features(manifest, bb, cache_dir=cache, batch_size=int(batch), prog
 done = time.perf_counter()
 stop.set()
 ready_rss = max([r for t, r in samples if t <= ready] or [0])
-print(json.dumps({"n": len(fs), "seconds": done - ready, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+print(json.dumps({"n": len(fs), "seconds": done - ready,
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "rss_backbone_ready": ready_rss, "sampled_peak_after_ready": max(r for t, r in samples if t > ready),
                   "file_bytes": os.path.getsize(fs.metadata["path"]), "computed": fs.metadata["n_computed"]}))
 """

@@ -275,7 +275,8 @@ def main(argv=None):
                   f"with eager (a): {r['forward_only'] / r['tutorial_float32']:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     onnx_dir.cleanup()
-    meta = {"repeats": args.repeats, "workers": args.workers, "backbone": args.backbone, "data": str(args.data), "n_images": n, "device": str(device),
+    meta = {"repeats": args.repeats, "workers": args.workers, "backbone": args.backbone, "data": str(args.data),
+            "n_images": n, "device": str(device),
             "cpu": _cpu_description(), "cores": os.cpu_count(),
             "torch": str(torch.__version__), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}

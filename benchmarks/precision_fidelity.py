@@ -105,7 +105,8 @@ def main(argv=None):
         hym = args.data / "hymenoptera_data"
         rows.append(compare("hymenoptera", hym / "train", hym / "val", backbone, cache))
         rows.append(compare("MNIST", *mnist(args.data / "digits" / "mnist", args.mnist, args.test), backbone, cache))
-        rows.append(compare("USPS", *usps(args.data / "digits" / "usps" / "usps.t.bz2", args.usps, args.test), backbone, cache))
+        rows.append(compare("USPS", *usps(args.data / "digits" / "usps" / "usps.t.bz2", args.usps, args.test),
+                            backbone, cache))
     lines = ["| task | train / test | bfloat16 | mean cosine | min cosine | acc float32 | acc bfloat16 "
              "| delta (points) | test predictions differing |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:

@@ -103,7 +103,8 @@ def main(argv=None) -> int:
             rows.append(row)
             print(f"N={n} (median of {args.repeats}): featx extract {row['extract_s']:.2f} s, featx predict "
                   f"{row['predict_s']:.2f} s (over extract, each run: "
-                  f"{', '.join(f'{o:+.2f}' for o in row['overhead_s_each_run'])} s), cached {row['predict_cached_s']:.2f} s; "
+                  f"{', '.join(f'{o:+.2f}' for o in row['overhead_s_each_run'])} s), cached "
+                  f"{row['predict_cached_s']:.2f} s; "
                   f"in one process: imports {row['imports_s']:.2f} s, load model {row['load_model_s']:.2f} s, embed "
                   f"{row['embed_s']:.2f} s, head {row['head_s']:.3f} s", flush=True)
     finally:
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
         print(f"| {r['n_images']} | {r['extract_s']:.2f} | {r['predict_s']:.2f} | {r['overhead_s']:+.2f} | "
               f"{r['predict_cached_s']:.2f} | {r['imports_s']:.2f} | {r['load_model_s']:.2f} | {r['embed_s']:.2f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"command": f"python benchmarks/predict_cost.py --sizes {args.sizes} --repeats {args.repeats}",
+    args.out.write_text(json.dumps({"command": f"python benchmarks/predict_cost.py --sizes {args.sizes} --repeats "
+                                               f"{args.repeats}",
                                     "cpu_count": os.cpu_count(), "rows": rows}, indent=2))
     print(f"wrote {args.out}")
     return 0

@@ -105,7 +105,8 @@ API_SECTIONS = [
     ("featx.methods", "The method registry", "Every named model, defined once."),
     ("featx.select", "Model selection", "Validators that choose a configuration without target labels, "
                                         "and the oracle beside them."),
-    ("featx.transferability", "Transferability ranking", "Which backbone and layer: LogME, LEEP, NLEEP, NCE, H-score, GBC "
+    ("featx.transferability", "Transferability ranking",
+     "Which backbone and layer: LogME, LEEP, NLEEP, NCE, H-score, GBC "
                                              "and k-NN accuracy from the feature cache (the scores numpy only)."),
     ("featx.protocol", "The evaluation protocol", "Budget draws, splits, confidence intervals, domain distance."),
     ("featx.metrics", "Metrics", "The scores featx reports."),
@@ -116,7 +117,8 @@ API_SECTIONS = [
     ("featx.utils.machine", "Machine", "The CPU code paths a run takes."),
     ("featx.utils.discovery", "Discovery", "featx's estimators, for the common checks."),
     ("featx.utils.deprecation", "Deprecation", "Renamed parameters, kept for one release."),
-    ("featx.utils.pseudo_labels", "Pseudo-labels", "Class-balanced pseudo-label rounds, shared by self-training and PACE."),
+    ("featx.utils.pseudo_labels", "Pseudo-labels",
+     "Class-balanced pseudo-label rounds, shared by self-training and PACE."),
 ]
 
 

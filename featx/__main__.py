@@ -1,3 +1,5 @@
+"""``python -m featx``: the ``featx`` command."""
+
 from featx.cli.main import cli
 
 cli()

@@ -137,7 +137,8 @@ class TunedClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         base = clone(self.estimator) if self.estimator is not None else LogisticRegression(max_iter=2000)
         params = base.get_params()
-        capped = {k: len(y) for k, v in params.items() if k.endswith("n_neighbors") and isinstance(v, int) and v > len(y)}
+        capped = {k: len(y) for k, v in params.items() if k.endswith("n_neighbors") and isinstance(v,
+                                                                                                   int) and v > len(y)}
         base.set_params(**capped)
         _, counts = np.unique(y, return_counts=True)
         splits = min(self.max_splits, int(counts.min()))

@@ -123,9 +123,11 @@ def pack_domains(source, target=None, *, mask_target_labels: bool = True):
     first = sources[0]
     for fs, _ in parts:
         if fs.X.shape[1] != first.X.shape[1]:
-            raise ValueError(f"Feature sets must have the same number of features; got {fs.X.shape[1]} and {first.X.shape[1]}.")
+            raise ValueError(f"Feature sets must have the same number of features; got {fs.X.shape[1]} and "
+                             f"{first.X.shape[1]}.")
         if fs.classes and first.classes and tuple(fs.classes) != tuple(first.classes):
-            raise ValueError(f"Feature sets must share their classes; got {list(fs.classes)} and {list(first.classes)}.")
+            raise ValueError(f"Feature sets must share their classes; got {list(fs.classes)} and "
+                             f"{list(first.classes)}.")
     X = np.concatenate([fs.X for fs, _ in parts])
     y = np.concatenate([
         np.full(len(fs), MASKED_LABEL, dtype=np.int64) if d < 0 and mask_target_labels else np.asarray(fs.y, np.int64)

@@ -67,7 +67,8 @@ def main(argv=None):
                                                   "seconds": time.perf_counter() - start}
     lines = ["| task | " + " | ".join(f"{m} (published)" for m in methods) + " |", "|---|" + "---:|" * len(methods)]
     for task, row in results.items():
-        lines.append(f"| {task} | " + " | ".join(f"{row[m]['accuracy']:.2f} ({row[m]['published']:.2f})" for m in methods) + " |")
+        cells = (f"{row[m]['accuracy']:.2f} ({row[m]['published']:.2f})" for m in methods)
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(f"dim={args.dim}, mu={args.mu}\n{table}")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -139,7 +139,8 @@ def main(argv=None):
         lines.append(f"| {task} | " + " | ".join(f"{acc[m][task]:.1f}" for m in methods) + " |")
     avg = {m: float(np.mean(list(acc[m].values()))) for m in methods}
     lines.append("| **average** | " + " | ".join(f"**{avg[m]:.1f}**" for m in methods) + " |")
-    lines.append("| published | " + " | ".join(f"{PUBLISHED[m]:.1f}" if m in PUBLISHED else "-" for m in methods) + " |")
+    cells = (f"{PUBLISHED[m]:.1f}" if m in PUBLISHED else "-" for m in methods)
+    lines.append("| published | " + " | ".join(cells) + " |")
     lines.append("| wall time, 12 tasks (s) | " + " | ".join(f"{secs[m]:.2f}" for m in methods) + " |")
     table = "\n".join(lines)
     print(table)

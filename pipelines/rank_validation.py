@@ -108,7 +108,8 @@ def correlate(scores, accuracy) -> list[dict]:
         top = rows[int(np.argmax(v))]
         out.append({"score": s, "n_candidates": len(rows), "weighted_tau": float(tau),
                     "top": f"{top['backbone']}:{top['layer']}", "top_accuracy": acc[(top["backbone"], top["layer"])],
-                    "best_accuracy_among": float(a.max()), "regret": float(a.max() - acc[(top["backbone"], top["layer"])]),
+                    "best_accuracy_among": float(a.max()), "regret": float(a.max() - acc[(top["backbone"],
+                                                                                          top["layer"])]),
                     "best_accuracy_overall": best_acc, "seconds": float(sum(r["seconds"] for r in rows))})
     return out
 

@@ -99,7 +99,8 @@ def table(rows, methods, validators, defaults=None) -> str:
     for m in methods:
         cells = [f"{100 * np.mean([d['accuracy'] for d in defaults if d['method'] == m]):.1f}"] if defaults else []
         for v in [*validators, ORACLE]:
-            acc = [r["accuracy"] for r in rows if r["method"] == m and r["validator"] == v and np.isfinite(r["accuracy"])]
+            acc = [r["accuracy"] for r in rows
+                   if r["method"] == m and r["validator"] == v and np.isfinite(r["accuracy"])]
             gap = [r["gap"] for r in rows if r["method"] == m and r["validator"] == v and np.isfinite(r["gap"])]
             if not acc:
                 cells.append("-")
@@ -168,7 +169,8 @@ def main(argv=None):
         compute = sum({(r["task"], r["method"]): r["select_s"] for r in rows}.values())
         lines += [f"## {TITLES[name]}", "", f"Selection compute {compute:.0f} s in one process (the sum over tasks "
                   f"and methods, as measured when each was computed; `--jobs` runs them in parallel); this run took "
-                  f"{seconds:.0f} s, reading back what the task log held.", "", table(rows, methods, validators, defaults), "",
+                  f"{seconds:.0f} s, reading back what the task log held.", "", table(rows, methods, validators,
+                                                                                      defaults), "",
                   f"![gaps](gaps_{name}.png)", "",
                   "| validator | mean gap (points) | rank correlation | fit s per grid |", "|---|---:|---:|---:|"]
         lines += [f"| {r['validator']} | {100 * r['gap']:.1f} | "

@@ -64,7 +64,8 @@ def test_coral_maps_each_source_to_the_target_and_leaves_source_constant_columns
     np.testing.assert_allclose(np.cov(Z[sd == 2].T), np.cov(T.T), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.cov(Z[sd == 1][:, :3].T), np.cov(T[:, :3].T), rtol=1e-5, atol=1e-6)
     assert not Z[sd == 1][:, 3].any()
-    with pytest.raises(ValueError, match=r"CORAL has no map for source domain 5; it was fitted on source domains \[1, 2\]"):
+    with pytest.raises(ValueError,
+                       match=r"CORAL has no map for source domain 5; it was fitted on source domains \[1, 2\]"):
         CORAL().fit(X, sample_domain=sd).transform(X[:2], sample_domain=[5, 5])
 
 
@@ -193,7 +194,8 @@ def test_domain_standard_scaler_matches_the_first_two_moments():
 def test_adapt_then_classify_chains_a_list_of_adapters():
     X, y, sd = shifted()
     y_masked = np.where(sd < 0, -1, y)
-    chained = AdaptThenClassify([DomainStandardScaler(), CORAL()], LogisticRegression()).fit(X, y_masked, sample_domain=sd)
+    chained = AdaptThenClassify([DomainStandardScaler(), CORAL()], LogisticRegression()).fit(X, y_masked,
+                                                                                             sample_domain=sd)
     Z = DomainStandardScaler().fit_transform(X, sample_domain=sd)
     by_hand = AdaptThenClassify(CORAL(), LogisticRegression()).fit(Z, y_masked, sample_domain=sd)
     target = sd < 0
@@ -383,7 +385,8 @@ def test_domain_scaled_equals_scaling_each_domain_first():
                                       by_hand.predict(Z[30:], sample_domain=sd[30:]))
     with pytest.raises(ValueError, match=r"fitted on 2 target domains \[-2, -1\]; pass sample_domain"):
         model.predict(X[30:])
-    with pytest.raises(ValueError, match=r"sample_domain has values \[-7\] not seen in fit; expected values from \[-2, -1, 1\]"):
+    with pytest.raises(ValueError,
+                       match=r"sample_domain has values \[-7\] not seen in fit; expected values from \[-2, -1, 1\]"):
         model.predict(X[:2], sample_domain=[-7, -7])
     with pytest.raises(ValueError, match="The 'how' parameter of DomainScaled must be one of"):
         DomainScaled(how="l2").fit(X, y, sample_domain=sd)

@@ -161,7 +161,8 @@ def test_file_backbone_loads_a_training_checkpoint(tmp_path, tiny_backbone):
 
     torch.manual_seed(0)
     trained = timm.create_model("test_resnet", pretrained=False, num_classes=7)
-    trained.load_state_dict({**tiny_backbone.model.state_dict(), **{k: v for k, v in trained.state_dict().items() if k.startswith("fc.")}})
+    head = {k: v for k, v in trained.state_dict().items() if k.startswith("fc.")}
+    trained.load_state_dict({**tiny_backbone.model.state_dict(), **head})
     state = {"module." + k: v for k, v in trained.state_dict().items()}
     torch.save({"state_dict": state, "epoch": 3}, tmp_path / "ckpt.pth")
     bb = create_backbone(f"file:{tmp_path / 'ckpt.pth'}", arch="timm:test_resnet")

@@ -84,7 +84,8 @@ def test_bad_workers_or_batch_size_is_an_argparse_error(capsys, image_folder, fl
     assert f"expected 'auto' or {message}" in capsys.readouterr().err
 
 
-def test_extract_compile_and_batch_size_flags_reach_extract_features(capsys, image_folder, checkpoint, tmp_path, monkeypatch):
+def test_extract_compile_and_batch_size_flags_reach_extract_features(capsys, image_folder, checkpoint, tmp_path,
+                                                                     monkeypatch):
     import featx.extract
 
     seen = {}

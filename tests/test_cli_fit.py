@@ -58,7 +58,8 @@ def test_fit_takes_layered_names_on_a_multi_layer_cache(capsys, tmp_path):
     code, out, _ = run(capsys, "fit", layered, "--source", "amazon", "--target", "webcam", "--method", "coral@ensemble",
                        "--head", "1nn")
     assert code == 0 and "coral+1nn@ensemble (scale zscore): target accuracy" in out
-    code, out, _ = run(capsys, "fit", layered, "--source", "amazon", "--target", "webcam", "--method", "logreg@blocks.5")
+    code, out, _ = run(capsys, "fit", layered, "--source", "amazon", "--target", "webcam", "--method",
+                       "logreg@blocks.5")
     assert code == 0 and "logreg@blocks.5 (scale zscore)" in out
     code, _, err = run(capsys, "fit", layered, "--source", "amazon", "--target", "webcam", "--method", "coral@conv")
     assert code == 2 and "Unknown layer 'conv'; the features hold ['blocks.5', 'pooled']" in err
@@ -89,9 +90,11 @@ def test_evaluate_table_and_json(capsys, office, tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--source", "amazon", "--target", "dslr"], "No rows with domain 'dslr' in the given cache files; found domains ['amazon', 'webcam']"),
+        (["--source", "amazon", "--target", "dslr"],
+         "No rows with domain 'dslr' in the given cache files; found domains ['amazon', 'webcam']"),
         (["--source", "amazon", "--target", "amazon"], "Source and target must be different domains; got ['amazon']"),
-        (["--source", " , ", "--target", "webcam"], "Expected at least one domain name, .h5 file, image folder or manifest"),
+        (["--source", " , ", "--target", "webcam"],
+         "Expected at least one domain name, .h5 file, image folder or manifest"),
         (["--source", "amazon", "--target", "webcam", "--method", "adda"], "Unknown method 'adda'"),
         (["--source", "amazon", "--target", "webcam", "--head", "xgb"], "Unknown head 'xgb'"),
         (["--source", "amazon", "--target", "webcam", "--seed", "1", "--random-state", "2"],

@@ -50,7 +50,8 @@ def test_image_folder_errors(tmp_path):
 
 def test_manifest_paths_labels_domains(image_folder):
     csv_path = write_csv(
-        image_folder / "list.csv", [["cat/cat_00.png", "cat", "a"], ["dog/dog_00.png", "dog", ""], ["dog/dog_01.png", "", "b"]]
+        image_folder / "list.csv", [["cat/cat_00.png", "cat", "a"], ["dog/dog_00.png", "dog", ""], ["dog/dog_01.png",
+                                                                                                    "", "b"]]
     )
     src = Manifest(csv_path, domain="fallback")
     assert src.ids == ["cat/cat_00.png", "dog/dog_00.png", "dog/dog_01.png"]
@@ -161,7 +162,8 @@ def test_reduced_jpeg_decoding_matches_full_decoding(tmp_path):
     assert np.abs(fast - slow).mean() < 4.0
 
 
-@pytest.mark.parametrize("kwargs, match", [({"interpolation": "cubic"}, "interpolation"), ({"crop_mode": "x"}, "crop_mode")])
+@pytest.mark.parametrize("kwargs, match", [({"interpolation": "cubic"}, "interpolation"), ({"crop_mode": "x"},
+                                                                                           "crop_mode")])
 def test_resize_and_crop_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         resize_and_crop(Image.new("RGB", (8, 8)), (4, 4), **kwargs)

@@ -190,7 +190,8 @@ def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
     from featx.cli.main import main
 
     monkeypatch.setattr(backbones, "create_backbone", lambda name, **kw: tiny_backbone)
-    args = ["demo", "--n-samples", "40", "--budgets", "5,all", "--repeats", "2", "--ft-budgets", "5", "--ft-epochs", "1",
+    args = ["demo", "--n-samples", "40", "--budgets", "5,all", "--repeats", "2", "--ft-budgets", "5", "--ft-epochs",
+            "1",
             "--jobs", "1",
             "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "demo"), "--no-progress"]
     assert main(args) == 0
@@ -205,7 +206,8 @@ def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
     assert "fits were read from an earlier run" in (tmp_path / "demo" / "report.md").read_text()
     assert main(args + ["--fresh"]) == 0 and "fits were read" not in (tmp_path / "demo" / "report.md").read_text()
     assert main(args[:2] + ["0"]) == 2 and "n_samples must be between 1 and 1797" in capsys.readouterr().err
-    assert main(args[:5] + ["--ft-budgets", "10"]) == 2 and "ft_budgets must be some of the budgets" in capsys.readouterr().err
+    assert main(args[:5] + ["--ft-budgets",
+                            "10"]) == 2 and "ft_budgets must be some of the budgets" in capsys.readouterr().err
 
 
 def test_compare_features_on_given_features(tmp_path):

@@ -56,7 +56,8 @@ def test_freeze_policies_over_epochs():
 @pytest.mark.parametrize(
     "freeze, every, match",
     [
-        ("some", 1, "freeze must be 'all', 'none', 'first:K', 'last:K', 'gradual', 'lp-ft' or a list of name patterns; got 'some'"),
+        ("some", 1, "freeze must be 'all', 'none', 'first:K', 'last:K', 'gradual', 'lp-ft' or a list of name "
+                    "patterns; got 'some'"),
         ([], 1, "freeze patterns must be a non-empty list of non-empty strings; got \\[\\]"),
         (3, 1, "freeze must be a string or a list of name patterns; got 3"),
         ("gradual", 0, "unfreeze_every must be an int >= 1 for freeze='gradual'; got 0"),
@@ -94,7 +95,8 @@ def test_frozen_prefix_records_no_autograd_graph(tiny_backbone):
     net.body.layer3.register_forward_hook(lambda m, a, out: seen.update(trained=out.requires_grad))
     net.train()(torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)).sum().backward()
     assert seen == {"frozen": False, "trained": True}  # no graph, so no backward, through the frozen prefix
-    assert all(p.grad is None for n, p in net.body.named_parameters() if n.startswith(("conv1", "bn1", "layer1", "layer2")))
+    assert all(p.grad is None for n, p in net.body.named_parameters() if n.startswith(("conv1", "bn1", "layer1",
+                                                                                       "layer2")))
 
 
 def test_optimizer_holds_only_trainable_parameters_with_their_rates(tiny_backbone):

@@ -24,7 +24,8 @@ def test_first_stage_is_everything_up_to_the_reduction_2_features(name, stage):
     assert bb.model.feature_info[0]["reduction"] == 2 and bb.model.feature_info[0]["module"] == stage[-1]
 
 
-@pytest.mark.parametrize("info", [None, "not a list", [{"module": "b", "reduction": 4}], [{"module": "x.y", "reduction": 2}]])
+@pytest.mark.parametrize("info", [None, "not a list", [{"module": "b", "reduction": 4}], [{"module": "x.y",
+                                                                                           "reduction": 2}]])
 def test_no_first_stage_without_a_usable_record(info):
     model = nn.Sequential()
     model.add_module("a", nn.Conv2d(3, 4, 3))

@@ -35,7 +35,8 @@ NUMPY_ONLY = ["data", "adapt", "classify.py", "domains.py", "features.py", "sele
 
 
 def test_data_and_estimator_layers_never_import_torch_or_h5py():
-    paths = [p for name in NUMPY_ONLY for p in ((PACKAGE / name).rglob("*.py") if (PACKAGE / name).is_dir() else [PACKAGE / name])]
+    paths = [p for name in NUMPY_ONLY
+             for p in ((PACKAGE / name).rglob("*.py") if (PACKAGE / name).is_dir() else [PACKAGE / name])]
     assert len(paths) > 8
     for path in paths:
         tree = ast.parse(path.read_text())
@@ -181,7 +182,8 @@ def test_featx_never_switches_scikit_learns_metadata_routing_on():
     code = (
         "import sys, numpy as np, sklearn, featx.select, featx.methods, featx.evaluate\n"
         "from featx.methods import make_selected\n"
-        "rng = np.random.default_rng(0); X = rng.normal(size=(60, 4)); y = np.r_[np.arange(30) % 3, -np.ones(30, int)]\n"
+        "rng = np.random.default_rng(0); X = rng.normal(size=(60, 4)); y = np.r_[np.arange(30) % 3, -np.ones(30, "
+        "int)]\n"
         "sd = np.r_[np.ones(30, int), -2 * np.ones(30, int)]\n"
         "featx.select.select(lambda p: make_selected('coral', p), [{}], X, y, sd)\n"
         "print(sklearn.get_config()['enable_metadata_routing'], 'skada' in sys.modules)"
@@ -197,6 +199,7 @@ def test_the_design_page_shows_this_table():
 
     text = (Path(__file__).parents[1] / "docs" / "design.md").read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| `([a-z_]+)` \|.*\| ([^|]*) \|$", text, re.M))
-    shown = {part: set() if deps.strip() == "-" else {d.strip() for d in deps.split(",")} for part, deps in rows.items()}
+    shown = {part: set() if deps.strip() == "-" else {d.strip() for d in deps.split(",")} for part,
+             deps in rows.items()}
     expected = {part: deps for part, deps in ALLOWED.items() if part not in {"__main__", "__init__", "_version"}}
     assert shown == expected

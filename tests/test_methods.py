@@ -151,7 +151,8 @@ def test_one_name_builds_the_same_model_everywhere(name, built, capsys, tmp_path
     assert main(["fit", *common, "--method", alignment] + (["--head", head] if head else [])) == 0
     assert main(["evaluate", *common, "--methods", alignment, "--heads", head or "logreg", "--jobs", "1"]) == 0
     sd = np.where(domains == "amazon", 1, -2)
-    train = FeatureSet(X=X[sd > 0], y=y[sd > 0], ids=np.arange(60).astype(str), domains=domains[sd > 0], classes=("a", "b"))
+    train = FeatureSet(X=X[sd > 0], y=y[sd > 0], ids=np.arange(60).astype(str), domains=domains[sd > 0], classes=("a",
+                                                                                                                  "b"))
     target = FeatureSet(X=X[sd < 0], y=y[sd < 0], ids=np.arange(60).astype(str), domains=domains[sd < 0],
                         classes=("a", "b"))
     compare_features(train, target=target, budgets="all", methods=[name], n_jobs=1, progress=False)

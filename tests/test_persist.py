@@ -29,7 +29,8 @@ def test_round_trip_gives_the_same_outputs(model, tmp_path):
     else:
         model.fit(X, y)
     loaded = load_model(save_model(model, tmp_path / "m.skops"))
-    out = "predict_proba" if hasattr(model, "predict_proba") else "predict" if hasattr(model, "predict") else "transform"
+    out = "predict_proba" if hasattr(model, "predict_proba") else "predict" if hasattr(model,
+                                                                                       "predict") else "transform"
     np.testing.assert_array_equal(getattr(loaded, out)(X), getattr(model, out)(X))  # bit-identical
 
 

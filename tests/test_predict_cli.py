@@ -121,7 +121,8 @@ def test_refusals(capsys, tiny, data, tmp_path):
     Image.new("RGB", (30, 30), (9, 9, 9)).save(one / "x.png")
     code, _, err = run(capsys, "fit", "--source", train, "--target", one, *tiny)
     assert code == 2 and "needs at least 10 rows in every target domain" in err and "{-2: 1}" in err
-    code, out, _ = run(capsys, "fit", "--source", train, "--target", one, "--scale", "none", "--method", "logreg", *tiny)
+    code, out, _ = run(capsys, "fit", "--source", train, "--target", one, "--scale", "none", "--method", "logreg",
+                       *tiny)
     assert code == 0 and "target rows: 1" in out
     code, _, err = run(capsys, "fit", *tiny)
     assert code == 2 and "Nothing to fit on" in err
@@ -171,7 +172,8 @@ def test_extract_takes_a_manifest_with_absolute_paths_when_asked(capsys, tiny, d
     train, _ = data
     manifest = tmp_path / "lists" / "abs.csv"  # its folder holds no image: every path leaves it
     manifest.parent.mkdir()
-    manifest.write_text("path,label\n" + "".join(f"{p.resolve()},{p.parent.name}\n" for p in sorted(train.rglob("*.png"))))
+    rows = (f"{p.resolve()},{p.parent.name}\n" for p in sorted(train.rglob("*.png")))
+    manifest.write_text("path,label\n" + "".join(rows))
     code, _, err = run(capsys, "extract", manifest, *tiny)
     assert code == 2 and "--allow-outside-root" in err
     code, out, err = run(capsys, "extract", manifest, "--allow-outside-root", *tiny)

@@ -9,7 +9,8 @@ from scipy.optimize import minimize
 from scipy.special import softmax as _softmax
 
 from featx.features import FeatureSet
-from featx.transferability import (GAP, SCORES, Ranking, check_scores, gbc, h_score, knn_accuracy, layer_slices, leep, logme,
+from featx.transferability import (GAP, SCORES, Ranking, check_scores, gbc, h_score, knn_accuracy, layer_slices, leep,
+                                   logme,
                         nce, nleep, score_features)
 from tests.conftest import make_images
 
@@ -111,7 +112,8 @@ def test_nleep_is_seeded():
 
 def test_score_input_errors():
     X, y = _blobs(1.0, n=30)
-    with pytest.raises(ValueError, match=r"expected X of shape \(n, d\) and y of shape \(n,\); got \(30, 12\) and \(29,\)"):
+    with pytest.raises(ValueError,
+                       match=r"expected X of shape \(n, d\) and y of shape \(n,\); got \(30, 12\) and \(29,\)"):
         logme(X, y[:-1])
     with pytest.raises(ValueError, match="X holds NaN or infinite values"):
         logme(np.where(np.eye(30, 12) > 0, np.nan, X), y)
@@ -161,7 +163,8 @@ def test_score_features_errors():
     fs = _layered(X, y, [("a", 2), ("b", 2)])
     with pytest.raises(ValueError, match="labelled rows of at least 2 classes; got 0 labelled rows"):
         score_features(_layered(X, -np.ones(len(y), int), [("a", 2), ("b", 2)]))
-    with pytest.raises(ValueError, match=r"The layers \[\('a', 2\), \('b', 3\)\] add up to 5 columns; the features have 4"):
+    with pytest.raises(ValueError,
+                       match=r"The layers \[\('a', 2\), \('b', 3\)\] add up to 5 columns; the features have 4"):
         layer_slices(_layered(X, y, [("a", 2), ("b", 3)]))
     with pytest.raises(ValueError, match=r"The target features hold no layer 'b'; they hold \['a'\]"):
         score_features(fs, ["logme"], target=_layered(X[:, :2], y, [("a", 2)]))

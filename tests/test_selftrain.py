@@ -50,7 +50,8 @@ def test_the_registry_head_self_trains_on_the_aligned_target_rows():
     model = make_method("coral+selftrain").fit(X, y, sample_domain=sd)
     head = model.estimator_.classifier_
     assert isinstance(head, ClassBalancedSelfTraining) and len(head.pseudo_labels_) == len(yt)
-    assert np.mean(model.predict(Xt) == yt) >= np.mean(make_method("coral").fit(X, y, sample_domain=sd).predict(Xt) == yt)
+    assert np.mean(model.predict(Xt) == yt) >= np.mean(make_method("coral").fit(X, y,
+                                                                                sample_domain=sd).predict(Xt) == yt)
 
 
 @pytest.mark.parametrize("params, message", [

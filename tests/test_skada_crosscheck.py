@@ -29,7 +29,8 @@ def test_coral_matches_skada_without_shrinkage():
     ours = CORAL(reg=0.0).fit(X, sample_domain=sd)
     theirs = skada.CORALAdapter(reg=None).fit(X, sample_domain=sd)
     # skada's covariances divide by n, ours by n - 1
-    np.testing.assert_allclose(ours.whiten_[0].dense(), theirs.cov_source_inv_sqrt_ * np.sqrt((ns - 1) / ns), atol=1e-10)
+    np.testing.assert_allclose(ours.whiten_[0].dense(), theirs.cov_source_inv_sqrt_ * np.sqrt((ns - 1) / ns),
+                               atol=1e-10)
     np.testing.assert_allclose(ours.colour_[0].dense(), theirs.cov_target_sqrt_ * np.sqrt(nt / (nt - 1)), atol=1e-10)
     # skada also centres each domain; after centring the mapped rows agree
     Z_ours = ours.transform(X, sample_domain=sd)

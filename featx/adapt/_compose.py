@@ -78,7 +78,8 @@ class AdaptThenClassify(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         if isinstance(self.adapter, str):
             if self.adapter != "passthrough":
-                raise ValueError(f"adapter must be an estimator, a list of them or 'passthrough'; got {self.adapter!r}.")
+                raise ValueError(f"adapter must be an estimator, a list of them or 'passthrough'; got "
+                                 f"{self.adapter!r}.")
             self.adapter_, Z = "passthrough", X
         elif isinstance(self.adapter, (list, tuple)):
             if not self.adapter:

@@ -39,7 +39,8 @@ def cov_power(X: np.ndarray, reg: float, power: float) -> CovPower:
 
     .. math::
 
-        (\\operatorname{cov}(X) + \\lambda I)^p = \\lambda^p I + \\sum_i \\big((e_i + \\lambda)^p - \\lambda^p\\big) v_i v_i^\\top,
+        (\\operatorname{cov}(X) + \\lambda I)^p
+          = \\lambda^p I + \\sum_i \\big((e_i + \\lambda)^p - \\lambda^p\\big) v_i v_i^\\top,
 
     exact for any ``n`` and ``d``, in :math:`O(\\min(n, d)\\, n d)`. Only directions that
     carry variance enter the sum (:func:`carries_variance`; a dropped direction's term is

@@ -115,7 +115,8 @@ class EasyTL(ClassifierMixin, BaseEstimator):
         self
         """
         if self.intra_align not in ("coral", "raw"):
-            raise ValueError(f"The 'intra_align' parameter of EasyTL must be 'coral' or 'raw'. Got {self.intra_align!r} instead.")
+            raise ValueError(f"The 'intra_align' parameter of EasyTL must be 'coral' or 'raw'. Got "
+                             f"{self.intra_align!r} instead.")
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         Xs, ys = np.asarray(X[keep], dtype=np.float64), y[keep]
         Xt = np.asarray(X[sd < 0], dtype=np.float64)

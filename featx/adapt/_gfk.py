@@ -27,7 +27,9 @@ def geodesic_flow_factor(Ps: np.ndarray, Pt: np.ndarray) -> np.ndarray:
     .. math::
 
         G = \\int_0^1 \\Phi(t) \\Phi(t)^\\top dt
-          = [P_S U, Q] \\begin{bmatrix} \\Lambda_1 & \\Lambda_2 \\\\ \\Lambda_2 & \\Lambda_3 \\end{bmatrix} [P_S U, Q]^\\top,
+          = [P_S U, Q]
+            \\begin{bmatrix} \\Lambda_1 & \\Lambda_2 \\\\ \\Lambda_2 & \\Lambda_3 \\end{bmatrix}
+            [P_S U, Q]^\\top,
 
     :math:`\\Lambda_1 = \\tfrac12 (1 + \\tfrac{\\sin 2\\theta}{2\\theta})`,
     :math:`\\Lambda_2 = \\tfrac{\\sin^2\\theta}{2\\theta}`,

@@ -57,7 +57,8 @@ def plan_landmarks(n: int, d: int, n_landmarks, max_memory: float, owner: str) -
     """
     if n_landmarks is not None:
         if not isinstance(n_landmarks, numbers.Integral) or n_landmarks < 1:
-            raise ValueError(f"The 'n_landmarks' parameter of {owner} must be a positive int or None. Got {n_landmarks!r} instead.")
+            raise ValueError(f"The 'n_landmarks' parameter of {owner} must be a positive int or None. Got "
+                             f"{n_landmarks!r} instead.")
         r = min(int(n_landmarks), n)
         need = feature_map_bytes(n, d, "rbf", r)
         if need > max_memory:

@@ -89,7 +89,8 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self
         """
         if self.how not in _HOW:
-            raise ValueError(f"The 'how' parameter of DomainScaled must be one of {list(_HOW)}. Got {self.how!r} instead.")
+            raise ValueError(f"The 'how' parameter of DomainScaled must be one of {list(_HOW)}. Got {self.how!r} "
+                             "instead.")
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         sd = check_sample_domain(X, y, sample_domain)
         self.domains_ = np.unique(sd)

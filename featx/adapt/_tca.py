@@ -159,9 +159,11 @@ class TCA(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
     def _check_params(self):
         name = type(self).__name__
         if self.kernel not in ("linear", "rbf"):
-            raise ValueError(f"The 'kernel' parameter of {name} must be 'linear' or 'rbf'. Got {self.kernel!r} instead.")
+            raise ValueError(f"The 'kernel' parameter of {name} must be 'linear' or 'rbf'. Got {self.kernel!r} "
+                             "instead.")
         if not isinstance(self.n_components, numbers.Integral) or self.n_components < 1:
-            raise ValueError(f"The 'n_components' parameter of {name} must be a positive int. Got {self.n_components!r} instead.")
+            raise ValueError(f"The 'n_components' parameter of {name} must be a positive int. Got "
+                             f"{self.n_components!r} instead.")
         if not isinstance(self.mu, numbers.Real) or self.mu <= 0:
             raise ValueError(f"The 'mu' parameter of {name} must be a float > 0. Got {self.mu!r} instead.")
 
@@ -187,7 +189,8 @@ class TCA(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
 
     def _fit(self, Xs, Xt, ys):
         Phi, is_source = self._prepare(Xs, Xt)
-        self.components_ = transfer_components(Phi, is_source, self.n_components, self.mu, mmd_vectors(is_source), [1.0])
+        self.components_ = transfer_components(Phi, is_source, self.n_components, self.mu, mmd_vectors(is_source),
+                                               [1.0])
         self.n_components_ = self.components_.shape[1]
 
     @property

@@ -76,8 +76,8 @@ def run_verify(args) -> int:
             print(f"  repair: `featx cache rm {f}` and run the same `featx extract` again")
         else:
             i = cache_info(f)
-            state = "ok" if i["n_done"] == i["n_samples"] else f"ok, incomplete ({i['n_done']}/{i['n_samples']} rows; " \
-                "run the same `featx extract` again to finish)"
+            state = "ok" if i["n_done"] == i["n_samples"] else (
+                f"ok, incomplete ({i['n_done']}/{i['n_samples']} rows; run the same `featx extract` again to finish)")
             print(f"{state} {f}")
     print(f"{len(files) - bad} sound, {bad} damaged")
     return 1 if bad else 0

@@ -103,7 +103,8 @@ def run_extract(args) -> int:
           f"classes: {len(fs.classes)}; domains: {sorted(set(fs.domains))}")
     skipped = fs.metadata["skipped"]
     if skipped:
-        print(f"skipped {len(skipped)} unreadable image(s) (kept in the cache's record; `featx cache info` lists them):")
+        print(f"skipped {len(skipped)} unreadable image(s) (kept in the cache's record; `featx cache info` lists "
+              "them):")
         for sid, reason in skipped[:20]:
             print(f"  {sid}: {reason}")
         if len(skipped) > 20:

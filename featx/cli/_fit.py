@@ -176,7 +176,8 @@ def run_fit(args) -> int:
     else:
         print(f"{name} (scale {args.scale}), source only: fit {fit_s:.2f} s")
         if args.predictions:
-            raise ValueError("--predictions labels the target rows; there is no --target. Use featx predict MODEL DATA.")
+            raise ValueError("--predictions labels the target rows; there is no --target. Use featx predict MODEL "
+                             "DATA.")
     if args.predictions:
         args.predictions.parent.mkdir(parents=True, exist_ok=True)
         with open(args.predictions, "w", newline="") as fh:
@@ -214,7 +215,8 @@ def _image_model(model, features, args):
                         num_workers=args.workers, cache_dir=args.cache_dir,
                         backbone_options=backbone_options(args) or None).fit()
     if embedder.provenance_["weights"] != key["weights"]:
-        raise ValueError(f"The features were made with {key['backbone']} weights {key['weights'][:12]}..., but it builds "
+        raise ValueError(f"The features were made with {key['backbone']} weights {key['weights'][:12]}..., but it "
+                         "builds "
                          f"with weights {embedder.provenance_['weights'][:12]}... here; extract them again.")
     return Pipeline([("embedder", embedder), ("model", model)])
 
@@ -248,7 +250,8 @@ def run_evaluate(args) -> int:
     rows = []
     for r in sorted(result.records + result.failures, key=lambda r: models.index(r["method"])):
         alignment, head = parse_method(r["method"])
-        rows.append({"method": alignment, "head": head or "-", "accuracy": 100 * r["accuracy"] if "accuracy" in r else None,
+        rows.append({"method": alignment, "head": head or "-",
+                     "accuracy": 100 * r["accuracy"] if "accuracy" in r else None,
                      "fit_seconds": r.get("fit_s"), "predict_seconds": r.get("predict_s"), "error": r.get("error")})
     print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {train.X.shape[1]}, "
           f"scale: {args.scale}")
@@ -258,7 +261,8 @@ def run_evaluate(args) -> int:
         if r["error"]:
             print(f"| {r['method']} | {r['head']} | failed: {r['error']} | - | - |")
         else:
-            print(f"| {r['method']} | {r['head']} | {r['accuracy']:.2f} | {r['fit_seconds']:.2f} | {r['predict_seconds']:.2f} |")
+            print(f"| {r['method']} | {r['head']} | {r['accuracy']:.2f} | {r['fit_seconds']:.2f} | "
+                  f"{r['predict_seconds']:.2f} |")
     for f in result.failures:
         print(f"failed: {f['method']}: {f['error']}: {f['message']}", file=sys.stderr)
     if args.json:

@@ -129,7 +129,8 @@ class InMemoryImages(ImageSource):
         labels = [None] * n if labels is None else [None if lab is None else str(lab) for lab in labels]
         if len(labels) != n:
             raise ValueError(f"Expected {n} labels, one per image; got {len(labels)}.")
-        self.labels, self.classes = encode_labels(labels, classes=None if classes is None else [str(c) for c in classes])
+        self.labels, self.classes = encode_labels(labels,
+                                                  classes=None if classes is None else [str(c) for c in classes])
         self.domains = [domain] * n if isinstance(domain, str) else [str(d) for d in domain]
         if len(self.domains) != n:
             raise ValueError(f"Expected {n} domain names, one per image; got {len(self.domains)}.")

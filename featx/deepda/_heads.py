@@ -314,7 +314,8 @@ class CDAN(DANN):
         _check_number(type(self).__name__, "randomized_dim", self.randomized_dim, 1, integer=True, allow_low=True)
 
     def _transfer_modules(self, n_bottleneck, n_classes, device):
-        return _ConditionalDiscriminator(n_bottleneck, n_classes, int(self.hidden_size), int(self.randomized_dim)).to(device)
+        return _ConditionalDiscriminator(n_bottleneck, n_classes, int(self.hidden_size),
+                                         int(self.randomized_dim)).to(device)
 
     def _transfer_loss(self, disc, f_s, f_t, logits_s, logits_t, progress):
         probs = F.softmax(torch.cat([logits_s, logits_t]), dim=1).detach()

@@ -76,7 +76,7 @@ class Plan:
                    _check_select(select, with_target, select_finetune), bool(select_finetune))
 
     def swept(self, layers) -> "Plan":
-        """This plan with every frozen and aligned method fitted on each of ``layers`` on its own
+        """The plan with every frozen and aligned method fitted on each of ``layers`` on its own
         (:func:`featx.methods.sweep_layers`)."""
         methods = sweep_layers(self.methods, layers)
         return replace(self, methods=methods, rungs={m: rung_of(m) for m in methods})

@@ -68,7 +68,8 @@ def cost_table(result) -> str:
         ran = [s for s in result.summary if s["method"] == method and s["draws"]]
         if ran:
             s = ran[-1]  # the summary lists budgets in ascending order
-            lines.append(f"| {method} | {s['budget']} | {s['fit_s']:.2f} | {s['predict_s']:.2f} | {s['peak_mib']:.0f} |")
+            lines.append(f"| {method} | {s['budget']} | {s['fit_s']:.2f} | {s['predict_s']:.2f} | {s['peak_mib']:.0f} "
+                         "|")
     return "\n".join(lines)
 
 
@@ -226,7 +227,8 @@ def write_report(result, out_dir) -> dict:
                                          "summary": result.summary, "records": result.records,
                                          "failed": result.failures, "selection": result.selection,
                                          "selection_summary": result.selection_summary,
-                                         "embedding_a_distance": {k: v["a_distance"] for k, v in result.embedding.items()}}),
+                                         "embedding_a_distance": {k: v["a_distance"] for k,
+                                                                  v in result.embedding.items()}}),
                                         indent=2, allow_nan=False))
     ext = []
     for role, e in result.extraction.items():

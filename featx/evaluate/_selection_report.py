@@ -79,7 +79,8 @@ def plot_selection_gaps(result, path: Path) -> None:
     last, methods, validators, cell, at = _at_largest(result)
     validators = [v for v in validators if v != ORACLE]
     gaps = np.array([[100 * cell[(m, v)]["gap"] if (m, v) in cell else np.nan for v in validators] for m in methods])
-    plot_gap_heatmap(gaps, [_label(m, at, last) for m in methods], validators, path, title=f"points lost to the oracle's pick, budget '{last}'")
+    plot_gap_heatmap(gaps, [_label(m, at, last) for m in methods], validators, path,
+                     title=f"points lost to the oracle's pick, budget '{last}'")
 
 
 def plot_gap_heatmap(gaps, methods, validators, path, *, title="points lost to the oracle's pick") -> None:

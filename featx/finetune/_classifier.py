@@ -252,7 +252,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         net.to(device)
         if device.type != "mps":
             net.to(memory_format=torch.channels_last)
-        opt = TrainableOptimizer(net, groups, kind=self.optimizer, lr=self.lr, backbone_lr_factor=self.backbone_lr_factor,
+        opt = TrainableOptimizer(net, groups, kind=self.optimizer, lr=self.lr,
+                                 backbone_lr_factor=self.backbone_lr_factor,
                                  layer_decay=self.layer_decay, weight_decay=self.weight_decay, momentum=self.momentum)
         steps = len(epoch_batches(len(train), self.batch_size, self._seed, 0))
         total, warmup = self.epochs * steps, int(round(self.warmup_epochs * steps))
@@ -295,7 +296,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
             run["history"].append(stats)
             run["epoch"] = epoch
             if self.checkpoint_dir is not None:
-                save_checkpoint(self.checkpoint_dir, {**run, "model": net.state_dict(), "optimizer": opt.optimizer.state_dict(),
+                save_checkpoint(self.checkpoint_dir, {**run, "model": net.state_dict(),
+                                                      "optimizer": opt.optimizer.state_dict(),
                                                       "frozen": sorted(policy.frozen(epoch, groups)),
                                                       "fingerprint": fingerprint})
         if run["best_state"] is not None:

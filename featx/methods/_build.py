@@ -186,7 +186,8 @@ def finetune_params(name: str, params: dict | None = None) -> dict:
     entry = get_method(name, "finetune")
     unknown = sorted(set(params or {}) - set(entry.select_grid))
     if unknown:
-        raise ValueError(f"{name!r} has no selectable parameters {unknown}; expected some of {sorted(entry.select_grid)}.")
+        raise ValueError(f"{name!r} has no selectable parameters {unknown}; expected some of "
+                         f"{sorted(entry.select_grid)}.")
     return {**entry.build(), **(params or {})}
 
 

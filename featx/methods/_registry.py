@@ -106,7 +106,8 @@ _ENTRIES = [
            lambda: _scaled(RidgeClassifier()), {"ridgeclassifier__alpha": [0.1, 1.0, 10.0, 100.0]}),
     # alignment: fitted on labelled source + unlabelled target rows
     Method("none", "alignment", "no alignment", lambda: "passthrough"),
-    Method("coral", "alignment", "CORAL (Sun et al. 2016), one map per source, regulariser 10x the mean feature variance", CORAL,
+    Method("coral", "alignment",
+           "CORAL (Sun et al. 2016), one map per source, regulariser 10x the mean feature variance", CORAL,
            select_grid={"reg": [1.0, 10.0, 100.0]}),
     Method("sa", "alignment", "subspace alignment (Fernando et al. 2013), up to 100-d subspaces", SubspaceAlignment,
            select_grid={"n_components": [20, 50, 100]}),

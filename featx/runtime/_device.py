@@ -67,7 +67,8 @@ def check_precision(precision: str, device: torch.device) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS) + ['auto']}; got {precision!r}.")
     if precision == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ValueError(f"precision 'bfloat16' is not supported by {torch.cuda.get_device_name(device)}; use 'float16'.")
+        raise ValueError(f"precision 'bfloat16' is not supported by {torch.cuda.get_device_name(device)}; use "
+                         "'float16'.")
     return precision
 
 
