@@ -14,17 +14,15 @@ from PIL import Image
 from featx.backbones import Backbone, create_backbone
 from featx.data import ImageFolder, InMemoryImages
 from featx.extract import (
-    ImageDecodeError,
     cache_info,
     extract_features,
     load_features,
     read_cache,
     remove_cache,
-    resolve_device,
     verify_cache,
 )
 from featx.extract._cache import CacheWriter, chunk_rows
-from featx.runtime import aligned_batches
+from featx.runtime import ImageDecodeError, aligned_batches, resolve_device
 
 from .conftest import flip_feature_byte, make_images
 

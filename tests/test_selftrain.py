@@ -5,7 +5,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from featx.classify import ClassBalancedSelfTraining, class_balanced_selection
+from featx.classify import ClassBalancedSelfTraining
+from featx.utils.pseudo_labels import class_balanced_selection
 from featx.methods import make_method
 
 

@@ -46,7 +46,7 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     methods : list of str, optional
         Model names of the registry (:mod:`featx.methods`: a head, an alignment, or
         ``ALIGNMENT+HEAD``; alignments need ``target``) and fine-tuning names; default
-        :func:`featx.evaluate.default_methods`.
+        :func:`featx.methods.default_methods`.
     scale : {"zscore", "unit", "none"}, default="zscore"
         Per-domain scaling every feature model starts with (see :func:`featx.make_method`).
     test_fraction : float, default=0.3
