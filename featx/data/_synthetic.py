@@ -51,7 +51,7 @@ def make_shifted_domains(n_source: int = 100, n_target: int = 100, n_features: i
     Examples
     --------
     >>> X, y, sd, y_target = make_shifted_domains(30, 20, random_state=0)
-    >>> X.shape, (y[sd < 0] == -1).all(), sorted(set(y_target))
+    >>> X.shape, bool((y[sd < 0] == -1).all()), sorted(set(y_target.tolist()))
     ((50, 8), True, [0, 1, 2])
     """
     for name, value, low in (("n_source", n_source, n_classes), ("n_target", n_target, 1),
