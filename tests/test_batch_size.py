@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from featx.extract import extract_features
+# private: the batch-size probe behind batch_size='auto', tested as such
 from featx.extract._batch import CPU_BATCH_SIZE, auto_batch_size, forward_rate, largest_useful_batch
 
 

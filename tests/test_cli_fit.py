@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from featx.domains import scale_per_domain
+# private: writes cache files of given features without a backbone
 from featx.extract._cache import CacheWriter, create_cache_file
 
 from .conftest import run_cli as run

@@ -65,6 +65,7 @@ def test_permuting_the_target_labels_moves_only_the_oracle(pair):
 
 
 def test_selection_is_read_back_from_the_task_log(pair, tmp_path, monkeypatch):
+    # private: the selection call is patched to prove it does not run again
     import featx.evaluate._selection as selection
 
     source, target = pair

@@ -21,6 +21,7 @@ from featx.extract import (
     remove_cache,
     verify_cache,
 )
+# private: the cache writer's chunking and crash states, tested as such
 from featx.extract._cache import CacheWriter, chunk_rows
 from featx.runtime import ImageDecodeError, aligned_batches, resolve_device
 
@@ -396,6 +397,7 @@ def test_a_second_process_on_the_same_key_waits_and_reads(tmp_path, tiny_backbon
 def test_ray_engine_without_ray_says_what_to_install(monkeypatch):
     import sys
 
+    # private: the Ray import guard, patched to simulate Ray missing
     from featx.extract._ray import _ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
@@ -434,6 +436,7 @@ def test_compiled_forward_pass_has_its_own_key_and_the_same_features(image_folde
 
 def test_cache_reader_reads_status_metadata_and_rows_from_one_open(image_folder, tiny_backbone, tmp_path):
     from featx.extract import CacheReader
+    # private: the reader's row and status plumbing, tested as such
     from featx.extract._reader import read_rows, read_status
 
     fs = extract_features(image_folder, tiny_backbone, cache_dir=tmp_path, progress=False, num_workers=0)

@@ -9,6 +9,7 @@ from torch import nn
 from featx.finetune import FineTuneClassifier, parse_freeze, stage_groups, stage_learning_rates, warmup_cosine
 from featx.data import open_source
 from featx.protocol import stratified_split
+# private: fine-tuning's parts (batches, freezing, network, optimizer), tested one by one
 from featx.finetune._data import epoch_batches, random_resized_crop
 from featx.finetune._freeze import apply_freeze
 from featx.finetune._net import FineTuneNet
@@ -276,7 +277,7 @@ _CHILD = """
 import sys, time, torch
 from featx.backbones import create_backbone
 from featx.finetune import FineTuneClassifier
-from featx.finetune._classifier import FineTuneClassifier as C
+from featx.finetune import FineTuneClassifier as C
 real = C._train_epoch
 def slow(self, *a, **k):  # a slower epoch, so the kill lands inside one
     time.sleep(0.5)
@@ -336,6 +337,7 @@ def test_pattern_policy_logs_each_frozen_name(tiny_backbone, folder, caplog):
 
 
 def test_checkpoint_of_another_format_is_refused(tmp_path):
+    # private: the checkpoint format, tested as such
     from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
 
     assert load_checkpoint(tmp_path) is None

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from featx.backbones import create_backbone
+# private: the float32 first stage of low-precision backbones, tested as such
 from featx.backbones._float32_stage import first_stage_modules, keep_in_float32
 
 

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from featx.backbones import create_backbone
+# private: BatchNorm folding behind fold_batchnorm=True, tested as such
 from featx.backbones._fold import fold_batchnorm, fold_conv_bn
 
 

@@ -16,6 +16,7 @@ from hypothesis.extra.numpy import arrays  # noqa: E402
 
 from featx.data import Manifest  # noqa: E402
 from featx.extract import cache_info, read_cache, verify_cache  # noqa: E402
+# private: writes malformed cache files to fuzz the reader
 from featx.extract._cache import CacheWriter, create_cache_file  # noqa: E402
 from featx.utils.discovery import all_estimators  # noqa: E402
 

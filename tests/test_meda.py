@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from featx.adapt import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients
-from featx.adapt._tca import mmd_vectors
+from featx.adapt import MEDA, adaptive_balance, cosine_knn_laplacian, linear_a_distance, meda_coefficients, mmd_vectors
 from featx.data import make_shifted_domains
 
 

@@ -12,6 +12,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from featx.backbones import OnnxBackbone, create_backbone, export_onnx  # noqa: E402
+# private: the preprocessing record inside an ONNX file, tested as such
 from featx.backbones._onnx import PREPROCESSING_KEY, onnx_backbone, preprocessing_from  # noqa: E402
 from featx.cli.main import main  # noqa: E402
 

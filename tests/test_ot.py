@@ -12,6 +12,7 @@ from featx.adapt import (JDOT, AdaptThenClassify, OTMapping, barycentric_map, cl
                          kernel_ridge_fit, shifted_cost)
 from featx.adapt._jdot import kernel_ridge_loo, ridge_path  # private: JDOT's plumbing, tested as such
 from featx.adapt._ot import plan_bytes, plan_rows  # private: OT's memory plan, tested as such
+# private: the kernel of JDOT's ridge path, tested as such
 from featx.adapt._kernel import rbf_kernel
 from featx.methods import make_method
 from featx.data import make_shifted_domains
@@ -240,6 +241,7 @@ def test_the_fallback_rounds_solve_pots_problem_and_keep_the_class_term(caplog):
     (a small reg_e with a strong class term), the fallback still groups classes."""
     import ot
 
+    # private: the fallback solver against POT's, tested as such
     from featx.adapt._ot import _group_lasso_mm, normalised_cost
 
     X, y, sd, _ = shifted(shift=3.0)

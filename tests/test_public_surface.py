@@ -59,3 +59,21 @@ def test_backbones_methods_scores_and_validators_are_listed_and_looked_up_alike(
             assert (entry.name, entry.description) == (name, description)
         with pytest.raises(ValueError, match=rf"Unknown {unknown} 'nope'; expected one of \[.*{list(names)[0]}"):
             get("nope")
+
+
+def test_tests_import_private_modules_only_with_a_reason():
+    """A test that imports a private module says why in a ``# private:`` comment on the line
+    above or on the import itself; the others use the public paths."""
+    import re
+    from pathlib import Path
+
+    private = re.compile(r"^\s*(from featx\.[\w.]*\._\w+ import|import featx\.[\w.]*\._\w+)")
+    silent = []
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if private.match(line) and "# private:" not in line:
+                above = [lines[j] for j in range(i - 1, -1, -1) if not private.match(lines[j])][:1]
+                if not above or "# private:" not in above[0]:
+                    silent.append(f"{path.name}:{i + 1}")
+    assert silent == []

@@ -18,6 +18,7 @@ pytest.importorskip("ray.data")
 
 from featx.backbones import Backbone  # noqa: E402
 from featx.extract import extract_features, read_cache  # noqa: E402
+# private: the Ray engine's shards and the reader's status, tested as such
 from featx.extract._reader import read_status  # noqa: E402
 from featx.extract._ray import default_shard_rows, shard_bounds, shard_dir  # noqa: E402
 

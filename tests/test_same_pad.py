@@ -6,6 +6,7 @@ from timm.layers import Conv2dSame
 from torch import nn
 
 from featx.backbones import create_backbone
+# private: TF 'SAME' padding of the embedded Lites, tested as such
 from featx.backbones._same_pad import SamePadConv2d, replace_same_padding, same_padding_plan, tf_same_padding
 
 

@@ -23,8 +23,9 @@ class Comparison:
     Attributes
     ----------
     records : list of dict
-        One per finished (method, budget, draw): accuracy and the costs (fit and predict
-        seconds, peak MiB).
+        One per finished (method, budget, draw): its ``rung`` (``"frozen"``, ``"aligned"`` or
+        ``"finetuned"``, :func:`featx.methods.rung_of`), accuracy and the costs (fit and
+        predict seconds, peak MiB).
     summary : list of dict
         One per (method, budget): mean accuracy, 95% CI half-width, number of finished draws
         (``draws``) and of failed ones (``failed``), mean costs; accuracy and costs are NaN
