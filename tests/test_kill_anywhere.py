@@ -52,13 +52,16 @@ def test_sigkill_at_random_moments_never_loses_or_corrupts_rows(tmp_path, tiny_b
     proc, start = child(tmp_path / "timing")  # how long a whole run takes from "ready" to exit
     assert proc.wait(timeout=300) == 0
     window = 1.15 * (time.perf_counter() - start)
-    rng = np.random.default_rng(2026)
+    # the first kill lands at once (before the cache file can exist: the child still has to parse
+    # its arguments, open the folder and run a 0.1 s forward pass), the others at random moments
+    # of a whole run; left to chance, the first case was missed by all 20 in one CI run
+    delays = [0.0, *np.random.default_rng(2026).uniform(0.0, window, TRIALS - 1)]
     outcomes = []
-    for trial in range(TRIALS):
+    for trial, delay in enumerate(delays):
         cache = tmp_path / f"trial{trial}"
         proc, _ = child(cache)
         try:
-            time.sleep(rng.uniform(0.0, window))
+            time.sleep(delay)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
