@@ -14,7 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.domains import domain_moments
-from featx.utils.pseudo_labels import check_schedule, self_training_rounds
+from featx.utils.pseudo_labels import SCHEDULE_CONSTRAINTS, self_training_rounds
 
 __all__ = ["ClassBalancedSelfTraining", "FlooredStandardScaler", "NamedClasses", "TunedClassifier"]
 
@@ -207,6 +207,8 @@ class ClassBalancedSelfTraining(ClassifierMixin, BaseEstimator):
     #: ``AdaptThenClassify`` passes the target rows (``y == -1``) to a head that says so.
     uses_unlabelled = True
 
+    _parameter_constraints: dict = dict(SCHEDULE_CONSTRAINTS)
+
     def __init__(self, estimator=None, *, start=0.2, step=0.05, max_portion=0.5, max_iter=10):
         self.estimator = estimator
         self.start = start
@@ -230,7 +232,7 @@ class ClassBalancedSelfTraining(ClassifierMixin, BaseEstimator):
         from sklearn.base import clone
         from sklearn.utils.multiclass import check_classification_targets
 
-        check_schedule("ClassBalancedSelfTraining", self.start, self.step, self.max_portion, self.max_iter)
+        self._validate_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         unlabelled = (y == -1) if y.dtype.kind in "iuf" else np.zeros(len(y), dtype=bool)
         if unlabelled.all():

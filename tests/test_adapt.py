@@ -250,7 +250,8 @@ def test_check_sample_domain_inference_and_errors():
     [
         (CORAL(), [1, -2, -2, -2], "at least 2 source rows"),
         (CORAL(), [1, 1, 1, -2], "at least 2 target rows"),
-        (CORAL(reg=-1), [1, 1, -2, -2], "'reg' parameter of CORAL must be a float >= 0. Got -1"),
+        (CORAL(reg=-1), [1, 1, -2, -2],
+         r"'reg' parameter of CORAL must be a float in the range \[0.0, inf\). Got -1 instead"),
         (SubspaceAlignment(n_components=9), [1, 1, -2, -2], r"'n_components' parameter .* int in \[1, 2\]"),
         (GFK(n_components=0), [1, 1, -2, -2], r"'n_components' parameter of GFK must be an int in \[1, 2\]"),
     ],
@@ -389,7 +390,7 @@ def test_domain_scaled_equals_scaling_each_domain_first():
     with pytest.raises(ValueError,
                        match=r"sample_domain has values \[-7\] not seen in fit; expected values from \[-2, -1, 1\]"):
         model.predict(X[:2], sample_domain=[-7, -7])
-    with pytest.raises(ValueError, match="The 'how' parameter of DomainScaled must be one of"):
+    with pytest.raises(ValueError, match="The 'how' parameter of DomainScaled must be a str among"):
         DomainScaled(how="l2").fit(X, y, sample_domain=sd)
     single = DomainScaled(how="zscore").fit(X[:60], y[:60], sample_domain=sd[:60])
     np.testing.assert_array_equal(single.predict(X[30:60]), single.predict(X[30:60], sample_domain=sd[30:60]))

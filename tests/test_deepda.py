@@ -135,16 +135,20 @@ def test_the_registry_builds_them_without_importing_torch_at_registry_import():
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda: DANN(bottleneck_dim=0), r"'bottleneck_dim' parameter of DANN must be an int >= 1. Got 0"),
-    (lambda: DANN(max_iter=1.5), r"'max_iter' parameter of DANN must be an int >= 1. Got 1.5"),
-    (lambda: DANN(batch_size=1), r"'batch_size' parameter of DANN must be an int >= 2. Got 1"),
-    (lambda: DANN(lr=0), r"'lr' parameter of DANN must be a float > 0. Got 0"),
-    (lambda: DANN(trade_off=-1), r"'trade_off' parameter of DANN must be a float >= 0. Got -1"),
-    (lambda: DANN(weight_decay=-0.1), r"'weight_decay' parameter of DANN must be a float >= 0"),
-    (lambda: DANN(hidden_size=0), r"'hidden_size' parameter of DANN must be an int >= 1. Got 0"),
+    (lambda: DANN(bottleneck_dim=0),
+     r"'bottleneck_dim' parameter of DANN must be an int in the range \[1, inf\)\. Got 0"),
+    (lambda: DANN(max_iter=1.5), r"'max_iter' parameter of DANN must be an int in the range \[1, inf\)\. Got 1\.5"),
+    (lambda: DANN(batch_size=1), r"'batch_size' parameter of DANN must be an int in the range \[2, inf\)\. Got 1"),
+    (lambda: DANN(lr=0), r"'lr' parameter of DANN must be a float in the range \(0\.0, inf\)\. Got 0"),
+    (lambda: DANN(trade_off=-1), r"'trade_off' parameter of DANN must be a float in the range \[0\.0, inf\)\. Got -1"),
+    (lambda: DANN(weight_decay=-0.1),
+     r"'weight_decay' parameter of DANN must be a float in the range \[0\.0, inf\)\. Got -0\.1"),
+    (lambda: DANN(hidden_size=0), r"'hidden_size' parameter of DANN must be an int in the range \[1, inf\)\. Got 0"),
     (lambda: DANN(random_state=None), r"'random_state' parameter of DANN must be an int .* Got None"),
-    (lambda: CDAN(randomized_dim=0), r"'randomized_dim' parameter of CDAN must be an int >= 1. Got 0"),
-    (lambda: MCC(temperature=0.0), r"'temperature' parameter of MCC must be a float > 0. Got 0.0"),
+    (lambda: CDAN(randomized_dim=0),
+     r"'randomized_dim' parameter of CDAN must be an int in the range \[1, inf\)\. Got 0"),
+    (lambda: MCC(temperature=0.0),
+     r"'temperature' parameter of MCC must be a float in the range \(0\.0, inf\)\. Got 0\.0"),
     (lambda: MCC(device="tpu"), r"device must be 'auto', 'cpu', 'cuda\[:N\]' or 'mps'; got 'tpu'"),
 ])
 def test_bad_parameters_say_what_was_expected(make, message):

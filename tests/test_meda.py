@@ -91,11 +91,11 @@ def test_meda_without_target_rows_is_a_manifold_regularised_kernel_classifier():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"lam": -1.0}, r"'lam' parameter of MEDA must be a float >= 0. Got -1.0"),
-    ({"eta": 0.0}, r"'eta' parameter of MEDA must be a float > 0. Got 0.0"),
-    ({"n_iter": 0}, r"'n_iter' parameter of MEDA must be a positive int. Got 0"),
-    ({"n_neighbors": 2.5}, r"'n_neighbors' parameter of MEDA must be a positive int. Got 2.5"),
-    ({"mu": 1.5}, r"'mu' parameter of MEDA must be None or a float in \[0, 1\]. Got 1.5"),
+    ({"lam": -1.0}, r"'lam' parameter of MEDA must be a float in the range \[0\.0, inf\)\. Got -1\.0"),
+    ({"eta": 0.0}, r"'eta' parameter of MEDA must be a float in the range \(0\.0, inf\)\. Got 0\.0"),
+    ({"n_iter": 0}, r"'n_iter' parameter of MEDA must be an int in the range \[1, inf\)\. Got 0"),
+    ({"n_neighbors": 2.5}, r"'n_neighbors' parameter of MEDA must be an int in the range \[1, inf\)\. Got 2\.5"),
+    ({"mu": 1.5}, r"'mu' parameter of MEDA must be a float in the range \[0\.0, 1\.0\] or None\. Got 1\.5"),
     ({"max_memory": 1000}, r"MEDA on 170 rows needs about 0.0 GiB for its 170 x 170 kernel"),
 ])
 def test_meda_errors(params, message):

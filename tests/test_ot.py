@@ -194,15 +194,19 @@ def test_the_registry_builds_both():
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda: OTMapping(reg_e=0), r"'reg_e' parameter of OTMapping must be a float > 0. Got 0"),
-    (lambda: OTMapping(reg_cl=-1.0), r"'reg_cl' parameter of OTMapping must be a float >= 0. Got -1.0"),
-    (lambda: OTMapping(n_iter=0), r"'n_iter' parameter of OTMapping must be an int >= 1. Got 0"),
-    (lambda: OTMapping(max_memory=0), r"'max_memory' parameter of OTMapping must be a float > 0"),
-    (lambda: JDOT(alpha=-1.0), r"'alpha' parameter of JDOT must be a float >= 0. Got -1.0"),
-    (lambda: JDOT(reg="gcv"), r"'reg' parameter of JDOT must be a float > 0. Got 'gcv'"),
-    (lambda: JDOT(n_iter=True), r"'n_iter' parameter of JDOT must be an int >= 1. Got True"),
-    (lambda: JDOT(kernel="poly"), r"JDOT's kernel must be one of \['linear', 'rbf'\]; got 'poly'"),
-    (lambda: JDOT(kernel="rbf", gamma=0.0), r"'gamma' parameter of JDOT must be a float > 0. Got 0.0"),
+    (lambda: OTMapping(reg_e=0), r"'reg_e' parameter of OTMapping must be a float in the range \(0\.0, inf\)\. Got 0"),
+    (lambda: OTMapping(reg_cl=-1.0),
+     r"'reg_cl' parameter of OTMapping must be a float in the range \[0\.0, inf\)\. Got -1\.0"),
+    (lambda: OTMapping(n_iter=0), r"'n_iter' parameter of OTMapping must be an int in the range \[1, inf\)\. Got 0"),
+    (lambda: OTMapping(max_memory=0),
+     r"'max_memory' parameter of OTMapping must be a float in the range \(0\.0, inf\)\. Got 0"),
+    (lambda: JDOT(alpha=-1.0), r"'alpha' parameter of JDOT must be a float in the range \[0\.0, inf\)\. Got -1\.0"),
+    (lambda: JDOT(reg="gcv"),
+     r"'reg' parameter of JDOT must be a float in the range \(0\.0, inf\) or a str among {'auto'}\. Got 'gcv'"),
+    (lambda: JDOT(n_iter=1.5), r"'n_iter' parameter of JDOT must be an int in the range \[1, inf\)\. Got 1\.5"),
+    (lambda: JDOT(kernel="poly"), r"'kernel' parameter of JDOT must be a str among \{.*'rbf'.*\}\. Got 'poly'"),
+    (lambda: JDOT(kernel="rbf", gamma=0.0),
+     r"'gamma' parameter of JDOT must be a float in the range \(0\.0, inf\) or None\. Got 0\.0"),
 ])
 def test_bad_parameters_say_what_was_expected(make, message):
     X, y, sd, _ = shifted()

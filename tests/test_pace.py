@@ -67,8 +67,9 @@ def test_the_registry_gives_pace_one_member_per_layer():
 @pytest.mark.parametrize("make, message", [
     (lambda: PACE("none"), r"PACE's adapter must be a transformer or 'passthrough'; got 'none'"),
     (lambda: PACE(classifier=LinearSVC()), r"PACE needs a classifier with predict_proba; got LinearSVC"),
-    (lambda: PACE(max_portion=2.0), r"'max_portion' parameter of PACE must be a float in \[0, 1\]. Got 2.0"),
-    (lambda: PACE(max_iter=-1), r"'max_iter' parameter of PACE must be an int >= 0. Got -1"),
+    (lambda: PACE(max_portion=2.0),
+     r"'max_portion' parameter of PACE must be a float in the range \[0\.0, 1\.0\]\. Got 2\.0"),
+    (lambda: PACE(max_iter=-1), r"'max_iter' parameter of PACE must be an int in the range \[0, inf\)\. Got -1"),
     (lambda: PACE(blocks=[2, 2], use=[0, 0]), r"use must be distinct block indices in \[0, 2\); got \[0, 0\]"),
     (lambda: PACE(blocks=[2, 3]), r"blocks' widths \[2, 3\] add up to 5 columns; X has 4"),
 ])

@@ -56,8 +56,10 @@ def test_the_registry_head_self_trains_on_the_aligned_target_rows():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"start": 1.5}, r"'start' parameter of ClassBalancedSelfTraining must be a float in \[0, 1\]. Got 1.5"),
-    ({"max_iter": -1}, r"'max_iter' parameter of ClassBalancedSelfTraining must be an int >= 0. Got -1"),
+    ({"start": 1.5},
+     r"'start' parameter of ClassBalancedSelfTraining must be a float in the range \[0\.0, 1\.0\]\. Got 1\.5"),
+    ({"max_iter": -1},
+     r"'max_iter' parameter of ClassBalancedSelfTraining must be an int in the range \[0, inf\)\. Got -1"),
     ({"estimator": LinearSVC()}, r"needs an estimator with predict_proba; got LinearSVC"),
 ])
 def test_self_training_errors(params, message):

@@ -25,6 +25,9 @@ class BaseAdapter(TransformerMixin, BaseEstimator):
 
     __metadata_request__fit = {"sample_domain": True}
     __metadata_request__transform = {"sample_domain": True}
+    #: scikit-learn's parameter constraints, checked when ``fit`` starts (``_validate_params``);
+    #: a parameter not listed is not checked there.
+    _parameter_constraints: dict = {}
 
     def fit(self, X, y=None, *, sample_domain=None):
         """Fit the alignment on source and target rows.
@@ -41,6 +44,7 @@ class BaseAdapter(TransformerMixin, BaseEstimator):
         -------
         self
         """
+        self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         sd = check_sample_domain(X, y, sample_domain)
         Xs, Xt = np.asarray(X[sd >= 0], dtype=np.float64), np.asarray(X[sd < 0], dtype=np.float64)
@@ -75,6 +79,7 @@ class BaseAdapter(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None, *, sample_domain=None):
         """Fit, then map the training rows by their own domains."""
+        self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         sd = check_sample_domain(X, y, sample_domain)
         return self.fit(X, y, sample_domain=sd).transform(X, sample_domain=sd)

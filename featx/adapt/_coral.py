@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import OneToOneFeatureMixin
+from sklearn.utils._param_validation import Interval
 
 from featx.adapt._base import BaseAdapter
 from featx.adapt._spectrum import carries_variance, embed_rows, varying_columns
@@ -172,12 +173,12 @@ class CORAL(OneToOneFeatureMixin, BaseAdapter):
     True
     """
 
+    _parameter_constraints: dict = {"reg": [Interval(numbers.Real, 0, None, closed="left")]}
+
     def __init__(self, reg=10.0):
         self.reg = reg
 
     def _fit(self, Xs, Xt, ys):
-        if not isinstance(self.reg, numbers.Real) or self.reg < 0:
-            raise ValueError(f"The 'reg' parameter of CORAL must be a float >= 0. Got {self.reg!r} instead.")
         self.source_domains_ = np.unique(self._source_domain)
         maps = [coral_maps(Xs[self._source_domain == d], Xt, float(self.reg)) for d in self.source_domains_]
         self.whiten_, self.colour_ = [w for w, _ in maps], [c for _, c in maps]

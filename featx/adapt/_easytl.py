@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.domains import check_labelled_source
@@ -96,6 +97,8 @@ class EasyTL(ClassifierMixin, BaseEstimator):
 
     __metadata_request__fit = {"sample_domain": True}
 
+    _parameter_constraints: dict = {"intra_align": [StrOptions({"coral", "raw"})]}
+
     def __init__(self, intra_align="coral"):
         self.intra_align = intra_align
 
@@ -114,9 +117,7 @@ class EasyTL(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        if self.intra_align not in ("coral", "raw"):
-            raise ValueError(f"The 'intra_align' parameter of EasyTL must be 'coral' or 'raw'. Got "
-                             f"{self.intra_align!r} instead.")
+        self._validate_params()
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         Xs, ys = np.asarray(X[keep], dtype=np.float64), y[keep]
         Xt = np.asarray(X[sd < 0], dtype=np.float64)

@@ -4,14 +4,17 @@ kernel ridge path and its leave-one-out errors are small pure functions here."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.adapt._kernel import rbf_kernel, scale_gamma, squared_distances
-from featx.adapt._ot import check_iter, check_positive, plan_rows, pot_module, sample_rows
+from featx.adapt._ot import plan_rows, pot_module, sample_rows
 from featx.domains import check_labelled_source
 
 #: JDOT's ``reg="auto"`` candidates (ridge penalties, by GCV on the labelled source)
@@ -119,6 +122,16 @@ class JDOT(ClassifierMixin, BaseEstimator):
 
     __metadata_request__fit = {"sample_domain": True}
 
+    _parameter_constraints: dict = {
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "reg": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "kernel": [StrOptions(set(JDOT_KERNELS))],
+        "gamma": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_memory": [Interval(numbers.Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, alpha=1.0, reg="auto", *, kernel="linear", gamma=None, n_iter=10, max_memory=2**30,
                  random_state=0):
         self.alpha = alpha
@@ -144,22 +157,13 @@ class JDOT(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        name = type(self).__name__
-        check_positive(name, "alpha", self.alpha, allow_zero=True)
-        if not (isinstance(self.reg, str) and self.reg == "auto"):
-            check_positive(name, "reg", self.reg)
-        check_iter(name, self.n_iter)
-        check_positive(name, "max_memory", self.max_memory)
-        if self.kernel not in JDOT_KERNELS:
-            raise ValueError(f"{name}'s kernel must be one of {list(JDOT_KERNELS)}; got {self.kernel!r}.")
-        if self.gamma is not None:
-            check_positive(name, "gamma", self.gamma)
+        self._validate_params()
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         Xs, Xt = np.asarray(X[keep], dtype=np.float64), np.asarray(X[sd < 0], dtype=np.float64)
         self.classes_, codes = np.unique(y[keep], return_inverse=True)
         Ys = np.eye(len(self.classes_))[codes]
         rng = check_random_state(self.random_state)
-        m_s, m_t = plan_rows(len(Xs), len(Xt), self.max_memory, name) if len(Xt) >= 2 else (len(Xs), 0)
+        m_s, m_t = plan_rows(len(Xs), len(Xt), self.max_memory, type(self).__name__) if len(Xt) >= 2 else (len(Xs), 0)
         si, ti = sample_rows(len(Xs), m_s, rng), sample_rows(len(Xt), m_t, rng)
         Xs, Ys, Xt = Xs[si], Ys[si], Xt[ti]
         rbf = self.kernel == "rbf"

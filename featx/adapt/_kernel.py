@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -55,10 +54,7 @@ def plan_landmarks(n: int, d: int, n_landmarks, max_memory: float, owner: str) -
 
     Raises ``ValueError`` when an explicit ``n_landmarks`` does not fit the budget.
     """
-    if n_landmarks is not None:
-        if not isinstance(n_landmarks, numbers.Integral) or n_landmarks < 1:
-            raise ValueError(f"The 'n_landmarks' parameter of {owner} must be a positive int or None. Got "
-                             f"{n_landmarks!r} instead.")
+    if n_landmarks is not None:  # an int >= 1: the estimator's parameter constraints
         r = min(int(n_landmarks), n)
         need = feature_map_bytes(n, d, "rbf", r)
         if need > max_memory:

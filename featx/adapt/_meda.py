@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featx.domains import check_labelled_source
@@ -179,6 +180,17 @@ class MEDA(ClassifierMixin, BaseEstimator):
 
     __metadata_request__fit = {"sample_domain": True}
 
+    _parameter_constraints: dict = {
+        "lam": [Interval(numbers.Real, 0, None, closed="left")],
+        "rho": [Interval(numbers.Real, 0, None, closed="left")],
+        "eta": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "mu": [Interval(numbers.Real, 0, 1, closed="both"), None],
+        "max_memory": [Interval(numbers.Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, n_components=None, *, lam=10.0, rho=1.0, eta=0.1, n_neighbors=10, n_iter=10, mu=None,
                  max_memory=2**31, random_state=0):
         self.n_components = n_components
@@ -190,19 +202,6 @@ class MEDA(ClassifierMixin, BaseEstimator):
         self.mu = mu
         self.max_memory = max_memory
         self.random_state = random_state
-
-    def _check_params(self):
-        for name in ("lam", "rho", "eta"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or value < 0 or (name == "eta" and value == 0):
-                bound = "> 0" if name == "eta" else ">= 0"
-                raise ValueError(f"The '{name}' parameter of MEDA must be a float {bound}. Got {value!r} instead.")
-        for name in ("n_neighbors", "n_iter"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"The '{name}' parameter of MEDA must be a positive int. Got {value!r} instead.")
-        if self.mu is not None and (not isinstance(self.mu, numbers.Real) or not 0 <= self.mu <= 1):
-            raise ValueError(f"The 'mu' parameter of MEDA must be None or a float in [0, 1]. Got {self.mu!r} instead.")
 
     def fit(self, X, y, *, sample_domain=None):
         """Embed, align and train on the labelled source and the unlabelled target rows.
@@ -219,7 +218,7 @@ class MEDA(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
+        self._validate_params()
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         Xs, ys = np.asarray(X[keep], np.float64), y[keep]
         Xt = np.asarray(X[sd < 0], np.float64)

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import OneToOneFeatureMixin
+from sklearn.utils._param_validation import Interval
 from sklearn.utils import check_random_state
 
 from featx.adapt._base import BaseAdapter
@@ -176,18 +177,6 @@ def barycentric_map(plan, Xt) -> np.ndarray:
     return out + centre
 
 
-def check_positive(owner, name, value, allow_zero=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"The {name!r} parameter of {owner} must be a float {bound}. Got {value!r} instead.")
-
-
-def check_iter(owner, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"The 'n_iter' parameter of {owner} must be an int >= 1. Got {value!r} instead.")
-
-
 class OTMapping(OneToOneFeatureMixin, BaseAdapter):
     """Class-regularised entropic optimal-transport mapping (OT-GL, Courty et al. 2017).
 
@@ -235,6 +224,14 @@ class OTMapping(OneToOneFeatureMixin, BaseAdapter):
        transport." SIAM J. Imaging Sciences 7(3), 2014.
     """
 
+    _parameter_constraints: dict = {
+        "reg_e": [Interval(numbers.Real, 0, None, closed="neither")],
+        "reg_cl": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_memory": [Interval(numbers.Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, reg_e=0.1, reg_cl=1.0, *, n_iter=10, max_memory=2**30, random_state=0):
         self.reg_e = reg_e
         self.reg_cl = reg_cl
@@ -243,11 +240,6 @@ class OTMapping(OneToOneFeatureMixin, BaseAdapter):
         self.random_state = random_state
 
     def _fit(self, Xs, Xt, ys):
-        name = type(self).__name__
-        check_positive(name, "reg_e", self.reg_e)
-        check_positive(name, "reg_cl", self.reg_cl, allow_zero=True)
-        check_iter(name, self.n_iter)
-        check_positive(name, "max_memory", self.max_memory)
         rng = check_random_state(self.random_state)
         self.source_domains_ = np.unique(self._source_domain)
         self.anchors_, self.displacements_, self.plan_rows_ = [], [], []
@@ -264,7 +256,7 @@ class OTMapping(OneToOneFeatureMixin, BaseAdapter):
                 self.displacements_.append(np.zeros_like(X_d[:1]))
                 self.plan_rows_.append((0, 0))
                 continue
-            m_s, m_t = plan_rows(len(X_d), len(Xt), self.max_memory, name)
+            m_s, m_t = plan_rows(len(X_d), len(Xt), self.max_memory, type(self).__name__)
             si, ti = sample_rows(len(X_d), m_s, rng), sample_rows(len(Xt), m_t, rng)
             codes = None if y_d is None or self.reg_cl == 0 else np.unique(y_d[si], return_inverse=True)[1]
             plan = class_regularised_plan(X_d[si], codes, Xt[ti], float(self.reg_e), float(self.reg_cl),

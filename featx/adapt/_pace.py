@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from featx.adapt._blocks import used_block_slices
 from featx.adapt._sources import mean_member_proba
 from featx.domains import check_labelled_source
-from featx.utils.pseudo_labels import check_schedule, self_training_rounds
+from featx.utils.pseudo_labels import SCHEDULE_CONSTRAINTS, self_training_rounds
 
 __all__ = ["PACE"]
 
@@ -77,6 +77,8 @@ class PACE(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     __metadata_request__predict = {"sample_domain": True}
     __metadata_request__predict_proba = {"sample_domain": True}
 
+    _parameter_constraints: dict = dict(SCHEDULE_CONSTRAINTS)
+
     def __init__(self, adapter=None, classifier=None, *, blocks=None, use=None, start=0.2, step=0.05,
                  max_portion=0.5, max_iter=10):
         self.adapter = adapter
@@ -106,7 +108,7 @@ class PACE(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         from featx.adapt._coral import CORAL
 
-        check_schedule("PACE", self.start, self.step, self.max_portion, self.max_iter)
+        self._validate_params()
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         if isinstance(self.adapter, str) and self.adapter != "passthrough":
             raise ValueError(f"PACE's adapter must be a transformer or 'passthrough'; got {self.adapter!r}.")

@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -69,6 +70,9 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     __metadata_request__fit = {"sample_domain": True}
     __metadata_request__predict = {"sample_domain": True}
 
+    _parameter_constraints: dict = {"estimator": [HasMethods(["fit", "predict"]), None],
+                                    "how": [StrOptions(set(_HOW))]}
+
     def __init__(self, estimator=None, how="zscore"):
         self.estimator = estimator
         self.how = how
@@ -88,9 +92,7 @@ class DomainScaled(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        if self.how not in _HOW:
-            raise ValueError(f"The 'how' parameter of DomainScaled must be one of {list(_HOW)}. Got {self.how!r} "
-                             "instead.")
+        self._validate_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         sd = check_sample_domain(X, y, sample_domain)
         self.domains_ = np.unique(sd)

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.linalg import eigh
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, clone
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from featx.adapt._base import BaseAdapter
 from featx.adapt._kernel import FeatureMap, feature_map_bytes, plan_landmarks
@@ -145,6 +146,17 @@ class TCA(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
         Landmarks of the RBF map (``None`` for linear).
     """
 
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "kernel": [StrOptions({"linear", "rbf"})],
+        "gamma": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "mu": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_landmarks": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "max_memory": [Interval(numbers.Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "unit_length": ["boolean"],
+    }
+
     def __init__(self, n_components=30, *, kernel="linear", gamma=None, mu=1.0, n_landmarks=None,
                  max_memory=2**31, random_state=None, unit_length=True):
         self.n_components = n_components
@@ -156,19 +168,7 @@ class TCA(ClassNamePrefixFeaturesOutMixin, BaseAdapter):
         self.random_state = random_state
         self.unit_length = unit_length
 
-    def _check_params(self):
-        name = type(self).__name__
-        if self.kernel not in ("linear", "rbf"):
-            raise ValueError(f"The 'kernel' parameter of {name} must be 'linear' or 'rbf'. Got {self.kernel!r} "
-                             "instead.")
-        if not isinstance(self.n_components, numbers.Integral) or self.n_components < 1:
-            raise ValueError(f"The 'n_components' parameter of {name} must be a positive int. Got "
-                             f"{self.n_components!r} instead.")
-        if not isinstance(self.mu, numbers.Real) or self.mu <= 0:
-            raise ValueError(f"The 'mu' parameter of {name} must be a float > 0. Got {self.mu!r} instead.")
-
     def _prepare(self, Xs, Xt):
-        self._check_params()
         X = self._rows(np.vstack([Xs, Xt]))
         n, d = X.shape
         if self.kernel == "linear":
@@ -228,6 +228,12 @@ class JDA(TCA):
         Target pseudo-labels of the last round.
     """
 
+    _parameter_constraints: dict = {
+        **TCA._parameter_constraints,
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "classifier": [HasMethods(["fit", "predict"]), None],
+    }
+
     def __init__(self, n_components=30, *, kernel="linear", gamma=None, mu=1.0, n_landmarks=None,
                  max_memory=2**31, random_state=None, unit_length=True, n_iter=10, classifier=None):
         super().__init__(n_components, kernel=kernel, gamma=gamma, mu=mu, n_landmarks=n_landmarks,
@@ -239,9 +245,6 @@ class JDA(TCA):
         return 1.0, 1.0  # weights of the marginal and the conditional terms
 
     def _fit(self, Xs, Xt, ys):
-        name = type(self).__name__
-        if not isinstance(self.n_iter, numbers.Integral) or self.n_iter < 1:
-            raise ValueError(f"The 'n_iter' parameter of {name} must be a positive int. Got {self.n_iter!r} instead.")
         Phi, is_source = self._prepare(Xs, Xt)
         y_src = ys
         labelled = None
@@ -282,6 +285,9 @@ class BDA(JDA):
         As for :class:`JDA`.
     """
 
+    _parameter_constraints: dict = {**JDA._parameter_constraints,
+                                    "balance": [Interval(numbers.Real, 0, 1, closed="both")]}
+
     def __init__(self, n_components=30, *, kernel="linear", gamma=None, mu=1.0, n_landmarks=None,
                  max_memory=2**31, random_state=None, unit_length=True, n_iter=10, classifier=None, balance=0.5):
         super().__init__(n_components, kernel=kernel, gamma=gamma, mu=mu, n_landmarks=n_landmarks,
@@ -290,6 +296,4 @@ class BDA(JDA):
         self.balance = balance
 
     def _balance(self):
-        if not isinstance(self.balance, numbers.Real) or not 0 <= self.balance <= 1:
-            raise ValueError(f"The 'balance' parameter of BDA must be a float in [0, 1]. Got {self.balance!r} instead.")
         return 1.0 - self.balance, float(self.balance)

@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
@@ -29,15 +30,6 @@ from featx.domains import check_labelled_source
 from featx.runtime import resolve_device
 
 logger = logging.getLogger(__name__)
-
-
-def _check_number(owner, name, value, low, *, integer=False, allow_low=False):
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool) and (value >= low if allow_low else value > low)
-    if not ok:
-        what = "an int" if integer else "a float"
-        raise ValueError(f"The {name!r} parameter of {owner} must be {what} {'>=' if allow_low else '>'} {low}. "
-                         f"Got {value!r} instead.")
 
 
 class _HeadNet(nn.Module):
@@ -66,17 +58,16 @@ class _DeepDAHead(ClassifierMixin, BaseEstimator):
 
     __metadata_request__fit = {"sample_domain": True}
 
-    def _check_params(self):
-        name = type(self).__name__
-        _check_number(name, "bottleneck_dim", self.bottleneck_dim, 1, integer=True, allow_low=True)
-        _check_number(name, "max_iter", self.max_iter, 1, integer=True, allow_low=True)
-        _check_number(name, "batch_size", self.batch_size, 2, integer=True, allow_low=True)
-        _check_number(name, "lr", self.lr, 0)
-        _check_number(name, "trade_off", self.trade_off, 0, allow_low=True)
-        _check_number(name, "weight_decay", self.weight_decay, 0, allow_low=True)
-        if not isinstance(self.random_state, numbers.Integral) or isinstance(self.random_state, bool):
-            raise ValueError(f"The 'random_state' parameter of {name} must be an int (torch takes an integer "
-                             f"seed). Got {self.random_state!r} instead.")
+    _parameter_constraints: dict = {
+        "bottleneck_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 2, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "trade_off": [Interval(numbers.Real, 0, None, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        # torch takes an integer seed: no None or RandomState here
+        "random_state": [Interval(numbers.Integral, None, None, closed="neither")],
+    }
 
     def fit(self, X, y, *, sample_domain=None):
         """Train the bottleneck, the classifier and the transfer objective.
@@ -95,7 +86,7 @@ class _DeepDAHead(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
+        self._validate_params()
         X, y, sd, keep = check_labelled_source(self, X, y, sample_domain)
         self.classes_, codes = np.unique(y[keep], return_inverse=True)
         device = resolve_device(self.device)
@@ -246,6 +237,9 @@ class DANN(_DeepDAHead):
        M. Marchand, V. Lempitsky. "Domain-Adversarial Training of Neural Networks." JMLR 17, 2016.
     """
 
+    _parameter_constraints: dict = {**_DeepDAHead._parameter_constraints,
+                                    "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")]}
+
     def __init__(self, bottleneck_dim=256, *, max_iter=1000, batch_size=32, lr=0.01, weight_decay=1e-3,
                  trade_off=1.0, hidden_size=1024, device="auto", random_state=0, verbose=0):
         self.bottleneck_dim = bottleneck_dim
@@ -258,10 +252,6 @@ class DANN(_DeepDAHead):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def _check_params(self):
-        super()._check_params()
-        _check_number(type(self).__name__, "hidden_size", self.hidden_size, 1, integer=True, allow_low=True)
 
     def _transfer_modules(self, n_bottleneck, n_classes, device):
         return _discriminator(n_bottleneck, int(self.hidden_size)).to(device)
@@ -300,6 +290,10 @@ class CDAN(DANN):
        Adaptation." NeurIPS 2018.
     """
 
+    _parameter_constraints: dict = {**DANN._parameter_constraints,
+                                    "randomized_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+                                    "entropy_conditioning": ["boolean"]}
+
     def __init__(self, bottleneck_dim=256, *, max_iter=1000, batch_size=32, lr=0.01, weight_decay=1e-3,
                  trade_off=1.0, hidden_size=1024, entropy_conditioning=True, randomized_dim=4096, device="auto",
                  random_state=0, verbose=0):
@@ -308,10 +302,6 @@ class CDAN(DANN):
                          verbose=verbose)
         self.entropy_conditioning = entropy_conditioning
         self.randomized_dim = randomized_dim
-
-    def _check_params(self):
-        super()._check_params()
-        _check_number(type(self).__name__, "randomized_dim", self.randomized_dim, 1, integer=True, allow_low=True)
 
     def _transfer_modules(self, n_bottleneck, n_classes, device):
         return _ConditionalDiscriminator(n_bottleneck, n_classes, int(self.hidden_size),
@@ -365,6 +355,9 @@ class MCC(_DeepDAHead):
        Adaptation." ECCV 2020.
     """
 
+    _parameter_constraints: dict = {**_DeepDAHead._parameter_constraints,
+                                    "temperature": [Interval(numbers.Real, 0, None, closed="neither")]}
+
     def __init__(self, bottleneck_dim=256, *, max_iter=1000, batch_size=32, lr=0.01, weight_decay=1e-3,
                  trade_off=1.0, temperature=2.5, device="auto", random_state=0, verbose=0):
         self.bottleneck_dim = bottleneck_dim
@@ -377,10 +370,6 @@ class MCC(_DeepDAHead):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def _check_params(self):
-        super()._check_params()
-        _check_number(type(self).__name__, "temperature", self.temperature, 0)
 
     def _transfer_modules(self, n_bottleneck, n_classes, device):
         return nn.Module()  # no parameters of its own

@@ -4,11 +4,14 @@ its members at once (:class:`featx.adapt.PACE`). numpy only."""
 
 from __future__ import annotations
 
+import numbers
+
 from typing import Callable
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
-__all__ = ["check_schedule", "class_balanced_selection", "self_training_rounds"]
+__all__ = ["SCHEDULE_CONSTRAINTS", "class_balanced_selection", "self_training_rounds"]
 
 
 def class_balanced_selection(pred, confidence, portion) -> np.ndarray:
@@ -33,15 +36,14 @@ def class_balanced_selection(pred, confidence, portion) -> np.ndarray:
     return chosen
 
 
-def check_schedule(owner: str, start, step, max_portion, max_iter) -> None:
-    """Raise ``ValueError`` unless ``start``, ``step`` and ``max_portion`` are in [0, 1] and
-    ``max_iter`` is an int >= 0 (``owner`` names the estimator in the message)."""
-    for name, value in (("start", start), ("step", step), ("max_portion", max_portion)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
-            raise ValueError(f"The '{name}' parameter of {owner} must be a float in [0, 1]. Got {value!r} instead.")
-    if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 0:
-        raise ValueError(f"The 'max_iter' parameter of {owner} must be an int >= 0. "
-                         f"Got {max_iter!r} instead.")
+#: scikit-learn parameter constraints of a self-training schedule (``start``, ``step`` and
+#: ``max_portion`` fractions, ``max_iter`` rounds), for the estimators that run one.
+SCHEDULE_CONSTRAINTS = {
+    "start": [Interval(numbers.Real, 0, 1, closed="both")],
+    "step": [Interval(numbers.Real, 0, 1, closed="both")],
+    "max_portion": [Interval(numbers.Real, 0, 1, closed="both")],
+    "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+}
 
 
 def self_training_rounds(target_proba: Callable[[], np.ndarray], refit: Callable[[np.ndarray, np.ndarray], None],
