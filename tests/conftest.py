@@ -76,6 +76,33 @@ def tiny_backbone():
     return create_backbone("timm:test_resnet", pretrained=False)
 
 
+@pytest.fixture(scope="session")
+def _tiny_extracted(tmp_path_factory):
+    """The 12 images of ``image_folder`` and their features under ``tiny_backbone``, extracted
+    once per session. Read-only: tests take :func:`tiny_cache`, which copies the cache."""
+    import torch
+
+    from featx.backbones import create_backbone
+    from featx.extract import extract_features
+
+    root = tmp_path_factory.mktemp("tiny-extracted")
+    folder = make_images(root / "images")
+    torch.manual_seed(0)
+    extract_features(folder, create_backbone("timm:test_resnet", pretrained=False), cache_dir=root / "cache",
+                     progress=False, num_workers=0)
+    return folder, root / "cache"
+
+
+@pytest.fixture
+def tiny_cache(_tiny_extracted, tmp_path):
+    """``(images, cache_dir)``: the session's 12 images (do not change them) and this test's own
+    copy of their complete feature cache under ``tiny_backbone``, to read or to damage."""
+    import shutil
+
+    folder, cache = _tiny_extracted
+    return folder, Path(shutil.copytree(cache, tmp_path / "tiny-cache"))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """``../shared/data``; the test is skipped when it is absent."""

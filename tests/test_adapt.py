@@ -22,17 +22,15 @@ from featx.adapt import (
 )
 from featx.domains import check_sample_domain, pack_domains, scale_per_domain, split_domains
 from featx.features import FeatureSet
+from featx.data import make_shifted_domains
 
 
 def shifted(n=150, d=5, seed=0):
-    """Two classes; the target is the source rotated and rescaled (a covariate shift)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, 2 * n)
-    X = rng.normal(size=(2 * n, d)) + 3.0 * (y[:, None] - 0.5) * np.eye(d)[0]
-    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
-    X[n:] = X[n:] @ np.diag(np.linspace(4.0, 0.5, d)) @ q
-    sd = np.r_[np.ones(n), -2 * np.ones(n)].astype(int)
-    return X, y, sd
+    """Two classes; the target is the source rescaled and rotated (a covariate shift). Every
+    row keeps its true label here."""
+    X, y, sd, y_target = make_shifted_domains(n, n, d, 2, class_sep=1.5, shift=0.0, rotation=1.0, stretch=2.0,
+                                              random_state=seed)
+    return X, np.r_[y[sd > 0], y_target], sd
 
 
 def test_coral_matches_source_covariance_to_target():

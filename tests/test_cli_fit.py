@@ -9,6 +9,7 @@ import pytest
 from featx.domains import scale_per_domain
 # private: writes cache files of given features without a backbone
 from featx.extract._cache import CacheWriter, create_cache_file
+from featx.data import make_shifted_domains
 
 from .conftest import run_cli as run
 
@@ -24,12 +25,10 @@ def write_cache(path, X, y, domains, classes=("a", "b"), attrs=None):
 
 
 def two_domains(n=60, d=8, seed=0):
-    """Two classes; the target domain is rescaled and shifted."""
-    rng = np.random.default_rng(seed)
-    y = np.r_[np.arange(n) % 2, np.arange(n) % 2]
-    X = rng.normal(size=(2 * n, d)) + 2.5 * y[:, None] * np.eye(d)[0]
-    X[n:] = X[n:] * np.linspace(3.0, 0.5, d) + 4.0
-    return X, y, np.array(["amazon"] * n + ["webcam"] * n)
+    """Two classes; the target domain is rescaled and shifted. Every row keeps its label."""
+    X, y, sd, y_target = make_shifted_domains(n, n, d, 2, class_sep=2.5, shift=4.0, rotation=0.0, stretch=2.0,
+                                              random_state=seed)
+    return X, np.r_[y[sd > 0], y_target], np.array(["amazon"] * n + ["webcam"] * n)
 
 
 

@@ -229,3 +229,33 @@ def test_box_resize_equals_resize_then_crop(shape):
     left, top = int(round((nw - 56) / 2)), int(round((nh - 56) / 2))
     ref = np.asarray(big.crop((left, top, left + 56, top + 56))).astype(float)
     assert np.abs(out - ref).mean() < 1.0
+
+
+def test_shifted_domains_mask_the_target_and_shift_it_as_asked():
+    from featx.data import make_shifted_domains
+
+    X, y, sd, y_target = make_shifted_domains(300, 200, 4, 3, shift=2.0, rotation=0.0, random_state=0)
+    assert X.shape == (500, 4) and (y[sd < 0] == -1).all() and (sd[:300] == 1).all() and (sd[300:] == -2).all()
+    assert np.bincount(y[sd > 0]).tolist() == [100, 100, 100] and len(y_target) == 200
+    # with no rotation or stretch the shift is the difference of the class-balanced means
+    np.testing.assert_allclose(X[sd < 0].mean(0) - X[sd > 0].mean(0), 2.0, atol=0.3)
+    same = make_shifted_domains(300, 200, 4, 3, shift=0.0, rotation=0.0, random_state=0)[0]
+    np.testing.assert_allclose(same[300:] + 2.0, X[300:])
+    a, b = (make_shifted_domains(50, 50, 3, stretch=4.0, rotation=0.0, shift=0.0, random_state=1)[0]
+            for _ in range(2))
+    np.testing.assert_array_equal(a, b)  # one random_state, one draw
+    assert a[50:, 0].std() > 4 * a[50:, 2].std()  # the first target feature stretched, the last squeezed
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"n_source": 2, "n_classes": 3}, "n_source must be an int of at least 3; got 2"),
+    ({"n_features": 0}, "n_features must be an int of at least 1; got 0"),
+    ({"n_classes": 1}, "n_classes must be an int of at least 2; got 1"),
+    ({"rotation": 1.5}, r"rotation must be in \[0, 1\]; got 1.5"),
+    ({"stretch": 0.0}, "stretch must be > 0; got 0.0"),
+])
+def test_shifted_domains_refuse_impossible_shapes(kwargs, message):
+    from featx.data import make_shifted_domains
+
+    with pytest.raises(ValueError, match=message):
+        make_shifted_domains(**kwargs)

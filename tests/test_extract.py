@@ -75,12 +75,14 @@ def test_batched_equals_unbatched_and_runs_are_deterministic(image_folder, tiny_
     np.testing.assert_array_equal(many.X, again.X)
 
 
-def test_cache_hit_runs_no_forward_pass(image_folder, tiny_backbone, tmp_path, monkeypatch):
-    first = extract(image_folder, tiny_backbone, tmp_path)
+def test_cache_hit_runs_no_forward_pass(tiny_cache, tiny_backbone, tmp_path, monkeypatch):
+    folder, cache = tiny_cache
+    first = read_cache(next(cache.rglob("*.h5")))
     counter = ForwardCounter(monkeypatch)
-    second = extract(image_folder, tiny_backbone, tmp_path)
+    second = extract(folder, tiny_backbone, cache)
     assert counter.calls == 0 and second.metadata["n_computed"] == 0
     np.testing.assert_array_equal(first.X, second.X)
+    np.testing.assert_array_equal(extract(folder, tiny_backbone, tmp_path / "fresh").X, first.X)
     loaded = load_features(first.metadata["path"])
     np.testing.assert_array_equal(loaded.X, first.X)
     assert list(loaded.ids) == list(first.ids) and loaded.classes == first.classes
@@ -189,9 +191,8 @@ def test_in_memory_and_builtin_sources(tiny_backbone, tmp_path):
     assert digits.X.shape == (1797, 96) and digits.ids[0] == "digits/0000"
 
 
-def test_verify_detects_tampering_and_rm_cleans_up(image_folder, tiny_backbone, tmp_path):
-    fs = extract(image_folder, tiny_backbone, tmp_path)
-    path = Path(fs.metadata["path"])
+def test_verify_detects_tampering_and_rm_cleans_up(tiny_cache, tmp_path):
+    path = next(tiny_cache[1].rglob("*.h5"))
     assert verify_cache(path) == []
     info = cache_info(path)
     assert info["n_done"] == info["n_samples"] == 12 and info["backbone"]["name"] == "timm:test_resnet"
@@ -213,10 +214,10 @@ def test_verify_detects_tampering_and_rm_cleans_up(image_folder, tiny_backbone, 
         remove_cache(tmp_path / "x.txt")
 
 
-def test_verify_flags_nan_rows(image_folder, tiny_backbone, tmp_path):
+def test_verify_flags_nan_rows(tiny_cache):
     import zlib
 
-    path = Path(extract(image_folder, tiny_backbone, tmp_path).metadata["path"])
+    path = next(tiny_cache[1].rglob("*.h5"))
     with h5py.File(path, "r+") as f:
         block = f["features"][:]
         block[0, 0] = np.inf

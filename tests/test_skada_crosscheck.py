@@ -12,14 +12,12 @@ import pytest
 skada = pytest.importorskip("skada")
 
 from featx.adapt import CORAL, SubspaceAlignment  # noqa: E402
+from featx.data import make_shifted_domains  # noqa: E402
 
 
 def two_domains(n_source=80, n_target=60, d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    Xs = rng.normal(size=(n_source, d)) @ rng.normal(size=(d, d))
-    Xt = rng.normal(size=(n_target, d)) @ rng.normal(size=(d, d)) + 2.0
-    X = np.vstack([Xs, Xt])
-    sd = np.r_[np.ones(n_source, int), -2 * np.ones(n_target, int)]
+    X, _, sd, _ = make_shifted_domains(n_source, n_target, d, 2, class_sep=1.0, shift=2.0, rotation=1.0, stretch=3.0,
+                                       random_state=seed)
     return X, sd
 
 
