@@ -54,3 +54,27 @@ def test_pages_link_only_to_pages_and_images_that_exist():
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert broken == []
+
+
+def test_no_prose_paragraph_stops_mid_sentence():
+    """Every prose paragraph of the README and the docs pages starts a sentence (a capital, a
+    name such as ``featx``, or the continuation of the code block above it) and ends one."""
+    skip = ("#", "|", "-", "*", ">", "<", "!", "[", ":::", "{", "$$", "..", "+")
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), *sorted((DOCS / "user_guide").glob("*.md"))]
+    broken = []
+    for page in pages:
+        after_code = False
+        for block in re.split(r"(```.*?```)", page.read_text(encoding="utf-8"), flags=re.S):
+            if block.startswith("```"):
+                after_code = True
+                continue
+            for i, para in enumerate(p.strip() for p in re.split(r"\n\s*\n", block) if p.strip()):
+                if para.startswith(skip) or re.match(r"\d+\.", para):
+                    continue
+                continues = i == 0 and after_code
+                starts = not para[0].islower() or para.startswith("featx") or continues
+                ends = para.rstrip("*_`\"')] ").endswith((".", "!", "?", ":"))
+                if not (starts and ends):
+                    broken.append(f"{page.relative_to(ROOT)}: {para[:50]!r}...{para[-30:]!r}")
+            after_code = False
+    assert broken == []
