@@ -100,3 +100,17 @@ def test_extract_compile_and_batch_size_flags_reach_extract_features(capsys, ima
             run(capsys, "extract", image_folder, "--backbone", f"file:{checkpoint}", "--arch", "test_resnet",
                 "--cache-dir", tmp_path, "--no-progress", *flags)
         assert seen["compile"] is compiled and seen["batch_size"] == batch
+
+
+@pytest.mark.parametrize("argv", [["methods"], ["backbones"], ["cache", "--cache-dir", "{tmp}", "ls"]])
+def test_a_closed_pipe_ends_quietly(argv, tmp_path):
+    """``featx methods | head -1``: the reader goes away, featx stops without a traceback and
+    exits 141 (128 + SIGPIPE), as Unix tools do."""
+    import subprocess
+    import sys
+
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    proc = subprocess.Popen([sys.executable, "-m", "featx", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before featx writes its first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err

@@ -47,10 +47,11 @@ def run_ls(args) -> int:
     for f in files:
         try:
             i = cache_info(f)
-            rows = f"{i['n_done']}/{i['n_samples']}"
-            print(f"{rows:>13s} {i['n_features']:>5d} {i['precision']:9s} {i['size_bytes'] / 1e6:8.1f}  {f}")
         except Exception as exc:  # a damaged file is listed, not fatal
             print(f"{'?':>13s} {'?':>5s} {'?':9s} {'?':>8s}  {f}  (unreadable: {exc}; run `featx cache verify`)")
+            continue
+        rows = f"{i['n_done']}/{i['n_samples']}"
+        print(f"{rows:>13s} {i['n_features']:>5d} {i['precision']:9s} {i['size_bytes'] / 1e6:8.1f}  {f}")
     return 0
 
 

@@ -50,11 +50,28 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.run(args) or 0)
+    except BrokenPipeError:
+        return _closed_pipe()
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         if args.verbose:
             raise
         print(f"featx {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+#: Exit status after the reader of stdout went away: 128 + SIGPIPE, as Unix tools end.
+CLOSED_PIPE = 141
+
+
+def _closed_pipe() -> int:
+    """End quietly when the reader of stdout has gone (``featx cache ls | head -3``): stdout is
+    pointed at ``/dev/null`` so that flushing it at exit raises nothing more."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return CLOSED_PIPE
 
 
 def cli() -> None:  # pragma: no cover - console-script entry point
