@@ -36,7 +36,15 @@ def parse_budgets(text) -> list:
 
 def stratified_split(labels: np.ndarray, fraction: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, validation)``: ``round(fraction * n_c)`` rows of each class ``c``
-    (at least 1 when the class has 2 or more) go to validation, drawn with ``random_state``."""
+    (at least 1 when the class has 2 or more) go to validation, drawn with ``random_state``.
+
+    Raises
+    ------
+    ValueError
+        If ``fraction`` is not strictly between 0 and 1.
+    """
+    if not (isinstance(fraction, (int, float, np.floating)) and 0 < fraction < 1):
+        raise ValueError(f"The held-out fraction must be strictly between 0 and 1 (e.g. 0.3); got {fraction!r}.")
     rng = np.random.default_rng(random_state)
     val = []
     for c in np.unique(labels):

@@ -40,7 +40,26 @@ def build_parser() -> argparse.ArgumentParser:
     _compare.add_parser(sub)
     _rank.add_parser(sub)
     _demo.add_parser(sub)
+    _accept_anywhere(sub, "-v", "--verbose", action="count", help="more log output (-v, -vv)")
+    for cache in _nested(sub.choices["cache"]):
+        _accept_anywhere(cache, "--cache-dir", help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
     return parser
+
+
+def _nested(parser) -> list:
+    """The subcommand groups of ``parser`` (argparse keeps them among its actions)."""
+    return [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+
+
+def _accept_anywhere(sub, *flags, **kwargs) -> None:
+    """Let an option given before the subcommand also come after it: every subcommand under
+    ``sub`` (and theirs) takes it too, with no default of its own, so the value given before
+    stands unless one is given after."""
+    for parser in sub.choices.values():
+        if not any(flag in parser._option_string_actions for flag in flags):
+            parser.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
+        for action in _nested(parser):
+            _accept_anywhere(action, *flags, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:

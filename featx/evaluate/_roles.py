@@ -50,9 +50,13 @@ class Extraction:
     def role(self, spec, role: str):
         """``(source, features, info)`` of one data argument (extracted and cached)."""
         from featx.data import open_source
+
+        return self.extract(open_source(spec), role)
+
+    def extract(self, source, role: str):
+        """``(source, features, info)`` of an opened source (extracted and cached)."""
         from featx.extract import extract_features
 
-        source = open_source(spec)
         start = time.perf_counter()
         fs = extract_features(source, self.backbone, cache_dir=self.cache_dir, device=self.device,
                               on_error=self.on_error, progress=self.progress)
@@ -65,11 +69,13 @@ class Extraction:
         """Each labelled source extracted (and cached) on its own, then stacked as one training
         set whose rows keep their source as their domain, so every model sees ``sample_domain``
         1..k; the images as one :class:`featx.data.ConcatSource` for fine-tuning."""
-        from featx.data import ConcatSource
+        from featx.data import ConcatSource, open_source
 
         if len(specs) == 0:
             raise ValueError("compare needs at least one labelled source; got an empty list.")
-        parts = [self.role(spec, f"train[{i}]") for i, spec in enumerate(specs)]
+        opened = [open_source(spec) for spec in specs]
+        check_two_classes(np.concatenate([np.asarray(s.labels) for s in opened]), opened[0].classes)
+        parts = [self.extract(source, f"train[{i}]") for i, source in enumerate(opened)]
         source = ConcatSource([p[0] for p in parts])
         sets = [FeatureSet(fs.X, fs.y, np.array([f"{name}/{i}" for i in fs.ids]), np.full(len(fs), name),
                            fs.classes, fs.metadata) for name, (_, fs, _) in zip(source.domain_names, parts)]
@@ -80,8 +86,31 @@ class Extraction:
         return source, FeatureSet.concat(sets), info
 
     def train(self, data):
-        """:meth:`sources` for a list of data arguments, else :meth:`role` ``"train"``."""
-        return self.sources(data) if several(data) else self.role(data, "train")
+        """:meth:`sources` for a list of data arguments, else the one source, opened and refused
+        before any extraction when its labels hold fewer than two classes."""
+        from featx.data import open_source
+
+        if several(data):
+            return self.sources(data)
+        source = open_source(data)
+        check_two_classes(source.labels, source.classes)
+        return self.extract(source, "train")
+
+
+def check_two_classes(labels, classes) -> None:
+    """Refuse training labels of fewer than two classes: no classifier can be compared on them.
+
+    Raises
+    ------
+    ValueError
+        Naming the one class found (or none) and what to pass instead.
+    """
+    found = sorted({int(v) for v in np.asarray(labels) if v >= 0})
+    if len(found) < 2:
+        names = [str(classes[i]) if classes is not None and i < len(classes) else str(i) for i in found]
+        raise ValueError(f"compare needs labelled training images of at least 2 classes; got {len(found)} "
+                         f"({names}). Point it at a folder with one sub-folder per class, or a manifest with "
+                         "a label column of several classes.")
 
 
 def domain_name(fs) -> str:
@@ -158,6 +187,7 @@ def split_rows(train_fs, test_fs, target_fs, test_fraction, random_state) -> Spl
     y_train = np.asarray(train_fs.y)
     if (y_train < 0).all():
         raise ValueError("The training data carries no labels; compare needs labelled training rows.")
+    check_two_classes(y_train, train_fs.classes)
     ident = {"train": identity(train_fs), "test": None, "target": None}
     if test_fs is None:
         pool, held = stratified_split(y_train, test_fraction, random_state)

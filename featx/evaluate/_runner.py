@@ -91,6 +91,9 @@ def run_tasks(tasks, fits, keys, *, log=None, done=None, n_jobs=None, progress=T
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 would run no fit; pass a number of processes, -1 for one per core, or None for "
+                         "one (--jobs).")
     done = done or {}
     runnable = [i for i, t in enumerate(tasks) if fits.of(t) is not None]
     outcome = {i: fits.of(tasks[i]).decode(done[keys(tasks[i])]) for i in runnable if keys(tasks[i]) in done}
