@@ -102,6 +102,7 @@ def test_extract_compile_and_batch_size_flags_reach_extract_features(capsys, ima
         assert seen["compile"] is compiled and seen["batch_size"] == batch
 
 
+@pytest.mark.slow  # three fresh interpreters (4 s each)
 @pytest.mark.parametrize("argv", [["methods"], ["backbones"], ["cache", "--cache-dir", "{tmp}", "ls"]])
 def test_a_closed_pipe_ends_quietly(argv, tmp_path):
     """``featx methods | head -1``: the reader goes away, featx stops without a traceback and
