@@ -117,6 +117,7 @@ API_SECTIONS = [
     ("featx.utils.machine", "Machine", "The CPU code paths a run takes."),
     ("featx.utils.discovery", "Discovery", "featx's estimators, for the common checks."),
     ("featx.utils.deprecation", "Deprecation", "Renamed parameters, kept for one release."),
+    ("featx.utils.suggest", "Suggestions", "The known names closest to a mistyped one, by edit distance."),
     ("featx.utils.pseudo_labels", "Pseudo-labels",
      "Class-balanced pseudo-label rounds, shared by self-training and PACE."),
 ]

@@ -265,3 +265,18 @@ def test_backbone_repr_and_describe(tiny_backbone):
     assert d["layers"] == ["pooled"] and d["layer_dims"] == [96]
     assert "timm:test_resnet" in repr(tiny_backbone)
     assert isinstance(tiny_backbone, Backbone) and np.isclose(tiny_backbone.preprocessing.crop_pct, 0.95)
+
+
+def test_a_mistyped_name_suggests_the_intended_one():
+    """Suggestions come by edit distance: ``resnet500`` finds ``resnet50``, which the old
+    substring search ("resnet5*" cut to 6 letters) listed behind ten others or not at all."""
+    with pytest.raises(ValueError, match=r"Unknown timm model 'resnet500'; the closest names timm knows: "
+                                         r"\[.*'resnet50'.*\]"):
+        create_backbone("timm:resnet500.a1_in1k")
+    with pytest.raises(ValueError, match=r"Unknown torchvision model 'resnet180'; the closest .*\[.*'resnet18'"):
+        create_backbone("torchvision:resnet180")
+    with pytest.raises(ValueError, match=r"Unknown backbone 'efficientnet_lite9'; did you mean "
+                                         r"\['efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2'\]\?"):
+        create_backbone("efficientnet_lite9")
+    with pytest.raises(ValueError, match=r"Unknown backbone 'nope'; Expected one of"):
+        create_backbone("nope")

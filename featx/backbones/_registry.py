@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from featx.backbones._base import Backbone
+from featx.utils.suggest import closest_names
 
 #: Name prefixes handled by a family rather than a registered entry.
 FAMILIES = {
@@ -143,9 +144,10 @@ def create_backbone(name: str, *, layers=None, **kwargs) -> Backbone:
                    "file": _file.file_backbone, "onnx": _onnx.onnx_backbone}[family]
         return builder(rest, layers=layers, **kwargs)
     if name not in _REGISTRY:
+        close = closest_names(name, _REGISTRY)
         raise ValueError(
-            f"Unknown backbone {name!r}; expected one of {list(list_backbones())} or a name starting with "
-            f"{sorted(FAMILIES)}."
+            f"Unknown backbone {name!r}; " + (f"did you mean {close}? " if close else "")
+            + f"Expected one of {list(list_backbones())} or a name starting with {sorted(FAMILIES)}."
         )
     return _REGISTRY[name].factory(layers=layers, **kwargs)
 

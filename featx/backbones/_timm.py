@@ -6,6 +6,7 @@ import torch
 
 from featx.backbones._base import Backbone
 from featx.backbones._preprocessing import Preprocessing
+from featx.utils.suggest import closest_names
 
 
 def timm_module():
@@ -36,8 +37,8 @@ def check_timm_name(model_name: str) -> None:
     """Raise a clear ``ValueError`` for a name timm does not know (offline, nothing built)."""
     timm = timm_module()
     if not timm.is_model(model_name):
-        close = timm.list_models(f"*{model_name.split('.')[0][:6]}*")[:10]
-        raise ValueError(f"Unknown timm model {model_name!r}; similar names: {close}.")
+        close = closest_names(model_name.split(".")[0], timm.list_models())
+        raise ValueError(f"Unknown timm model {model_name!r}; the closest names timm knows: {close}.")
 
 
 def build_timm_architecture(model_name: str, **kwargs):

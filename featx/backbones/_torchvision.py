@@ -6,6 +6,7 @@ from torch import nn
 
 from featx.backbones._base import Backbone
 from featx.backbones._preprocessing import Preprocessing
+from featx.utils.suggest import closest_names
 
 
 def identity_pooled(model, x):
@@ -17,8 +18,8 @@ def _weights(arch: str, weights_name: str):
 
     known = tvm.list_models()
     if arch not in known:
-        close = [m for m in known if arch[:4] in m][:10]
-        raise ValueError(f"Unknown torchvision model {arch!r}; similar names: {close}.")
+        raise ValueError(f"Unknown torchvision model {arch!r}; the closest names torchvision knows: "
+                         f"{closest_names(arch, known)}.")
     enum = tvm.get_model_weights(arch)
     try:
         return enum[weights_name]
