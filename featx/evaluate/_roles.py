@@ -176,11 +176,6 @@ class Split:
             return None
         return self.source_codes()[self.test_rows]
 
-    def drawn(self, task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(X, y, sample_domain)`` of a task's drawn training rows."""
-        rows = self.pool[task.rows]
-        return self.train.X[rows], self.y_train[rows], self.source_codes()[rows]
-
 
 def split_rows(train_fs, test_fs, target_fs, test_fraction, random_state) -> Split:
     """Training pool, test rows and unlabelled target rows of one comparison."""
