@@ -190,7 +190,7 @@ def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
     from featx.cli.main import main
 
     monkeypatch.setattr(backbones, "create_backbone", lambda name, **kw: tiny_backbone)
-    args = ["demo", "--n-samples", "40", "--budgets", "5,all", "--repeats", "2", "--ft-budgets", "5", "--ft-epochs",
+    args = ["demo", "--n-samples", "40", "--budgets", "3,all", "--repeats", "2", "--ft-budgets", "3", "--ft-epochs",
             "1",
             "--jobs", "1",
             "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "demo"), "--no-progress"]
@@ -200,7 +200,7 @@ def test_demo_cli(tiny_backbone, tmp_path, capsys, monkeypatch):
     # the main question: fine-tuning beside the frozen heads, at --ft-budgets only
     lp_ft = next(line for line in out.splitlines() if line.startswith("| lp-ft | finetuned |"))
     assert lp_ft.count(" - ") == 1 and "ft-last" in out, lp_ft
-    assert "Fine-tuning ran at budgets [5] only" in (tmp_path / "demo" / "report.md").read_text()
+    assert "Fine-tuning ran at budgets [3] only" in (tmp_path / "demo" / "report.md").read_text()
     assert (tmp_path / "demo" / "embedding.png").exists() and (tmp_path / "demo" / "report.md").exists()
     assert main(args) == 0 and "features read from the cache for: train, target" in capsys.readouterr().out
     assert "fits were read from an earlier run" in (tmp_path / "demo" / "report.md").read_text()

@@ -34,7 +34,8 @@ torch.manual_seed(0)
 bb = backbones.create_backbone("timm:test_resnet", pretrained=False)
 backbones.create_backbone = lambda name, **kw: bb
 print("ready", flush=True)
-main(["extract", sys.argv[1], "--cache-dir", sys.argv[2], "--batch-size", "%d", "--workers", "0", "--no-progress"])
+sys.exit(main(["extract", sys.argv[1], "--cache-dir", sys.argv[2], "--batch-size", "%d", "--workers", "0",
+               "--no-progress"]))
 """ % BATCH
 
 
@@ -81,3 +82,36 @@ def test_sigkill_at_random_moments_never_loses_or_corrupts_rows(tmp_path, tiny_b
         monkeypatch.undo()
     # the kills landed before the file existed, while rows were written, and after the end
     assert min(outcomes) == 0 and any(0 < b < N_IMAGES for b in outcomes), outcomes
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_says_what_was_saved_and_the_rerun_resumes_bit_identically(tmp_path, tiny_backbone,
+                                                                                   monkeypatch):
+    import re
+
+    folder = make_images(tmp_path / "imgs", per_class=N_IMAGES // 2)
+    reference = extract(folder, tiny_backbone, tmp_path / "ref", batch_size=BATCH)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder), str(cache)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until a few rows are saved, then Ctrl-C
+        files = list(cache.rglob("*.h5"))
+        try:
+            if files and len(read_cache(files[0], partial=True)) >= 2 * BATCH:
+                break
+        except OSError:  # the file is being created
+            pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.count("featx: interrupted: ") == 1
+    saved = int(re.search(r"featx: interrupted: (\d+) of 24 rows are saved in (\S+);", err).group(1))
+    assert 2 * BATCH <= saved < N_IMAGES and len(read_cache(files[0], partial=True)) == saved
+    counter = ForwardCounter(monkeypatch)
+    resumed = extract(folder, tiny_backbone, cache, batch_size=BATCH)
+    assert counter.images == N_IMAGES - saved
+    np.testing.assert_array_equal(resumed.X, reference.X)

@@ -63,3 +63,90 @@ def test_verbose_and_the_cache_folder_are_taken_before_or_after_the_subcommand(t
     assert parser.parse_args(["cache", "ls"]).cache_dir is None
     code, out, _ = run_cli(capsys, "cache", "ls", "--cache-dir", tmp_path / "empty")
     assert code == 0 and f"no cache files under {tmp_path / 'empty'}" in out
+
+
+def _manifest(tmp_path, rows):
+    path = tmp_path / "m.csv"
+    path.write_text("path,label\n" + "".join(f"{p},{label}\n" for p, label in rows))
+    return path
+
+
+def _extract(capsys, tmp_path, data):
+    return run_cli(capsys, "extract", data, "--backbone", "timm:test_resnet", "--cache-dir", tmp_path / "cache",
+                   "--workers", 0, "--no-progress")
+
+
+def test_a_manifest_whose_files_are_all_missing_is_refused_before_any_work(capsys, tmp_path):
+    manifest = _manifest(tmp_path, [("gone/a.png", "x"), ("gone/b.png", "y")])
+    code, out, err = _extract(capsys, tmp_path, manifest)
+    assert code == 2 and out == "" and not (tmp_path / "cache").exists()
+    assert err.startswith("featx: error: None of the 2 image files of 'm' exists (the first: ")
+
+
+@pytest.fixture
+def untrained_timm(monkeypatch):
+    """timm models built without downloading weights (seeded random ones), for the command line."""
+    import timm
+    import torch
+
+    create = timm.create_model
+
+    def untrained(name, **kwargs):
+        torch.manual_seed(0)
+        return create(name, **{**kwargs, "pretrained": False})
+
+    monkeypatch.setattr(timm, "create_model", untrained)
+
+
+def test_counts_of_computed_and_cached_rows_are_never_negative(capsys, tmp_path, untrained_timm):
+    folder = make_images(tmp_path / "images", per_class=2)
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    good = sorted(folder.rglob("*.png"))
+    manifest = _manifest(tmp_path, [(p, p.parent.name) for p in good] + [(tmp_path / "junk.png", "cat")])
+    for computed, cached in ((4, 0), (0, 4)):
+        code, out, err = run_cli(capsys, "extract", manifest, "--backbone", "timm:test_resnet", "--cache-dir",
+                                 tmp_path / "cache", "--workers", 0, "--no-progress", "--allow-outside-root")
+        assert code == 0 and f"rows: 4 x 96 features ({computed} computed now, {cached} from cache)" in out, err
+        assert "skipped 1 unreadable image(s)" in out
+
+
+def test_a_source_with_no_readable_image_is_an_error_not_an_empty_success(capsys, tmp_path, untrained_timm):
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(b"not an image")
+    code, out, err = _extract(capsys, tmp_path, _manifest(tmp_path, [("a.png", "x"), ("b.png", "y")]))
+    assert code == 2 and out == ""
+    assert err.startswith("featx: error: None of the 2 images could be read (") and "featx cache info" in err
+
+
+def test_images_loose_in_a_folder_root_beside_class_folders_are_reported(tmp_path, caplog):
+    from featx.data import ImageFolder
+
+    folder = make_images(tmp_path / "images", per_class=2)
+    (folder / "cat" / "cat_00.png").rename(folder / "stray.png")
+    with caplog.at_level("WARNING", logger="featx"):
+        source = ImageFolder(folder)
+    assert len(source) == 3
+    assert "1 image(s) directly in" in caplog.text and "belong to no class and are left out: stray.png" in caplog.text
+    caplog.clear()
+    ImageFolder(folder / "cat")  # a folder of images alone: unlabelled, nothing left out
+    assert caplog.text == ""
+
+
+def test_budgets_above_the_smallest_class_are_refused_before_any_fit(tmp_path, capsys, tiny_backbone, monkeypatch):
+    fs = _features(30)  # 15 rows per class; 10 or 11 of each stay in the pool after the test rows are held out
+    with pytest.raises(ValueError, match=r"Budget\(s\) \[20, 1000\] per class exceed the smallest training class: "
+                                         r"'[ab]' has 1[01] labelled image\(s\) after the test rows are held out; "
+                                         r"expected budgets up to 1[01], or 'all'\."):
+        compare_features(fs, budgets=[1, 20, 1000, "all"], repeats=2, methods=["ncm"], progress=False)
+    with pytest.raises(ValueError, match=r"'[ab]' has 15 labelled image\(s\); expected budgets up to 15"):
+        compare_features(fs, test=fs, budgets=[16], repeats=2, methods=["ncm"], progress=False)
+    assert len(compare_features(fs, test=fs, budgets=[15], repeats=2, methods=["ncm"], progress=False).records) == 2
+
+    import featx.backbones as backbones
+
+    monkeypatch.setattr(backbones, "create_backbone", lambda name, **kw: tiny_backbone)
+    folder = make_images(tmp_path / "images")  # 6 per class, 4 in the pool
+    code, out, err = run_cli(capsys, "compare", folder, "--budgets", "1000", "--methods", "ncm", "--cache-dir",
+                             tmp_path / "cache", "--no-progress", "--out", tmp_path / "report")
+    assert code == 2 and "Budget(s) [1000] per class exceed the smallest training class" in err
+    assert not (tmp_path / "report").exists()

@@ -58,7 +58,13 @@ def run_ls(args) -> int:
 def run_info(args) -> int:
     from featx.extract import cache_info
 
-    print(json.dumps(cache_info(_existing(args.file)), indent=2, sort_keys=True, default=str))
+    path = _existing(args.file)
+    try:
+        info = cache_info(path)
+    except (OSError, KeyError) as exc:
+        raise ValueError(f"Cannot read cache file {str(path)!r}: {exc}. `featx cache verify {path}` says what is "
+                         f"wrong; `featx cache rm {path}` and the same extraction again repairs it.") from exc
+    print(json.dumps(info, indent=2, sort_keys=True, default=str))
     return 0
 
 

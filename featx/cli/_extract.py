@@ -80,10 +80,12 @@ def run_extract(args) -> int:
         workers = "auto"
     from featx.data import open_source
 
-    backbone = create_backbone(args.backbone, layers=args.layers, **kwargs)
     outside = {"allow_outside_root": True} if args.allow_outside_root and str(args.data).endswith(".csv") else {}
+    source = open_source(args.data, **outside)
+    source.check_files()  # before a backbone is built (or downloaded)
+    backbone = create_backbone(args.backbone, layers=args.layers, **kwargs)
     fs = extract_features(
-        open_source(args.data, **outside),
+        source,
         backbone,
         cache_dir=args.cache_dir,
         batch_size=args.batch_size,

@@ -62,24 +62,70 @@ def _accept_anywhere(sub, *flags, **kwargs) -> None:
             _accept_anywhere(action, *flags, **kwargs)
 
 
+#: Exit statuses (documented in the command-line guide and the guarantees page).
+OK, FAILED, USAGE = 0, 1, 2
+#: After Ctrl-C: 128 + SIGINT, as Unix tools end.
+INTERRUPTED = 130
+#: After the reader of stdout went away: 128 + SIGPIPE.
+CLOSED_PIPE = 141
+
+#: Faults a user can cause or repair (bad input, a missing or damaged file, a folder that cannot
+#: be written, a failed download): one line on stderr and exit status 2, the traceback only with -v.
+EXPECTED = (ValueError, OSError, RuntimeError, ImportError)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     try:
         return int(args.run(args) or 0)
     except BrokenPipeError:
         return _closed_pipe()
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except KeyboardInterrupt as exc:
         if args.verbose:
             raise
-        print(f"featx {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        said = str(exc) or "work finished before it (cache rows, task logs) is kept: run the same command again " \
+                             "to resume"
+        print(f"featx: interrupted: {said}", file=sys.stderr)
+        return INTERRUPTED
+    except EXPECTED as exc:
+        if args.verbose:
+            raise
+        print(f"featx: error: {one_line(exc)}", file=sys.stderr)
+        return USAGE
 
 
-#: Exit status after the reader of stdout went away: 128 + SIGPIPE, as Unix tools end.
-CLOSED_PIPE = 141
+def configure_logging(verbose: int) -> None:
+    """Show featx's own messages at WARNING, INFO with ``-v`` (its decisions and progress), DEBUG
+    with ``-vv``; other libraries' (filelock, h5py, PIL, torch) stay at WARNING whatever ``-v`` says."""
+    root = logging.getLogger()
+    if not root.handlers:  # a program that calls main() keeps its own handlers
+        handler = logging.StreamHandler()
+        handler.setFormatter(_Formatter(debug=verbose >= 2))
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("featx").setLevel(logging.WARNING - 10 * min(verbose, 2))
+
+
+class _Formatter(logging.Formatter):
+    """``featx: warning: ...`` and ``featx: ...`` (info); with ``-vv`` the level and logger of every line."""
+
+    def __init__(self, debug: bool):
+        super().__init__("%(levelname)s %(name)s: %(message)s" if debug else None)
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.debug:
+            return super().format(record)
+        level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        return f"featx: {level}{record.getMessage()}"
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (a traceback-free summary for the terminal)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, (ValueError, RuntimeError, ImportError)) else f"{text} ({type(exc).__name__})"
 
 
 def _closed_pipe() -> int:

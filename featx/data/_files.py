@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from PIL import Image
 
 from featx.data._images import IMAGE_EXTENSIONS
 from featx.data._sources import ImageSource, encode_labels
+
+logger = logging.getLogger(__name__)
 
 
 class FileSource(ImageSource):
@@ -65,6 +68,7 @@ class ImageFolder(FileSource):
         class_dirs = sorted(d.name for d in self.root.iterdir() if d.is_dir() and not d.name.startswith("."))
         pairs = []
         if class_dirs:
+            _report_loose_images(self.root, class_dirs, extensions)
             for c in class_dirs:
                 for p in _walk_images(self.root / c, extensions):
                     pairs.append((p.relative_to(self.root).as_posix(), c))
@@ -78,6 +82,18 @@ class ImageFolder(FileSource):
         self.labels, self.classes = encode_labels([c for _, c in pairs], classes=class_dirs or ())
         self.name = self.root.name
         self.domains = [domain or self.name] * len(self.ids)
+
+
+def _report_loose_images(root: Path, class_dirs, extensions) -> None:
+    """Warn about images directly in ``root`` beside its class folders: they belong to no class
+    and are left out, which a user would otherwise never learn."""
+    loose = sorted(p.name for p in root.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.name.lower().endswith(tuple(extensions)))
+    if loose:
+        logger.warning("%d image(s) directly in %s, beside the class folders %s, belong to no class and are left "
+                       "out: %s%s. Move them into a class folder to use them.", len(loose), root,
+                       class_dirs[:5] + ["..."] * (len(class_dirs) > 5), ", ".join(loose[:5]),
+                       " ..." if len(loose) > 5 else "")
 
 
 def _walk_images(folder: Path, extensions):

@@ -11,6 +11,7 @@ files (a folder, a manifest, a list of files) are in ``_files.py``.
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 from PIL import Image
@@ -92,6 +93,23 @@ class ImageSource:
         memory. With :meth:`content_stamps` it identifies a row across sources, so an image
         embedded once (in a training folder, say) is found again when listed elsewhere."""
         return [""] * len(self)
+
+    def check_files(self) -> None:
+        """Refuse a source that lists image files none of which exists (a manifest written
+        elsewhere, a wrong folder), before any work is done. A few missing files are not
+        refused: extraction records them as unreadable and goes on.
+
+        Raises
+        ------
+        FileNotFoundError
+            When the source has files and not one of them exists.
+        """
+        files = [where for where in self.locations() if where]
+        if files and not any(map(os.path.exists, files)):  # stops at the first file found
+            raise FileNotFoundError(
+                f"None of the {len(files)} image files of {self.name!r} exists (the first: {files[0]!r}); expected "
+                "paths to images, relative ones from the manifest's folder. Check the paths or the folder they are "
+                "in.")
 
 
 class InMemoryImages(ImageSource):

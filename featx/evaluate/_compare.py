@@ -195,6 +195,7 @@ def compare_features(train, *, test=None, target=None, budgets=(1, 5, 10, ALL), 
 def _run(plan, info, extraction, split, fits, selecting, log_dir, n_jobs, progress) -> Comparison:
     """Every task of the plan (and its selection, with ``selecting``) through the task runner,
     read back from the task log in ``log_dir`` where there; the :class:`Comparison`."""
+    plan.check_budgets(split.y_train, split.pool, split.classes, held_out=split.test_rows is not None)
     tasks = make_tasks(split, plan)
     run = digest({**split.identity, "pool": split.pool, "random_state": plan.random_state,
                   "test_rows": split.test_rows})

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from featx.methods import SCALES, canonical_name, default_methods, rung_of, sweep_layers
-from featx.protocol import parse_budgets
+from featx.protocol import ALL, parse_budgets
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,30 @@ class Plan:
         (:func:`featx.methods.sweep_layers`)."""
         methods = sweep_layers(self.methods, layers)
         return replace(self, methods=methods, rungs={m: rung_of(m) for m in methods})
+
+    def check_budgets(self, y, pool, classes, *, held_out: bool) -> None:
+        """Refuse budgets above what the smallest class of the training pool holds: such a
+        "budget" would train on fewer images of that class than its label says (and, at or
+        above the largest class, repeat one draw ``repeats`` times with a spread of 0).
+
+        Parameters
+        ----------
+        y : ndarray of int
+            Training labels; ``pool`` indexes the labelled rows budgets draw from.
+        classes : sequence of str
+            Class names, for the message.
+        held_out : bool
+            Whether test rows were held out of the training data (said in the message).
+        """
+        counts = np.bincount(np.asarray(y)[pool], minlength=len(classes))
+        present = np.flatnonzero(counts)
+        smallest = present[np.argmin(counts[present])]
+        over = [b for b in self.budgets if b != ALL and b > counts[smallest]]
+        if over:
+            after = " after the test rows are held out" if held_out else ""
+            raise ValueError(
+                f"Budget(s) {over} per class exceed the smallest training class: {classes[smallest]!r} has "
+                f"{counts[smallest]} labelled image(s){after}; expected budgets up to {counts[smallest]}, or 'all'.")
 
     @property
     def finetunes(self) -> bool:

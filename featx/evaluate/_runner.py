@@ -89,7 +89,8 @@ def run_tasks(tasks, fits, keys, *, log=None, done=None, n_jobs=None, progress=T
         One outcome per task (``None`` for a task with no fit object).
     """
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+
+    from featx.utils.progress import progress_bar
 
     if n_jobs == 0:
         raise ValueError("n_jobs=0 would run no fit; pass a number of processes, -1 for one per core, or None for "
@@ -101,7 +102,7 @@ def run_tasks(tasks, fits, keys, *, log=None, done=None, n_jobs=None, progress=T
     parallel = [i for i in todo if fits.of(tasks[i]) is fits.workers]
     here = [i for i in todo if i not in parallel]
     jobs = (delayed(fits.workers)(tasks[i]) for i in parallel)
-    with tqdm(total=len(runnable), initial=len(outcome), desc=desc, unit="fit", disable=not progress) as bar:
+    with progress_bar(total=len(runnable), initial=len(outcome), desc=desc, unit="fit", disable=not progress) as bar:
         ran = zip(parallel, Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if parallel else ())
         for i, out in itertools.chain(ran, ((i, fits.here(tasks[i])) for i in here)):
             bar.update()

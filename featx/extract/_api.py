@@ -18,9 +18,10 @@ from featx import __version__
 from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
 from featx.data import ImageSource, open_source
 from featx.extract._batch import auto_batch_size
-from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, reuse_rows
+from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, reuse_rows, verify_cache
 from featx.extract._local import run_local
-from featx.extract._reader import read_cache, recorded_batch_size
+from featx.extract._lock import set_aside, write_lock
+from featx.extract._reader import DONE, CacheReader, read_cache, recorded_batch_size
 from featx.runtime import check_precision, default_num_workers, resolve_device
 from featx.features import FeatureSet
 
@@ -201,8 +202,16 @@ def extract_features(
     stamps = source.content_stamps()
     target = cache_target(backbone, source, precision, fold_batchnorm, stamps, compile,
                           cache_dir if cache_dir is not None else default_cache_dir())
+    logger.debug("cache key %s: %s", target.digest, json.dumps(target.key, sort_keys=True, default=str))
+    hit = read_complete(target, len(source))
+    if hit is not None:  # no lock taken: a complete cache serves a read-only folder too
+        logger.info("all %d rows of %s are in %s: nothing to compute", len(source), source.name, target.path)
+        return hit
     model = _Model(backbone, fold_batchnorm, precision)
-    with _locked(target.path):
+    with write_lock(target.path):
+        problems = verify_cache(target.path) if target.path.exists() else []
+        if [p for p in problems if "has no checksum" not in p]:  # a writer's last step, redone on open
+            set_aside(target.path, problems)
         if batch_size == "auto":
             batch_size = recorded_batch_size(target.path) or _probe_batch_size(model, dev, precision)
         ensure_cache_file(target, backbone, source, stamps, dev, precision, batch_size)
@@ -211,10 +220,35 @@ def extract_features(
             pending = writer.pending
             if len(pending):
                 logger.info("extracting %d of %d rows into %s", len(pending), len(source), target.path)
-                run_engine(engine, model.get(), source, writer, pending, target=target, device=device, dev=dev,
-                           precision=precision, batch_size=batch_size, num_workers=num_workers, on_error=on_error,
-                           progress=progress, compile=compile, engine_options=engine_options)
-    return read_back(target, len(source), n_computed=len(pending), n_reused=reused)
+                try:
+                    run_engine(engine, model.get(), source, writer, pending, target=target, device=device, dev=dev,
+                               precision=precision, batch_size=batch_size, num_workers=num_workers,
+                               on_error=on_error, progress=progress, compile=compile, engine_options=engine_options)
+                except KeyboardInterrupt:
+                    raise KeyboardInterrupt(
+                        f"{int(writer.done.sum())} of {len(source)} rows are saved in {target.path}; "
+                        "run the same command again to compute the rest") from None
+            computed = int((writer.status[pending] == DONE).sum())
+    return read_back(target, len(source), n_computed=computed, n_reused=reused)
+
+
+def read_complete(target: CacheTarget, n_source: int) -> FeatureSet | None:
+    """The rows of ``target`` when its file exists, was made for its key and is complete and
+    sound, read without a lock; else ``None`` (missing, being filled or damaged: the locked path
+    decides)."""
+    reader = CacheReader.open_for(target.path, target.digest)
+    if reader is None:
+        return None
+    try:
+        with reader:
+            if not reader.complete:
+                return None
+    except (OSError, KeyError, ValueError):
+        return None
+    try:
+        return read_back(target, n_source, n_computed=0, n_reused=0)
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -279,6 +313,10 @@ def read_back(target: CacheTarget, n_source: int, *, n_computed: int, n_reused: 
     fs = read_cache(target.path)
     fs.metadata.update(path=str(target.path), key=target.key, n_computed=int(n_computed), n_reused=int(n_reused))
     skipped = fs.metadata["skipped"]
+    if not len(fs) and skipped:
+        raise ValueError(f"None of the {n_source} images could be read ({skipped[0][0]}: {skipped[0][1]}"
+                         f"{'; ...' if len(skipped) > 1 else ''}); expected image files PIL can decode. "
+                         f"`featx cache info {target.path}` lists every reason.")
     if skipped:
         logger.warning("%d of %d images could not be read and are left out (listed by `featx cache info %s`): %s%s",
                        len(skipped), n_source, target.path, "; ".join(f"{i} ({r})" for i, r in skipped[:5]),
@@ -303,13 +341,6 @@ def _probe_batch_size(model: _Model, dev, precision) -> int:
     size = auto_batch_size(backbone, dev, precision, backbone.preprocessing.input_size)
     logger.info("batch_size='auto' resolved to %d on %s", size, dev)
     return size
-
-
-def _locked(path: Path):
-    from filelock import FileLock
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(path) + ".lock")
 
 
 def backbone_precision(backbone: Backbone, precision: str, *, asked: str) -> str:
@@ -338,6 +369,7 @@ def _open_inputs(source, backbone, layers) -> tuple[ImageSource, Backbone]:
     source = open_source(source)
     if len(source) == 0:
         raise ValueError("The data source holds no samples.")
+    source.check_files()
     if not isinstance(backbone, Backbone):
         return source, create_backbone(backbone, layers=layers)
     if layers is not None and tuple([layers] if isinstance(layers, str) else layers) != backbone.layers:

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from featx.extract._reader import DONE, SKIPPED, h5py_module
+from featx.extract._lock import uninterrupted
+from featx.extract._reader import DONE, SKIPPED, block_problem, h5py_module
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,11 @@ class CacheWriter:
         self._fill_missing_checksums(range(len(self._crc)))
 
     @property
+    def status(self) -> np.ndarray:
+        """Per-row flags as stored: 0 pending, 1 done, 2 skipped."""
+        return self._status[:]
+
+    @property
     def pending(self) -> np.ndarray:
         """Indices of rows neither computed nor skipped."""
         return np.flatnonzero(~self.done)
@@ -146,29 +152,32 @@ class CacheWriter:
         idx = np.asarray(idx, dtype=np.int64)
         if not len(idx):
             return
-        for i, reason in zip(idx, reasons):
-            self._errors[i] = _clip_utf8(str(reason), REASON_BYTES)
-        self._file.flush()
-        for i in idx:
-            self._status[i] = SKIPPED
-        self._file.flush()
-        self.done[idx] = True
-        self._fill_missing_checksums(np.unique(idx // self._rows))
+        with uninterrupted():
+            for i, reason in zip(idx, reasons):
+                self._errors[i] = _clip_utf8(str(reason), REASON_BYTES)
+            self._file.flush()
+            for i in idx:
+                self._status[i] = SKIPPED
+            self._file.flush()
+            self.done[idx] = True
+            self._fill_missing_checksums(np.unique(idx // self._rows))
 
     def write(self, idx, features: np.ndarray) -> None:
-        """Store rows ``idx``, flush, then flag them done and flush again."""
+        """Store rows ``idx``, flush, then flag them done and flush again (Ctrl-C is held off
+        until all of it is done: :func:`featx.extract._lock.uninterrupted`)."""
         idx = np.asarray(idx, dtype=np.int64)
         order = np.argsort(idx, kind="stable")
         idx, features = idx[order], np.ascontiguousarray(features[order], dtype=np.float32)
         runs = list(_runs(idx))
-        for start, stop, off in runs:
-            self._features[start:stop] = features[off : off + stop - start]
-        self._file.flush()
-        for start, stop, _ in runs:
-            self._status[start:stop] = DONE
-        self._file.flush()
-        self.done[idx] = True
-        self._fill_missing_checksums(np.unique(idx // self._rows))
+        with uninterrupted():  # Ctrl-C lands after the batch is committed
+            for start, stop, off in runs:
+                self._features[start:stop] = features[off : off + stop - start]
+            self._file.flush()
+            for start, stop, _ in runs:
+                self._status[start:stop] = DONE
+            self._file.flush()
+            self.done[idx] = True
+            self._fill_missing_checksums(np.unique(idx // self._rows))
 
     def _fill_missing_checksums(self, chunks) -> None:
         crc = self._crc[:]
@@ -259,13 +268,10 @@ def verify_cache(path) -> list[str]:
                 lo, hi = c * rows, min(n, (c + 1) * rows)
                 if not done[lo:hi].all():
                     continue
-                block = f["features"][lo:hi]
                 if crc[c] < 0:
                     problems.append(f"chunk {c} (rows {lo}-{hi - 1}) is complete but has no checksum")
-                elif zlib.crc32(block.tobytes()) != crc[c]:
-                    problems.append(f"chunk {c} (rows {lo}-{hi - 1}) does not match its checksum")
-                elif not np.isfinite(block).all():
-                    problems.append(f"chunk {c} (rows {lo}-{hi - 1}) holds NaN or inf")
+                elif problem := block_problem(c, lo, f["features"][lo:hi], int(crc[c])):
+                    problems.append(problem)
         except Exception as exc:
             problems.append(f"cannot read: {exc}")
     return problems

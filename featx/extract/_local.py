@@ -29,20 +29,24 @@ def run_local(backbone, source, writer, pending, device, precision, batch_size, 
     batches of 7 and 32 agreed to the bit). ``compile`` runs the forward pass through
     ``torch.compile`` (inductor with weight freezing), which the one shape also serves.
     """
-    from tqdm.auto import tqdm
+    from featx.utils.progress import progress_bar
 
     batches = aligned_batches(pending, len(source), batch_size)
     loader = make_loader(
         source, backbone.preprocessing, batches, num_workers=num_workers, pin_memory=device.type == "cuda",
         nice=device.type == "cpu", on_error="skip",
     )
+    decoding = f"{num_workers} decode workers" if num_workers else "decoding in threads"
+    logger.info("embedding %d images with %s on %s: %s, batches of %d, %s", sum(map(len, batches)), backbone.name,
+                device, precision, batch_size, decoding)
     model = inference_model(backbone, device)
     forward, compiling = model, contextlib.nullcontext()
     if compile:  # compiled lazily, at the first batch; freezing folds the weights in as constants
         from torch._inductor import config as inductor_config
 
         forward, compiling = torch.compile(model), inductor_config.patch(freezing=True)
-    bar = tqdm(total=sum(map(len, batches)), unit="img", desc=f"extract {source.name}", disable=not progress)
+    bar = progress_bar(total=sum(map(len, batches)), unit="img", desc=f"extract {source.name} with {backbone.name}",
+                       disable=not progress)
     start, done = time.perf_counter(), 0
     try:
         with torch.inference_mode(), autocast(device, precision), reuse_large_allocations(device.type == "cpu"), \

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from featx.extract._reader import DONE, h5py_module
+from featx.extract._reader import DONE, block_problem, h5py_module
 
 logger = logging.getLogger(__name__)
 
@@ -124,12 +123,16 @@ def _take_from(path: Path, same: dict, want: dict, out: FoundRows) -> None:
         theirs, ours = (np.asarray(c, dtype=np.int64) for c in zip(*pairs))
         order = np.argsort(theirs, kind="stable")
         theirs, ours = theirs[order], ours[order]
+        bad = _failed_chunks(f, theirs, status)
+        if bad:  # the damaged blocks are passed over; the sound ones still give their rows
+            logger.warning("not reusing %d block(s) of %s: %s (see `featx cache verify`)", len(bad), path,
+                           next(iter(bad.values())))
+            keep = ~np.isin(theirs // int(f.attrs["chunk_rows"]), list(bad))
+            theirs, ours = theirs[keep], ours[keep]
+            if not len(theirs):
+                return
         first = np.r_[True, theirs[1:] != theirs[:-1]]
         X = f["features"][theirs[first]][np.cumsum(first) - 1]
-        bad = _failed_chunks(f, theirs, status)
-        if bad:
-            logger.warning("not reusing rows of %s: %s (see `featx cache verify`)", path, bad[0])
-            return
         reasons = f["errors"][theirs[first]][np.cumsum(first) - 1]
     if out.X.shape[1] != X.shape[1]:
         out.X = np.zeros((len(out.found), X.shape[1]), np.float32)
@@ -142,19 +145,16 @@ def _take_from(path: Path, same: dict, want: dict, out: FoundRows) -> None:
     logger.info("found %d rows in %s", len(ours), path)
 
 
-def _failed_chunks(f, rows, status) -> list[str]:
-    """Problems of the checksum blocks holding ``rows`` (settled blocks only; rows of a block
-    still being written are trusted as readers trust them: flagged only after their bytes)."""
+def _failed_chunks(f, rows, status) -> dict[int, str]:
+    """The problem of each checksum block holding ``rows`` that fails (settled blocks only; rows of
+    a block still being written are trusted as readers trust them: flagged only after their bytes)."""
     size = int(f.attrs["chunk_rows"])
     crc = f["chunk_crc"][:]
-    problems = []
+    problems = {}
     for c in np.unique(rows // size):
         lo, hi = int(c) * size, min(len(status), (int(c) + 1) * size)
         if crc[c] < 0:
             continue
-        block = f["features"][lo:hi]
-        if zlib.crc32(block.tobytes()) != crc[c]:
-            problems.append(f"chunk {c} (rows {lo}-{hi - 1}) does not match its checksum")
-        elif not np.isfinite(block).all():
-            problems.append(f"chunk {c} (rows {lo}-{hi - 1}) holds NaN or inf")
+        if problem := block_problem(int(c), lo, f["features"][lo:hi], int(crc[c])):
+            problems[int(c)] = problem
     return problems

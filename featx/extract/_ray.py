@@ -174,7 +174,7 @@ def run_on_ray(model, source, writer, pending, *, key, digest, path, device, pre
 def _compute_shards(ray, todo, model, source, *, key, digest, path, device, precision, batch_size, num_workers,
                     on_error, progress, workers, cpus, gpus, compile) -> str:
     """Run the shards through an actor pool; return the first decode error (``fail`` policy) or ''."""
-    from tqdm.auto import tqdm
+    from featx.utils.progress import progress_bar
 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
@@ -192,8 +192,8 @@ def _compute_shards(ray, todo, model, source, *, key, digest, path, device, prec
                                    device=str(device), precision=precision, batch_size=batch_size,
                                    num_workers=num_workers, on_error=on_error, threads=threads, compile=compile),
     )
-    bar = tqdm(total=int(sum(len(n) for _, _, n in todo)), unit="img", desc=f"extract {source.name} on ray",
-               disable=not progress)
+    bar = progress_bar(total=int(sum(len(n) for _, _, n in todo)), unit="img",
+                       desc=f"extract {source.name} with {model.name} on ray", disable=not progress)
     sizes, first_error = {(lo, hi): len(need) for lo, hi, need in todo}, ""
     try:
         for row in results.iter_rows():

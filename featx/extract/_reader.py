@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from functools import cached_property
 from pathlib import Path
 
@@ -37,6 +38,17 @@ def decoded_attrs(f) -> dict:
                 pass
         out[k] = v
     return out
+
+
+def block_problem(chunk: int, lo: int, block: np.ndarray, crc: int) -> str | None:
+    """What is wrong with checksum block ``chunk`` (rows ``lo`` on, read as ``block``), given its
+    stored CRC-32 ``crc``; ``None`` when it matches and is finite (NaN is never a feature)."""
+    rows = f"chunk {chunk} (rows {lo}-{lo + len(block) - 1})"
+    if zlib.crc32(np.ascontiguousarray(block).tobytes()) != crc:
+        return f"{rows} does not match its checksum"
+    if not np.isfinite(block).all():
+        return f"{rows} holds NaN or inf"
+    return None
 
 
 def skipped_rows(f, status) -> list[tuple[str, str]]:
@@ -143,8 +155,10 @@ class CacheReader:
                 "Run the same extraction again to finish it, or read it with partial=True."
             )
         f = self._file
+        X = f["features"][:]
+        self._check_blocks(X)
         fs = FeatureSet(
-            X=f["features"][:],
+            X=X,
             y=f["labels"][:],
             ids=np.array(f["ids"].asstr()[:], dtype=object),
             domains=np.array(f["domains"].asstr()[:], dtype=object),
@@ -152,6 +166,17 @@ class CacheReader:
             metadata={**self.metadata, "path": str(self.path), "skipped": self.skipped},
         )
         return fs if done.all() else fs.subset(done)
+
+    def _check_blocks(self, X: np.ndarray) -> None:
+        """Refuse features whose settled blocks fail their checksums (blocks whose checksum a
+        writer has not stored yet are trusted, as their flags are)."""
+        size, crc = int(self._file.attrs["chunk_rows"]), self._file["chunk_crc"][:]
+        for c in np.flatnonzero(crc >= 0):
+            lo = int(c) * size
+            problem = block_problem(int(c), lo, X[lo : lo + size], int(crc[c]))
+            if problem:
+                raise OSError(f"Cache file {str(self.path)!r} is damaged: {problem}. Delete it with "
+                              f"`featx cache rm {self.path}` (or featx.extract.remove_cache) and extract again.")
 
     def info(self) -> dict:
         """Provenance and progress, no feature data read (see :func:`cache_info`)."""

@@ -166,6 +166,9 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         if self.early_stopping is not None and (not isinstance(self.early_stopping, int) or self.early_stopping < 1):
             raise ValueError(f"early_stopping must be a positive int or None; got {self.early_stopping!r}.")
 
+    def _backbone_name(self) -> str:
+        return getattr(self.backbone, "name", str(self.backbone))
+
     def _make_backbone(self):
         from featx.backbones import Backbone, create_backbone
 
@@ -339,9 +342,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
             net.head.bias.copy_(torch.as_tensor(b, dtype=torch.float32))
 
     def _train_epoch(self, net, opt, scaler, dataset, y_train, epoch, run, total, warmup, device, precision, workers):
-        from tqdm.auto import tqdm
-
         from featx.runtime import autocast
+        from featx.utils.progress import progress_bar
         from featx.runtime import make_batch_loader
         from featx.runtime import reuse_large_allocations
 
@@ -356,8 +358,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         loss_sum = wait = 0.0
         start = ready = time.perf_counter()
         cpu_start = process_cpu_seconds()
-        bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
-                   disable=not self.progress)
+        desc = f"fine-tune {self._backbone_name()} epoch {epoch + 1}/{self.epochs}"
+        bar = progress_bar(total=len(batches), desc=desc, unit="batch", leave=False, disable=not self.progress)
         with reuse_large_allocations(device.type == "cpu"):
             try:
                 for idx, images in loader:
