@@ -63,7 +63,7 @@ def test_extract_layers_and_rm_all(capsys, image_folder, checkpoint, tmp_path):
 def test_errors_exit_2_with_a_message(capsys, image_folder, tmp_path):
     code, _, err = run(capsys, "extract", image_folder, "--backbone", "efficientnet_lite0", "--arch", "x")
     assert code == 2 and "--arch is only for --backbone file:" in err
-    code, _, err = run(capsys, "extract", tmp_path / "missing", "--backbone", "nope")
+    code, _, err = run(capsys, "extract", image_folder, "--backbone", "nope")
     assert code == 2 and "Unknown backbone 'nope'" in err
     code, _, err = run(capsys, "cache", "info", tmp_path / "none.h5")
     assert code == 2 and "No cache file" in err

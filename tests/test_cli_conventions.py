@@ -43,11 +43,21 @@ def test_log_lines_say_featx_and_the_level_only_when_it_matters():
     assert debug.format(record(logging.DEBUG)) == "DEBUG featx.extract._lock: moved x.h5 aside"
 
 
-def test_expected_faults_end_in_one_line_with_one_prefix(capsys, tmp_path):
+def test_expected_faults_end_in_one_line_with_one_prefix(capsys, tmp_path, image_folder):
     code, out, err = run_cli(capsys, "cache", "info", tmp_path / "none.h5")
     assert (code, out) == (USAGE, "") and err.startswith("featx: error: No cache file at") and err.count("\n") == 1
-    code, _, err = run_cli(capsys, "extract", tmp_path / "nowhere", "--backbone", "nope")
+    code, _, err = run_cli(capsys, "extract", image_folder, "--backbone", "nope")
     assert code == USAGE and err.startswith("featx: error: Unknown backbone 'nope'")
+    code, _, err = run_cli(capsys, "extract", tmp_path / "nowhere")
+    assert code == USAGE and err.startswith("featx: error: Cannot read data from ")
+
+
+def test_usage_errors_take_the_same_prefix(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["cache", "ls", "--json", "photos/train"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == USAGE and err.splitlines()[-1] == (
+        "featx: error: argument --json: expected nothing (JSON on stdout), '-' or a FILE.json; got 'photos/train'")
 
 
 def test_one_line_joins_a_multi_line_message_and_names_os_errors():
@@ -98,6 +108,12 @@ def test_plain_progress_writes_whole_lines_every_few_seconds_and_at_the_end():
     assert "\r" not in stream.getvalue() and len(lines) == 3  # at 10 s, at 20 s, at the end
     assert lines[0] == "extract digits with efficientnet_lite0: 25/100 (25%), 2.5 img/s, 30 s left"
     assert lines[-1] == "extract digits with efficientnet_lite0: 50/100 (50%), 2.5 img/s, 20 s left, loss 0.31"
+    again = io.StringIO()
+    bar = PlainProgress(total=4, desc="fits", unit="fit", stream=again, every=10, clock=clock)
+    clock.now += 10
+    bar.update(4)
+    bar.close()  # the last line already said 4/4: not said twice
+    assert again.getvalue().count("fits: 4/4") == 1
 
 
 def test_a_terminal_gets_a_bar_anything_else_plain_lines_and_disable_writes_nothing():
@@ -124,3 +140,41 @@ def test_a_stream_that_went_away_stops_plain_progress_quietly():
     bar.update()
     bar.close()
     assert bar.disable
+
+
+def test_cache_ls_json_lists_sound_and_damaged_files(capsys, tiny_cache):
+    import json
+
+    cache = tiny_cache[1]
+    (cache / "junk.h5").write_bytes(b"junk")
+    code, out, err = run_cli(capsys, "cache", "ls", "--cache-dir", cache, "--json")
+    entries = {e["path"]: e for e in json.loads(out)}
+    sound = next(e for e in entries.values() if e["problem"] is None)
+    assert code == 0 and len(entries) == 2 and "rows" in err
+    assert (sound["rows_done"], sound["rows"], sound["dim"], sound["backbone"]) == (12, 12, 96, "timm:test_resnet")
+    assert entries[str(cache / "junk.h5")]["problem"].startswith("unreadable: ")
+    report = cache / "out" / "ls.json"
+    code, out, err = run_cli(capsys, "cache", "ls", "--cache-dir", cache, "--json", report)
+    assert json.loads(report.read_text()) == list(entries.values()) and f"wrote {report}" in out
+
+
+@pytest.mark.parametrize("command", [["compare"], ["rank"], ["demo", "--n-samples", "20"]])
+def test_compare_rank_and_demo_take_the_extraction_options(capsys, monkeypatch, image_folder, tmp_path, command):
+    import featx.backbones as backbones
+    import featx.extract
+
+    class Reached(Exception):
+        pass
+
+    def extract_features(source, backbone, **kwargs):
+        raise Reached(kwargs)
+
+    monkeypatch.setattr(backbones, "create_backbone", lambda *a, **k: pytest.fail("no backbone is built here"))
+    monkeypatch.setattr(featx.extract, "extract_features", extract_features)
+    monkeypatch.setattr(backbones, "backbone_with", lambda name, layers=None: name)
+    data = [] if command[0] == "demo" else [image_folder]
+    with pytest.raises(Reached) as reached:
+        main([*command, *map(str, data), "--batch-size", "7", "--workers", "0", "--precision", "bfloat16",
+              "--cache-dir", str(tmp_path / "c"), "--no-progress"])
+    kwargs = reached.value.args[0]
+    assert (kwargs["batch_size"], kwargs["num_workers"], kwargs["precision"]) == (7, 0, "bfloat16")

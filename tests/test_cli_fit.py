@@ -143,3 +143,20 @@ def test_fit_saves_a_model_that_scales_new_target_rows_itself(capsys, office, tm
     webcam = fs.subset(fs.domains == "webcam")
     again = model.predict(webcam.X)  # raw features: the model scales them, and names the classes
     assert list(again) == [r["prediction"] for r in csv.DictReader(open(pred))]
+
+
+def test_json_on_stdout_for_fit_and_evaluate_with_the_lines_for_people_on_stderr(capsys, office, tmp_path):
+    pred = tmp_path / "p.csv"
+    code, out, err = run(capsys, "fit", office, "--source", "amazon", "--target", "webcam", "--method", "coral",
+                         "--predictions", pred, "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["model"] == "coral" and summary["source_rows"] == summary["target_rows"] == 60
+    assert 80 < summary["target_accuracy"] <= 100 and summary["predictions"] == str(pred) and summary["saved"] is None
+    assert "target accuracy" in err and "wrote 60 predictions" in err
+    code, out, err = run(capsys, "evaluate", office, "--source", "amazon", "--target", "webcam", "--methods",
+                         "none,coral", "--heads", "logreg", "--json")
+    document = json.loads(out)
+    assert code == 0 and [r["method"] for r in document["results"]] == ["none", "coral"]
+    assert "| coral | logreg |" in err
+    code, out, err = run(capsys, "fit", office, "--source", "amazon", "--predictions", pred, "--json")
+    assert code == 2 and out == "" and "there is no --target" in err  # refused before fitting: no JSON at all

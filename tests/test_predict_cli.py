@@ -92,7 +92,7 @@ def test_unreadable_images_are_reported_and_skipped(capsys, tiny, data, tmp_path
     assert code == 0 and [r["path"] for r in rows_of(out)] == [str(Path(g).resolve()) for g in good]
     assert "skipped unreadable" in err and "broken.png" in err
     code, out, err = run(capsys, "predict", model, broken, *tiny[-2:])
-    assert code == 2 and "No image could be read (1 unreadable)" in err
+    assert code == 2 and "None of the 1 images could be read" in err
 
 
 def test_refusals(capsys, tiny, data, tmp_path):

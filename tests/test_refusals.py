@@ -150,3 +150,29 @@ def test_budgets_above_the_smallest_class_are_refused_before_any_fit(tmp_path, c
                              tmp_path / "cache", "--no-progress", "--out", tmp_path / "report")
     assert code == 2 and "Budget(s) [1000] per class exceed the smallest training class" in err
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("budgets, repeats, ft_budgets, ft_repeats", [
+    ([1, 5, "all"], 3, None, None), ([1, 5], 4, [5], 2), (["all"], 5, ["all"], 1), ([2], 1, [2], 1)])
+def test_the_plan_announced_before_a_comparison_counts_the_fits_it_runs(budgets, repeats, ft_budgets, ft_repeats):
+    import re
+    from types import SimpleNamespace
+
+    # private: the plan and its tasks, to count what would run without running it
+    from featx.evaluate._plan import Plan
+    from featx.evaluate._roles import make_tasks
+
+    plan = Plan.check(["logreg", "coral", "ft-last", "lp-ft"], budgets, repeats, "zscore", 0, with_target=True,
+                      images=True, ft_epochs=3, ft_budgets=ft_budgets, ft_repeats=ft_repeats)
+    tasks = make_tasks(SimpleNamespace(y_train=np.arange(40) % 2, pool=np.arange(40)), plan)
+    said = plan.describe()
+    fits = int(re.match(r"(\d+) feature fits? ", said).group(1))
+    runs = int(re.search(r" and (\d+) fine-tuning runs? of 3 epochs \(ft-last, lp-ft at budgets", said).group(1))
+    assert fits == sum(t.rung != "finetuned" for t in tasks) and runs == sum(t.rung == "finetuned" for t in tasks)
+
+
+def test_compare_says_what_it_will_run_before_it_starts(capsys):
+    result = compare_features(_features(), budgets=[1, "all"], repeats=2, methods=["ncm", "logreg"])
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "featx compare will run 6 feature fits (2 models x 3 draws over budgets [1, 'all'])"
+    assert len(result.records) == 6

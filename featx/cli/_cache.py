@@ -7,10 +7,14 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from featx.cli._output import add_json
+
     p = sub.add_parser("cache", help="inspect, check and delete cached features")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
     csub = p.add_subparsers(dest="cache_command", required=True)
-    csub.add_parser("ls", help="list cache files").set_defaults(run=run_ls)
+    ls = csub.add_parser("ls", help="list cache files")
+    add_json(ls, "one entry per file (path, rows done, rows, dim, precision, bytes, backbone, problem)")
+    ls.set_defaults(run=run_ls)
     info = csub.add_parser("info", help="provenance of one cache file")
     info.add_argument("file")
     info.set_defaults(run=run_info)
@@ -37,22 +41,34 @@ def _existing(path) -> Path:
 
 
 def run_ls(args) -> int:
+    from featx.cli._output import Output
     from featx.extract import cache_info, list_cache
 
+    out, entries = Output(args), []
     files = list_cache(_root(args))
     if not files:
-        print(f"no cache files under {_root(args)}")
-        return 0
-    print(f"{'rows':>13s} {'dim':>5s} {'precision':9s} {'MB':>8s}  file")
+        out.say(f"no cache files under {_root(args)}")
+    else:
+        out.say(f"{'rows':>13s} {'dim':>5s} {'precision':9s} {'MB':>8s}  file")
     for f in files:
         try:
             i = cache_info(f)
         except Exception as exc:  # a damaged file is listed, not fatal
-            print(f"{'?':>13s} {'?':>5s} {'?':9s} {'?':>8s}  {f}  (unreadable: {exc}; run `featx cache verify`)")
+            entries.append({"path": str(f), "problem": f"unreadable: {exc}"})
+            out.say(f"{'?':>13s} {'?':>5s} {'?':9s} {'?':>8s}  {f}  (unreadable: {exc}; run `featx cache verify`)")
             continue
+        entries.append({"path": str(f), "rows_done": i["n_done"], "rows": i["n_samples"], "dim": i["n_features"],
+                        "precision": i["precision"], "size_bytes": i["size_bytes"], "backbone": _backbone_name(i),
+                        "problem": None})
         rows = f"{i['n_done']}/{i['n_samples']}"
-        print(f"{rows:>13s} {i['n_features']:>5d} {i['precision']:9s} {i['size_bytes'] / 1e6:8.1f}  {f}")
+        out.say(f"{rows:>13s} {i['n_features']:>5d} {i['precision']:9s} {i['size_bytes'] / 1e6:8.1f}  {f}")
+    out.emit(entries)
     return 0
+
+
+def _backbone_name(info: dict):
+    backbone = info.get("backbone")
+    return backbone.get("name") if isinstance(backbone, dict) else backbone
 
 
 def run_info(args) -> int:

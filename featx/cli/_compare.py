@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from featx.cli._images import add_compute_options
+
     p = sub.add_parser("compare", help="frozen features vs alignment vs fine-tuning: learning curves and a report")
     p.add_argument("data", nargs="+", help="labelled training images: folder, CSV manifest or builtin:<name>; "
                    "several are several source domains (each its own sample_domain)")
@@ -38,6 +40,7 @@ def add_parser(sub) -> None:
     add_common(p)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
+    add_compute_options(p)
     add_jobs(p)
     p.add_argument("--out", type=Path, default=None, help="report folder (default: results/<data name>)")
     p.add_argument("--no-progress", action="store_true")
@@ -106,8 +109,8 @@ def run_compare(args) -> int:
                      random_state=random_state(args), ft_epochs=args.ft_epochs, ft_budgets=args.ft_budgets,
                      ft_repeats=args.ft_repeats, select=args.select, select_finetune=args.select_finetune,
                      layers=layers, layer_sweep=args.sweep is not None, cache_dir=args.cache_dir, device=args.device,
-                     n_jobs=args.jobs, reuse=not args.fresh,
-                     progress=not args.no_progress)
+                     batch_size=args.batch_size, num_workers=args.workers, precision=args.precision,
+                     n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
     out = args.out or Path("results") / "+".join(Path(str(d).replace("builtin:", "")).name for d in args.data)
     return report_and_print(result, out, strict=args.strict)
 
@@ -123,9 +126,10 @@ def report_and_print(result, out: Path, *, strict: bool = False) -> int:
     if best is not None:
         print(f"best at the largest budget: {best['method']} ({100 * best['accuracy']:.1f}%)")
     for f in result.failures:
-        print(f"failed: {f['method']}, budget {f['budget']}, draw {f['draw']}: {f['error']}: {f['message']}",
-              file=sys.stderr)
+        print(f"featx: warning: {f['method']} failed at budget {f['budget']}, draw {f['draw']}: {f['error']}: "
+              f"{f['message']}", file=sys.stderr)
     if result.failures:
-        print(f"{len(result.failures)} fits failed (listed in the report's 'Failed' section)", file=sys.stderr)
+        print(f"featx: warning: {len(result.failures)} fits failed (listed in the report's 'Failed' section)",
+              file=sys.stderr)
     print(f"report: {paths['markdown']}")
     return 1 if strict and result.failures else 0

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from featx.cli._compare import add_common, add_finetune, add_jobs, random_state, report_and_print
+from featx.cli._images import add_compute_options
 
 #: what the demo runs: the frozen heads (the RBF SVM is left to `featx compare`: 20 s a fit at 'all'
 #: for chance-level target accuracy), the alignment methods, MCC (the strongest deep-DA head on
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
                    help=f"frozen features and alignment only (leave out {', '.join(FINETUNE_METHODS)})")
     add_finetune(p, budgets=FT_BUDGETS, repeats=FT_REPEATS)
     add_common(p)
+    add_compute_options(p)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
     add_jobs(p)
@@ -60,7 +62,8 @@ def run_demo(args) -> int:
                      random_state=random_state(args), ft_epochs=args.ft_epochs,
                      ft_budgets=None if args.no_finetune else args.ft_budgets,
                      ft_repeats=None if args.no_finetune else args.ft_repeats, cache_dir=args.cache_dir,
-                     device=args.device, n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
+                     device=args.device, batch_size=args.batch_size, num_workers=args.workers,
+                     precision=args.precision, n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
     status = report_and_print(result, args.out, strict=args.strict)
     hits = [role for role, e in result.extraction.items() if e["cache_hit"]]
     print(f"total {time.perf_counter() - start:.0f} s; features read from the cache for: {', '.join(hits) or 'none'}")

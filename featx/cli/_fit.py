@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ def _common(p, target_required: bool) -> None:
 
 
 def add_parsers(sub) -> None:
+    from featx.cli._output import add_json
     from featx.methods import list_methods
 
     aligners, heads = ", ".join(list_methods("alignment")), ", ".join(list_methods("head"))
@@ -43,6 +43,7 @@ def add_parsers(sub) -> None:
     f.add_argument("--save", type=Path, metavar="MODEL.skops",
                    help="save the fitted model with its backbone's name and weights identity and the class names, "
                         "without pickle: `featx predict MODEL IMAGES` applies it")
+    add_json(f, "the fit's summary (model, rows, accuracy, seconds, files written)")
     f.set_defaults(run=run_fit)
 
     e = sub.add_parser("evaluate", help="target accuracy of several methods and heads on cached features "
@@ -50,7 +51,7 @@ def add_parsers(sub) -> None:
     _common(e, target_required=True)
     e.add_argument("--methods", default="none,coral,sa,gfk,tca,jda,easytl", help=f"comma-separated: {aligners}, or all")
     e.add_argument("--heads", default="logreg,1nn", help=f"comma-separated: {heads}")
-    e.add_argument("--json", type=Path, help="also write the results as JSON")
+    add_json(e, "the results")
     e.add_argument("--jobs", type=int, default=-1, help="fits at once, one process each (default: one per core)")
     e.set_defaults(run=run_evaluate)
 
@@ -154,30 +155,36 @@ def _with_head(method: str, head: str) -> str:
 def run_fit(args) -> int:
     from featx.classify import NamedClasses
     from featx.cli._compare import random_state
+    from featx.cli._output import Output
     from featx.methods import canonical_name, make_method
 
+    out = Output(args)
     X, y, sd, y_target, sources, targets = _load(args)
+    if args.predictions and not targets:
+        raise ValueError("--predictions labels the target rows; there is no --target. Use featx predict MODEL DATA.")
     method = args.method or ("coral" if targets else "logreg")
     model = NamedClasses(make_method(method, args.head, scale=args.scale, random_state=random_state(args),
                                      layers=sources[0].layers), classes=list(sources[0].classes))
     start = time.perf_counter()
     model.fit(X, y, sample_domain=sd)
-    fit_s = time.perf_counter() - start
     name = canonical_name(method if args.head is None else _with_head(method, args.head))
-    print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {X.shape[1]}")
+    summary = {"model": name, "scale": args.scale, "source_rows": int((sd >= 0).sum()),
+               "target_rows": int((sd < 0).sum()), "features": int(X.shape[1]),
+               "fit_seconds": round(time.perf_counter() - start, 3), "target_accuracy": None, "predict_seconds": None,
+               "predictions": None, "saved": None}
+    out.say(f"source rows: {summary['source_rows']}, target rows: {summary['target_rows']}, features: {X.shape[1]}")
     if targets:
         start = time.perf_counter()
         target = sd < 0
         pred = model.predict(X[target], sample_domain=sd[target])
-        predict_s = time.perf_counter() - start
+        summary["predict_seconds"] = round(time.perf_counter() - start, 3)
         acc = _accuracy(pred, np.asarray(sources[0].classes, dtype=object)[np.maximum(y_target, 0)], y_target)
+        summary["target_accuracy"] = acc
         result = f"{acc:.2f}%" if acc is not None else "n/a (the target rows carry no labels)"
-        print(f"{name} (scale {args.scale}): target accuracy {result}; fit {fit_s:.2f} s, predict {predict_s:.2f} s")
+        out.say(f"{name} (scale {args.scale}): target accuracy {result}; fit {summary['fit_seconds']:.2f} s, "
+                f"predict {summary['predict_seconds']:.2f} s")
     else:
-        print(f"{name} (scale {args.scale}), source only: fit {fit_s:.2f} s")
-        if args.predictions:
-            raise ValueError("--predictions labels the target rows; there is no --target. Use featx predict MODEL "
-                             "DATA.")
+        out.say(f"{name} (scale {args.scale}), source only: fit {summary['fit_seconds']:.2f} s")
     if args.predictions:
         args.predictions.parent.mkdir(parents=True, exist_ok=True)
         with open(args.predictions, "w", newline="") as fh:
@@ -186,12 +193,15 @@ def run_fit(args) -> int:
             for row in zip(np.concatenate([t.ids for t in targets]), np.concatenate([t.domains for t in targets]),
                            pred):
                 w.writerow(row)
-        print(f"wrote {len(pred)} predictions to {args.predictions}")
+        summary["predictions"] = str(args.predictions)
+        out.say(f"wrote {len(pred)} predictions to {args.predictions}")
     if args.save:
         from featx.persist import save_model
 
         save_model(_image_model(model, sources[0], args), args.save)
-        print(f"saved the fitted model to {args.save} (featx predict {args.save} IMAGES...)")
+        summary["saved"] = str(args.save)
+        out.say(f"saved the fitted model to {args.save} (featx predict {args.save} IMAGES...)")
+    out.emit(summary)
     return 0
 
 
@@ -207,7 +217,7 @@ def _image_model(model, features, args):
     meta = features.metadata.get("parts", [features.metadata])[0]
     key = meta.get("key")
     if not isinstance(key, dict) or "backbone" not in key:
-        print("featx fit: warning: the features name no backbone (not made by featx extract); the saved model "
+        print("featx: warning: the features name no backbone (not made by featx extract); the saved model "
               "takes features of their width, not images", file=sys.stderr)
         return model
     embedder = Embedder(key["backbone"], layers=key["layers"], precision=key["precision"],
@@ -233,6 +243,7 @@ def run_evaluate(args) -> int:
     """Every method x head on the whole labelled source, scored on the target: a call of
     :func:`featx.evaluate.compare_features` at budget ``all``."""
     from featx.cli._compare import random_state
+    from featx.cli._output import Output
     from featx.evaluate import compare_features
     from featx.features import FeatureSet
     from featx.methods import canonical_name, list_methods, parse_method
@@ -253,21 +264,18 @@ def run_evaluate(args) -> int:
         rows.append({"method": alignment, "head": head or "-",
                      "accuracy": 100 * r["accuracy"] if "accuracy" in r else None,
                      "fit_seconds": r.get("fit_s"), "predict_seconds": r.get("predict_s"), "error": r.get("error")})
-    print(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {train.X.shape[1]}, "
-          f"scale: {args.scale}")
-    print("| method | head | target accuracy % | fit s | predict s |")
-    print("|---|---|---:|---:|---:|")
+    out = Output(args)
+    out.say(f"source rows: {(sd >= 0).sum()}, target rows: {(sd < 0).sum()}, features: {train.X.shape[1]}, "
+            f"scale: {args.scale}")
+    out.say("| method | head | target accuracy % | fit s | predict s |")
+    out.say("|---|---|---:|---:|---:|")
     for r in rows:
         if r["error"]:
-            print(f"| {r['method']} | {r['head']} | failed: {r['error']} | - | - |")
+            out.say(f"| {r['method']} | {r['head']} | failed: {r['error']} | - | - |")
         else:
-            print(f"| {r['method']} | {r['head']} | {r['accuracy']:.2f} | {r['fit_seconds']:.2f} | "
-                  f"{r['predict_seconds']:.2f} |")
+            out.say(f"| {r['method']} | {r['head']} | {r['accuracy']:.2f} | {r['fit_seconds']:.2f} | "
+                    f"{r['predict_seconds']:.2f} |")
     for f in result.failures:
-        print(f"failed: {f['method']}: {f['error']}: {f['message']}", file=sys.stderr)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"source": args.source, "target": args.target, "scale": args.scale,
-                                         "results": rows}, indent=2))
-        print(f"wrote {args.json}")
+        print(f"featx: warning: {f['method']} failed: {f['error']}: {f['message']}", file=sys.stderr)
+    out.emit({"source": args.source, "target": args.target, "scale": args.scale, "results": rows})
     return 1 if args.strict and result.failures else 0

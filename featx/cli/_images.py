@@ -5,21 +5,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+def add_compute_options(p) -> None:
+    """How images are embedded: ``--precision``, ``--batch-size`` and ``--workers`` (``featx fit``,
+    ``predict``, ``compare``, ``rank`` and ``demo``; ``featx extract`` documents its own at length)."""
+    from featx.cli._extract import batch_size_arg, workers_arg
+
+    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16", "auto"],
+                   help="autocast precision of the extraction (default: %(default)s)")
+    p.add_argument("--batch-size", type=batch_size_arg, default="auto",
+                   help="images per forward pass of the extraction (default: auto)")
+    p.add_argument("--workers", default="auto", type=workers_arg,
+                   help="decode worker processes of the extraction, 0 = threads (default: auto)")
+
+
 def add_extraction_options(p) -> None:
     """``--backbone``, ``--layer``, ``--precision``, ``--batch-size``, ``--device``, ``--workers``,
     ``--cache-dir``, ``--allow-outside-root`` and ``--no-progress``."""
-    from featx.cli._extract import batch_size_arg, workers_arg
-
     p.add_argument("--backbone", default="efficientnet_lite0",
                    help="for images: see `featx backbones` (default: %(default)s)")
     p.add_argument("--arch", help="for --backbone file:<path>: its architecture (timm:<name> or torchvision:<name>)")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="for images: layer to embed, repeatable (default: pooled)")
-    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16", "auto"],
-                   help="for images: autocast precision (default: %(default)s)")
-    p.add_argument("--batch-size", type=batch_size_arg, default="auto", help="images per forward pass (default: auto)")
+    add_compute_options(p)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto)")
-    p.add_argument("--workers", default="auto", type=workers_arg, help="decode worker processes (default: auto)")
     p.add_argument("--cache-dir", default=None, help="cache root (default: $FEATX_CACHE_DIR or ./cache)")
     p.add_argument("--allow-outside-root", action="store_true",
                    help="accept manifest paths outside the manifest's folder (absolute paths, ..)")

@@ -43,7 +43,7 @@ def run_predict(args) -> int:
         for w, p, t in zip(where, proba, top):
             rows.append([w] + [v for j in t for v in (classes[j], f"{p[j]:.6f}")])
     for sid, reason in skipped:
-        print(f"featx predict: warning: skipped unreadable {sid}: {reason}", file=sys.stderr)
+        print(f"featx: warning: skipped unreadable {sid}: {reason}", file=sys.stderr)
     if not rows:
         raise ValueError(f"No image could be read ({len(skipped)} unreadable); nothing to predict.")
     header = ["path", "prediction", "probability"] if k == 1 else ["path"] + [

@@ -6,6 +6,8 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from featx.cli._images import add_compute_options
+
     p = sub.add_parser("rank", help="which backbone and layer: transferability scores from the feature cache")
     p.add_argument("data", help="labelled images: folder, CSV manifest or builtin:<name>")
     p.add_argument("--backbones", default="efficientnet_lite0",
@@ -19,6 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--random-state", type=int, default=0, help="seeds NLEEP, GBC and the A-distance")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
+    add_compute_options(p)
     p.add_argument("--out", type=Path, default=None, help="folder for rank.json (default: print only)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run_rank)
@@ -29,7 +32,8 @@ def run_rank(args) -> int:
     from featx.transferability import GAP, rank
 
     result = rank(args.data, comma_list(args.backbones), layers=comma_list(args.layers), target=args.target,
-                  scores=args.scores, cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress,
+                  scores=args.scores, cache_dir=args.cache_dir, device=args.device, batch_size=args.batch_size,
+                  num_workers=args.workers, precision=args.precision, progress=not args.no_progress,
                   random_state=args.random_state)
     print(result.table())
     computed = sum(e["n_computed"] for e in result.extractions)

@@ -27,9 +27,18 @@ from featx import __version__
 from featx.cli import _cache, _compare, _demo, _extract, _fit, _predict, _rank
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with featx's one error prefix: a usage error ends as every expected fault does,
+    ``featx: error: ...`` and exit status 2 (after the usage line)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"featx: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="featx", description="Frozen pretrained features for scikit-learn.")
+    parser = _Parser(prog="featx", description="Frozen pretrained features for scikit-learn.")
     parser.add_argument("--version", action="version", version=f"featx {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v, -vv)")
     sub = parser.add_subparsers(dest="command", required=True)

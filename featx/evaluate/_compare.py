@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 from featx.evaluate._comparison import Comparison, assemble
@@ -15,11 +17,14 @@ from featx.protocol import ALL
 from featx.utils.deprecation import DEPRECATED, renamed
 from featx.utils.machine import code_paths
 
+logger = logging.getLogger(__name__)
+
 
 def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
             methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, ft_budgets=None,
             ft_repeats=None, select=None, select_finetune=False, layers=None, layer_sweep=False, cache_dir=None,
-            device="auto", n_jobs=None, reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
+            device="auto", batch_size="auto", num_workers="auto", precision="float32", n_jobs=None, reuse=True,
+            progress=True, seed=DEPRECATED) -> Comparison:
     """Measure frozen features (+ alignment) against fine-tuning on the same draws.
 
     Every method sees the same backbone, preprocessing, labelled draws and seeds. For each
@@ -83,8 +88,9 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         Fit every frozen and aligned method on each of ``layers`` on its own
         (``MODEL@LAYER`` for each, :func:`featx.methods.sweep_layers`): the report then
         plots accuracy against the layer, per budget (``layers.png``).
-    cache_dir, device, progress
-        As for :func:`featx.extract_features`.
+    cache_dir, device, batch_size, num_workers, precision, progress
+        As for :func:`featx.extract_features`, for every role's extraction (``batch_size``,
+        ``num_workers`` and ``precision`` are the extraction's; fine-tuning keeps its own).
     n_jobs : int, optional
         Feature-method fits run at once (joblib processes, one BLAS thread each; ``-1``: one
         per core; default 1). Fine-tuning runs after them, in this process.
@@ -113,9 +119,11 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     bb = backbone_with(backbone, layers)
     if layer_sweep:
         plan = plan.swept(bb.layers)
+    announce(plan, progress)
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
-    ex = Extraction(bb, cache_dir, device, progress, on_error="fail" if plan.finetunes else "skip")
+    ex = Extraction(bb, cache_dir, device, progress, on_error="fail" if plan.finetunes else "skip",
+                    batch_size=batch_size, num_workers=num_workers, precision=precision)
     extraction, test_images, target_images = {}, None, None
     images, train_fs, extraction["train"] = ex.train(data)
     test_fs = target_fs = None
@@ -143,6 +151,14 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
                      select_finetune) if plan.select else None
     log_dir = Path(cache_dir or default_cache_dir()) / "compare" if reuse else None
     return _run(plan, info, extraction, split, fits, selecting, log_dir, n_jobs, progress)
+
+
+def announce(plan, progress: bool) -> None:
+    """Say what will run before it starts (on stderr, with the progress; logged otherwise)."""
+    if progress:
+        print(f"featx compare will run {plan.describe()}", file=sys.stderr, flush=True)
+    else:
+        logger.info("will run %s", plan.describe())
 
 
 def _scored_images(images, split, given):
@@ -181,6 +197,7 @@ def compare_features(train, *, test=None, target=None, budgets=(1, 5, 10, ALL), 
     random_state = renamed("seed", seed, "random_state", random_state, 0, "compare_features")
     plan = Plan.check(methods, budgets, repeats, scale, random_state, with_target=target is not None, images=False,
                       select=select)
+    announce(plan, progress)
     split = split_rows(train, test if test is not None else target, target, test_fraction, random_state)
     info = {"backbone": train.metadata.get("backbone", "given features"), **plan.info(),
             "roles": {"train": domain_name(train), "test": None if test is None else domain_name(test),

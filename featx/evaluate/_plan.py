@@ -107,6 +107,28 @@ class Plan:
                 f"Budget(s) {over} per class exceed the smallest training class: {classes[smallest]!r} has "
                 f"{counts[smallest]} labelled image(s){after}; expected budgets up to {counts[smallest]}, or 'all'.")
 
+    def describe(self) -> str:
+        """What the plan will run, in one sentence: the feature fits and the fine-tuning runs
+        (said before a comparison starts: fine-tuning costs minutes per run on a CPU)."""
+        draws = {b: 1 if b == ALL else self.repeats for b in self.budgets}
+        feature = [m for m in self.methods if self.rungs[m] != "finetuned"]
+        tuned = [m for m in self.methods if self.rungs[m] == "finetuned"]
+        parts = []
+        if feature:
+            n_draws = sum(draws.values())
+            parts.append(f"{_count(len(feature) * n_draws, 'feature fit')} ({_count(len(feature), 'model')} x "
+                         f"{_count(n_draws, 'draw')} over budgets {self.budgets})")
+        if tuned:
+            runs = len(tuned) * sum(min(draws[b], self.ft_repeats) for b in self.ft_budgets)
+            parts.append(f"{_count(runs, 'fine-tuning run')} of {_count(self.ft_epochs, 'epoch')} "
+                         f"({', '.join(tuned)} at budgets {self.ft_budgets}; choose fewer with methods/ft_budgets/"
+                         "ft_repeats, --methods/--ft-budgets/--ft-repeats on the command line)")
+        text = " and ".join(parts)
+        if self.select:
+            text += (f"; then the validators {self.select} choose each feature model's configuration from its grid "
+                     "(one fit per configuration and fold)")
+        return text
+
     @property
     def finetunes(self) -> bool:
         """Whether some method fine-tunes the backbone."""
@@ -118,6 +140,11 @@ class Plan:
                 "random_state": self.random_state, "methods": self.methods, "rungs": self.rungs,
                 "ft_epochs": self.ft_epochs, "ft_budgets": list(self.ft_budgets), "ft_repeats": self.ft_repeats,
                 "select": self.select, "select_finetune": self.select_finetune}
+
+
+def _count(n: int, thing: str) -> str:
+    """``1 draw``, ``2 draws``."""
+    return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
 def _check_select(select, with_target, select_finetune=False) -> list | None:

@@ -46,6 +46,9 @@ class Extraction:
     device: str = "auto"
     progress: bool = True
     on_error: str = "skip"
+    batch_size: object = "auto"
+    num_workers: object = "auto"
+    precision: str = "float32"
 
     def role(self, spec, role: str):
         """``(source, features, info)`` of one data argument (extracted and cached)."""
@@ -59,7 +62,8 @@ class Extraction:
 
         start = time.perf_counter()
         fs = extract_features(source, self.backbone, cache_dir=self.cache_dir, device=self.device,
-                              on_error=self.on_error, progress=self.progress)
+                              on_error=self.on_error, progress=self.progress, batch_size=self.batch_size,
+                              num_workers=self.num_workers, precision=self.precision)
         info = {"rows": len(fs), "seconds": time.perf_counter() - start, "computed": int(fs.metadata["n_computed"]),
                 "cache_hit": fs.metadata["n_computed"] == 0, "cache_file": str(fs.metadata["path"])}
         logger.info("%s: %d rows, %d computed, %.1f s", role, len(fs), info["computed"], info["seconds"])

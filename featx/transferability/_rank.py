@@ -195,7 +195,8 @@ def source_head(backbone):
 
 
 def rank(data, backbones=("efficientnet_lite0",), *, layers=None, target=None, scores=None, cache_dir=None,
-         device="auto", batch_size="auto", num_workers="auto", progress=True, random_state=0) -> Ranking:
+         device="auto", batch_size="auto", num_workers="auto", precision="float32", progress=True,
+         random_state=0) -> Ranking:
     """Score how well each (backbone, layer) should transfer to ``data``, from the feature cache.
 
     One extraction pass per backbone gives all its layers (none when the cache has them);
@@ -214,7 +215,7 @@ def rank(data, backbones=("efficientnet_lite0",), *, layers=None, target=None, s
         Unlabelled target images: adds each candidate's proxy A-distance to them.
     scores : list of str or str, optional
         Registry names or ``"all"`` (default).
-    cache_dir, device, batch_size, num_workers, progress
+    cache_dir, device, batch_size, num_workers, precision, progress
         As for :func:`featx.extract.extract_features`.
     random_state : int, default=0
         See :func:`score_features`.
@@ -236,7 +237,7 @@ def rank(data, backbones=("efficientnet_lite0",), *, layers=None, target=None, s
     target = open_source(target) if target is not None else None
     out = Ranking()
     options = dict(cache_dir=cache_dir, device=device, batch_size=batch_size, num_workers=num_workers,
-                   progress=progress)
+                   precision=precision, progress=progress)
     for candidate in backbones:
         bb = backbone_with(candidate, layers)
         fs = extract_features(data, bb, **options)

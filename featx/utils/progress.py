@@ -80,7 +80,7 @@ class PlainProgress:
         self.total, self.desc, self.unit, self.n = int(total), desc, unit, int(initial)
         self.stream, self.every, self.disable, self.clock = stream, every, disable, clock
         self.start = self.last = clock()
-        self.initial, self.postfix, self.closed = int(initial), "", False
+        self.initial, self.postfix, self.closed, self.written = int(initial), "", False, None
 
     def update(self, n: int = 1) -> None:
         """Count ``n`` more steps; write a line when ``every`` seconds have passed since the last."""
@@ -93,10 +93,11 @@ class PlainProgress:
         self.postfix = ", ".join(f"{k} {v}" for k, v in values.items())
 
     def close(self) -> None:
-        """Write the final line (once)."""
+        """Write the final line (once, and not when the last line already said it)."""
         if not self.closed:
             self.closed = True
-            self._write()
+            if (self.n, self.postfix) != self.written:
+                self._write()
 
     def line(self) -> str:
         """The line that would be written now."""
@@ -109,7 +110,7 @@ class PlainProgress:
         return f"{text}, {self.postfix}" if self.postfix else text
 
     def _write(self) -> None:
-        self.last = self.clock()
+        self.last, self.written = self.clock(), (self.n, self.postfix)
         if self.disable:
             return
         try:
