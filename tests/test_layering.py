@@ -203,3 +203,23 @@ def test_the_design_page_shows_this_table():
              deps in rows.items()}
     expected = {part: deps for part, deps in ALLOWED.items() if part not in {"__main__", "__init__", "_version"}}
     assert shown == expected
+
+
+def test_commands_that_compute_nothing_import_no_sklearn_scipy_or_torch(tiny_cache):
+    """``--help``, ``methods``, ``backbones`` and ``cache ls/info/verify`` (on a real cache file)
+    start without the heavy libraries, in one interpreter (what one imports, the next keeps)."""
+    path = next(tiny_cache[1].rglob("*.h5"))
+    code = (
+        "import contextlib, io, sys\n"
+        "from featx.cli.main import main\n"
+        f"for argv in (['--help'], ['methods'], ['backbones'], ['cache', 'ls', '--cache-dir', {str(tiny_cache[1])!r}],"
+        f" ['cache', 'info', {str(path)!r}], ['cache', 'verify', {str(path)!r}], ['extract', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        try:\n"
+        "            assert main(argv) == 0, argv\n"
+        "        except SystemExit as exc:\n"
+        "            assert exc.code == 0, argv\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'torch', 'timm', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr

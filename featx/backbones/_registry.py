@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from featx.backbones._base import Backbone
 from featx.utils.suggest import closest_names
+
+if TYPE_CHECKING:  # the registry imports no torch
+    from featx.backbones._base import Backbone
 
 #: Name prefixes handled by a family rather than a registered entry.
 FAMILIES = {
@@ -163,7 +165,7 @@ def backbone_with(backbone, layers=None, **kwargs) -> Backbone:
     >>> backbone_with("timm:test_resnet", ["layer1", "pooled"], pretrained=False).layers
     ('layer1', 'pooled')
     """
-    if not isinstance(backbone, Backbone):
+    if isinstance(backbone, str):
         import featx.backbones  # the package's name, so that a factory replaced there is the one called
 
         return featx.backbones.create_backbone(backbone, layers=layers, **kwargs)

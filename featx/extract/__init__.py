@@ -1,10 +1,31 @@
-"""Batched, frozen-backbone extraction into the keyed HDF5 feature cache."""
+"""Batched, frozen-backbone extraction into the keyed HDF5 feature cache.
 
-from featx.extract._api import cache_key, default_cache_dir, extract_features, load_features
-from featx.extract._cache import list_cache, remove_cache, verify_cache
-from featx.extract._embedder import PROVENANCE_FIELDS, Embedder
+Reading, listing, checking and removing cache files needs neither torch nor scikit-learn
+(``featx cache ls`` starts in a fraction of a second); the extraction API and
+:class:`Embedder` are imported on first use.
+"""
+
+from featx.extract._cache import default_cache_dir, list_cache, remove_cache, verify_cache
 from featx.extract._lookup import find_rows, key_settings
 from featx.extract._reader import CacheReader, cache_info, read_cache
+
+#: Names importing torch or scikit-learn, and the module each lives in (loaded on first use).
+_LAZY = {
+    "cache_key": "_api",
+    "extract_features": "_api",
+    "load_features": "_api",
+    "PROVENANCE_FIELDS": "_embedder",
+    "Embedder": "_embedder",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"featx.extract.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'featx.extract' has no attribute {name!r}")
+
 
 __all__ = [
     "PROVENANCE_FIELDS",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
 import re
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from featx import __version__
 from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
 from featx.data import ImageSource, open_source
 from featx.extract._batch import auto_batch_size
-from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, reuse_rows, verify_cache
+from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, default_cache_dir, reuse_rows, \
+    verify_cache
 from featx.extract._local import run_local
 from featx.extract._lock import set_aside, write_lock
 from featx.extract._reader import DONE, CacheReader, read_cache, recorded_batch_size
@@ -26,11 +26,6 @@ from featx.runtime import check_precision, default_num_workers, resolve_device
 from featx.features import FeatureSet
 
 logger = logging.getLogger(__name__)
-
-def default_cache_dir() -> Path:
-    """``$FEATX_CACHE_DIR`` if set, else ``./cache``."""
-    return Path(os.environ.get("FEATX_CACHE_DIR", "cache"))
-
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "x"

@@ -277,6 +277,11 @@ def verify_cache(path) -> list[str]:
     return problems
 
 
+def default_cache_dir() -> Path:
+    """``$FEATX_CACHE_DIR`` if set, else ``./cache``."""
+    return Path(os.environ.get("FEATX_CACHE_DIR", "cache"))
+
+
 def list_cache(cache_dir) -> list[Path]:
     """Every cache file under ``cache_dir``, sorted."""
     root = Path(cache_dir)

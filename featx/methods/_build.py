@@ -1,9 +1,8 @@
-"""Builders: a registry name to a new, unfitted estimator."""
+"""Builders: a registry name to a new, unfitted estimator (the estimators' modules are imported
+when one is built, so that listing the registry imports neither scikit-learn nor torch)."""
 
 from __future__ import annotations
 
-from featx.adapt import AdaptThenClassify, BlockEnsemble, DomainScaled, PerSourceEnsemble, PooledSources
-from featx.classify import TunedClassifier
 from featx.methods._names import parse_method, split_layer
 from featx.methods._registry import ENSEMBLE, REGISTRY, SCALES, SOURCES, get_method
 
@@ -17,6 +16,8 @@ def make_head(name: str, *, tune: bool = True, random_state=0):
     >>> make_head("1nn", tune=False)
     KNeighborsClassifier(n_neighbors=1)
     """
+    from featx.classify import TunedClassifier
+
     entry = get_method(name, "head")
     built = entry.build()
     if not tune or getattr(built, "uses_unlabelled", False):  # a self-training head tunes inside
@@ -43,6 +44,8 @@ def on_layers(model, layer: str | None, layers=None):
     ValueError
         If ``layer`` is given without ``layers``, or names none of them.
     """
+    from featx.adapt import BlockEnsemble
+
     if layer is None:
         return model
     if not layers:
@@ -122,6 +125,8 @@ def make_method(method: str = "none", head: str | None = None, *, scale: str = "
     >>> repr(make_method("coral+1nn")) == repr(model)
     True
     """
+    from featx.adapt import AdaptThenClassify, DomainScaled, PerSourceEnsemble, PooledSources
+
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}; got {scale!r}.")
     if sources not in SOURCES:

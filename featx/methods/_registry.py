@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Callable
-
-from sklearn.linear_model import LogisticRegression, RidgeClassifier
-from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
-from sklearn.pipeline import make_pipeline
-from sklearn.svm import SVC
-
-from featx.adapt import (BDA, CORAL, GFK, JDA, JDOT, MEDA, PACE, TCA, EasyTL, OTMapping, SubspaceAlignment)
-from featx.classify import ClassBalancedSelfTraining, FlooredStandardScaler, TunedClassifier
 
 #: The head an alignment method gets when none is named.
 DEFAULT_HEAD = "logreg"
@@ -61,22 +54,47 @@ class Method:
     select_grid: dict = field(default_factory=dict)
 
 
-def _deepda(name: str, **params):
-    """A builder of a :mod:`featx.deepda` head: torch is imported when the model is built,
-    not with the registry."""
+def _new(module: str, name: str, *args, **kwargs) -> Callable:
+    """A builder of ``module.name(*args, **kwargs)``: the estimator's module is imported when a
+    model is built, not with the registry (``featx methods``, ``--help`` and every listing
+    start without scikit-learn, scipy or torch)."""
     def build():
-        import featx.deepda as deepda
-
-        return getattr(deepda, name)(**params)
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
 
     return build
 
 
-def _scaled(estimator):
-    return make_pipeline(FlooredStandardScaler(), estimator)
+def _scaled(module: str, name: str, **kwargs) -> Callable:
+    """A builder of ``make_pipeline(FlooredStandardScaler(), module.name(**kwargs))``."""
+    def build():
+        from sklearn.pipeline import make_pipeline
+
+        from featx.classify import FlooredStandardScaler
+
+        return make_pipeline(FlooredStandardScaler(), _new(module, name, **kwargs)())
+
+    return build
+
+
+def _adapt(name: str, *args, **kwargs) -> Callable:
+    """A builder of :mod:`featx.adapt`'s ``name`` (scipy and scikit-learn imported when it is built)."""
+    return _new("featx.adapt", name, *args, **kwargs)
+
+
+def _deepda(name: str, **params):
+    """A builder of a :mod:`featx.deepda` head: torch is imported when the model is built."""
+    return _new("featx.deepda", name, **params)
+
+
+def _selftrain():
+    from featx.classify import ClassBalancedSelfTraining, TunedClassifier
+
+    return ClassBalancedSelfTraining(TunedClassifier(_scaled("sklearn.linear_model", "LogisticRegression",
+                                                             max_iter=2000)(), _LOGREG_C))
 
 
 def _pace():
+    from featx.adapt import CORAL, PACE
     from featx.methods._build import make_head
 
     return PACE(CORAL(), make_head("logreg"))
@@ -88,56 +106,59 @@ _FT_LR = {"lr": [3e-4, 1e-3, 3e-3]}  # around FineTuneClassifier's default 1e-3,
 _ENTRIES = [
     # heads: trained on labelled source rows only
     Method("logreg", "head", "logistic regression (lbfgs) on standardised features",
-           lambda: _scaled(LogisticRegression(max_iter=2000)),
+           _scaled("sklearn.linear_model", "LogisticRegression", max_iter=2000),
            _LOGREG_C),
     Method("linear-svm", "head", "linear SVM (libsvm) on standardised features",
-           lambda: _scaled(SVC(kernel="linear")), {"svc__C": [0.001, 0.01, 0.1, 1.0]}),
+           _scaled("sklearn.svm", "SVC", kernel="linear"), {"svc__C": [0.001, 0.01, 0.1, 1.0]}),
     Method("rbf-svm", "head", "RBF SVM on standardised features, gamma='scale'",
-           lambda: _scaled(SVC(kernel="rbf")), {"svc__C": [0.1, 1.0, 10.0, 100.0]}),
+           _scaled("sklearn.svm", "SVC", kernel="rbf"), {"svc__C": [0.1, 1.0, 10.0, 100.0]}),
     Method("knn", "head", "k-NN, distance-weighted",
-           lambda: KNeighborsClassifier(5, weights="distance"), {"n_neighbors": [1, 3, 5, 10]}),
-    Method("1nn", "head", "1-nearest neighbour, Euclidean", lambda: KNeighborsClassifier(1)),
-    Method("ncm", "head", "nearest class mean", NearestCentroid),
+           _new("sklearn.neighbors", "KNeighborsClassifier", 5, weights="distance"), {"n_neighbors": [1, 3, 5, 10]}),
+    Method("1nn", "head", "1-nearest neighbour, Euclidean", _new("sklearn.neighbors", "KNeighborsClassifier", 1)),
+    Method("ncm", "head", "nearest class mean", _new("sklearn.neighbors", "NearestCentroid")),
     Method("selftrain", "head", "class-balanced self-training (Zou et al. 2018) of the logistic head on the target: "
            "C by inner CV on the source, then up to 10 rounds adding the most confident 20% to 50% of each "
-           "predicted class", lambda: ClassBalancedSelfTraining(
-               TunedClassifier(_scaled(LogisticRegression(max_iter=2000)), _LOGREG_C))),
+           "predicted class", _selftrain),
     Method("ridge", "head", "ridge classifier on standardised features",
-           lambda: _scaled(RidgeClassifier()), {"ridgeclassifier__alpha": [0.1, 1.0, 10.0, 100.0]}),
+           _scaled("sklearn.linear_model", "RidgeClassifier"), {"ridgeclassifier__alpha": [0.1, 1.0, 10.0, 100.0]}),
     # alignment: fitted on labelled source + unlabelled target rows
     Method("none", "alignment", "no alignment", lambda: "passthrough"),
     Method("coral", "alignment",
-           "CORAL (Sun et al. 2016), one map per source, regulariser 10x the mean feature variance", CORAL,
+           "CORAL (Sun et al. 2016), one map per source, regulariser 10x the mean feature variance", _adapt("CORAL"),
            select_grid={"reg": [1.0, 10.0, 100.0]}),
-    Method("sa", "alignment", "subspace alignment (Fernando et al. 2013), up to 100-d subspaces", SubspaceAlignment,
+    Method("sa", "alignment", "subspace alignment (Fernando et al. 2013), up to 100-d subspaces",
+           _adapt("SubspaceAlignment"),
            select_grid={"n_components": [20, 50, 100]}),
-    Method("gfk", "alignment", "geodesic flow kernel (Gong et al. 2012), 20-d subspaces", GFK,
+    Method("gfk", "alignment", "geodesic flow kernel (Gong et al. 2012), 20-d subspaces", _adapt("GFK"),
            select_grid={"n_components": [10, 20, 40]}),
-    Method("tca", "alignment", "transfer component analysis (Pan et al. 2011), 30 unit-length components", TCA,
+    Method("tca", "alignment", "transfer component analysis (Pan et al. 2011), 30 unit-length components",
+           _adapt("TCA"),
            select_grid={"n_components": [10, 30, 100], "mu": [0.1, 1.0]}),
     Method("jda", "alignment", "joint distribution adaptation (Long et al. 2013), 30 unit-length components, "
-           "10 rounds", JDA, select_grid={"n_components": [30, 100], "mu": [0.1, 1.0]}),
-    Method("bda", "alignment", "balanced distribution adaptation (Wang et al. 2017), balance 0.5", BDA,
+           "10 rounds", _adapt("JDA"), select_grid={"n_components": [30, 100], "mu": [0.1, 1.0]}),
+    Method("bda", "alignment", "balanced distribution adaptation (Wang et al. 2017), balance 0.5", _adapt("BDA"),
            select_grid={"n_components": [30, 100], "balance": [0.25, 0.5, 0.75]}),
     Method("easytl", "alignment", "EasyTL (Wang et al. 2019): CORAL-aligned centroids + intra-domain programming, "
-           "its own classifier", EasyTL, own_head=True),
+           "its own classifier", _adapt("EasyTL"), own_head=True),
     Method("meda", "alignment", "MEDA (Wang et al. 2018): GFK manifold, adaptive marginal/conditional MMD and a "
-           "graph Laplacian in a kernel classifier, 10 pseudo-label rounds, its own classifier", MEDA, own_head=True,
+           "graph Laplacian in a kernel classifier, 10 pseudo-label rounds, its own classifier", _adapt("MEDA"),
+           own_head=True,
            select_grid={"lam": [1.0, 10.0, 100.0], "rho": [0.0, 1.0]}),
     Method("ot", "alignment", "class-regularised entropic optimal transport (OT-GL, Courty et al. 2017) through POT: "
            "each source row moved to the barycentre of its target coupling, reg_e 0.1 on the median-normalised cost, "
-           "reg_cl 1", OTMapping, select_grid={"reg_e": [0.1, 0.5], "reg_cl": [0.1, 1.0, 10.0]}),
+           "reg_cl 1", _adapt("OTMapping"), select_grid={"reg_e": [0.1, 0.5], "reg_cl": [0.1, 1.0, 10.0]}),
     Method("pace", "alignment", "PACE (Liao et al. 2022): CORAL and the logistic head (C by inner CV on the source) "
            "on each layer of the features, every head refitted on the target pseudo-labels of the layers' mean "
            "probabilities, class-balanced rounds as selftrain's; one layer's model on single-layer features",
            _pace, own_head=True,
            select_grid={"adapter__reg": [1.0, 10.0, 100.0]}),
     Method("jdot", "alignment", "JDOT (Courty et al. 2017): exact OT on features and labels alternated with a ridge "
-           "classifier of the target, 10 rounds, ridge penalty by GCV on the source, its own classifier", JDOT,
+           "classifier of the target, 10 rounds, ridge penalty by GCV on the source, its own classifier",
+           _adapt("JDOT"),
            own_head=True, select_grid={"alpha": [0.1, 1.0, 10.0]}),
     Method("jdot-rbf", "alignment", "JDOT with the reference code's kernel ridge classifier (RBF kernel, width "
            "1 / (d Var X), penalty 1: the kernel's mean eigenvalue), 10 rounds, its own classifier",
-           lambda: JDOT(kernel="rbf", reg=1.0), own_head=True,
+           _adapt("JDOT", kernel="rbf", reg=1.0), own_head=True,
            select_grid={"alpha": [0.1, 1.0, 10.0], "reg": [1.0, 10.0, 100.0]}),
     # deep domain adaptation on the embeddings (torch; a bottleneck + classifier, the backbone untouched)
     Method("dann", "alignment", "DANN (Ganin et al. 2016) head on the embeddings: 256-d bottleneck, adversarial "
