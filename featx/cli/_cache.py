@@ -112,6 +112,8 @@ def run_rm(args) -> int:
     if args.all == bool(args.files):
         raise ValueError("featx cache rm takes cache files or --all (not both, not neither).")
     files = list_cache(_root(args)) if args.all else [_existing(f) for f in args.files]
+    if not files:
+        print(f"no cache files under {_root(args)}: nothing removed")
     for f in files:
         remove_cache(f)
         print(f"removed {f}")

@@ -92,6 +92,7 @@ def embedding_view(Xs, Xt, random_state=0, max_rows=600) -> dict:
         Zs, Zt = Z[: len(Xs)], Z[len(Xs):]
         pca = PCA(2, random_state=random_state).fit(np.vstack([Zs[s], Zt[t]]))
         out[name] = {"source": pca.transform(Zs[s]).tolist(), "target": pca.transform(Zt[t]).tolist(),
+                     "explained": pca.explained_variance_ratio_.tolist(),
                      "a_distance": proxy_a_distance(Zs, Zt, random_state=random_state)}
     return out
 

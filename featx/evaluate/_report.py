@@ -15,6 +15,35 @@ from featx.protocol import ALL
 #: fine-tuning often runs at one or two budgets only: a large star stays visible alone
 _MARKER = {"frozen": "o", "aligned": "s", "finetuned": "*"}
 _STYLE = {"frozen": "-", "aligned": "-.", "finetuned": "--"}
+#: each method's own marker inside its rung's look, so that curves on top of each other stay apart
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+_RUNG_COLOURS = {"frozen": "tab:blue", "aligned": "tab:green", "finetuned": "tab:orange"}
+
+
+def zoomed_limits(low: float, high: float, *, floor: float = 0.0, ceiling: float = 100.0,
+                  pad: float = 0.15) -> tuple[float, float]:
+    """Axis limits around data spanning ``[low, high]``: padded by ``pad`` of the span (at least
+    one unit) on each side, kept within ``[floor, ceiling]``. So 93-95% fill the axis instead of
+    sitting as equal bars on an axis from 0.
+
+    Examples
+    --------
+    >>> zoomed_limits(93.0, 95.0)
+    (92.0, 96.0)
+    >>> zoomed_limits(2.0, 60.0)
+    (0.0, 68.7)
+    """
+    margin = max(pad * (high - low), 1.0)
+    return max(floor, round(low - margin, 1)), min(ceiling, round(high + margin, 1))
+
+
+def dodged(x, index: int, count: int, width: float = 0.04) -> np.ndarray:
+    """``x`` (on a log axis) moved sideways for series ``index`` of ``count``: the series spread
+    over ``width`` decades around the true budget, so equal curves are seen side by side."""
+    if count < 2:
+        return np.asarray(x, dtype=np.float64)
+    shift = width * (index / (count - 1) - 0.5)
+    return np.asarray(x, dtype=np.float64) * 10.0 ** shift
 
 
 def _fmt(acc, half) -> str:
@@ -82,49 +111,65 @@ def _figure(width=7.0, height=4.5, ncols=1):
 
 
 def plot_learning_curve(result, path: Path) -> None:
-    """Accuracy vs labelled images per class, one line per method with its 95% CI band."""
+    """Accuracy vs labelled images per class, one line per method with its 95% CI band. Every
+    method has its own colour and marker, and the series are dodged sideways a little on the
+    log axis, so two methods with the same accuracies stay visible."""
     from matplotlib import colormaps
 
-    fig, ax = _figure()
+    fig, ax = _figure(8.5, 4.8)
     budgets = result.info["budgets"]
-    palette = colormaps["tab10"].colors  # frozen and aligned methods
+    palette = colormaps["tab20"].colors[::2] + colormaps["tab20"].colors[1::2]  # 20 distinct colours
     strong = ("black", "tab:red", "tab:purple", "saddlebrown")  # fine-tuning: few points, large stars
+    series = [(m, [s for s in result.summary if s["method"] == m and s["draws"]]) for m in result.info["methods"]]
+    series = [(m, rows) for m, rows in series if rows]
     n_other = n_strong = 0
-    for method in result.info["methods"]:
-        rows = [s for s in result.summary if s["method"] == method and s["draws"]]
-        if not rows:
-            continue
+    for i, (method, rows) in enumerate(series):
         rung = rows[0]["rung"]
-        x = [s["n_labelled"] / len(result.info["classes"]) for s in rows]
+        x = dodged([s["n_labelled"] / len(result.info["classes"]) for s in rows], i, len(series))
         y = np.array([100 * s["accuracy"] for s in rows])
         half = np.nan_to_num(np.array([100 * s["ci95"] for s in rows]))
         if rung == "finetuned":
-            colour, n_strong = strong[n_strong % len(strong)], n_strong + 1
+            colour, marker, n_strong = strong[n_strong % len(strong)], "*", n_strong + 1
         else:
-            colour, n_other = palette[n_other % len(palette)], n_other + 1
-        ax.plot(x, y, _STYLE[rung], marker=_MARKER[rung], markersize=12 if rung == "finetuned" else 5,
+            colour, marker = palette[n_other % len(palette)], _MARKERS[n_other % len(_MARKERS)]
+            n_other += 1
+        ax.plot(x, y, _STYLE[rung], marker=marker, markersize=12 if rung == "finetuned" else 5,
                 markeredgecolor="white" if rung == "finetuned" else colour, color=colour, label=f"{method} ({rung})")
-        ax.fill_between(x, y - half, y + half, color=colour, alpha=0.12)
+        ax.fill_between(x, y - half, y + half, color=colour, alpha=0.08)
     ax.set_xscale("log")
-    ax.set_xlabel("labelled images per class (log scale)")
-    ax.set_ylabel("test accuracy %")
+    ax.set_xlabel("labelled images per class (log scale; series dodged sideways to stay visible)")
+    ax.set_ylabel("test accuracy %, mean over draws (band: 95% CI)")
     ax.set_title(f"{result.info['backbone']}: accuracy vs labelled budget ({', '.join(map(str, budgets))})")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncols=2)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.savefig(path, dpi=120)
 
 
 def plot_methods(result, path: Path) -> None:
-    """Bars: each method's accuracy at the largest budget, with 95% CI error bars."""
+    """Bars: each method's accuracy at the largest budget with its 95% CI, the value written on
+    each bar, the axis zoomed to the values (said in the axis label when it does not start at 0),
+    coloured by rung with a legend of the rungs drawn."""
+    from matplotlib.patches import Patch
+
     last = result.info["budgets"][-1]
     rows = [s for s in result.summary if s["budget"] == last and s["draws"]]
-    fig, ax = _figure()
-    colours = {"frozen": "tab:blue", "aligned": "tab:green", "finetuned": "tab:orange"}
-    ax.bar(range(len(rows)), [100 * s["accuracy"] for s in rows],
-           yerr=[np.nan_to_num(100 * s["ci95"]) for s in rows], color=[colours[s["rung"]] for s in rows], capsize=3)
+    fig, ax = _figure(max(6.0, 0.6 * len(rows) + 2.0), 4.5)
+    acc = np.array([100 * s["accuracy"] for s in rows])
+    half = np.nan_to_num(np.array([100 * s["ci95"] for s in rows]))
+    bars = ax.bar(range(len(rows)), acc, yerr=half, color=[_RUNG_COLOURS[s["rung"]] for s in rows], capsize=3)
+    ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], padding=2, fontsize=7)
+    if len(rows):
+        low, high = zoomed_limits(float(np.min(acc - half)), float(np.max(acc + half)))
+        ax.set_ylim(low, high + 0.06 * (high - low))  # room for the values above the bars
     ax.set_xticks(range(len(rows)), [s["method"] for s in rows], rotation=45, ha="right")
-    ax.set_ylabel("test accuracy %")
-    ax.set_title(f"accuracy at budget '{last}' (blue frozen, green aligned, orange fine-tuned)")
+    start = ax.get_ylim()[0]
+    ax.set_ylabel("test accuracy %" + (f" (axis from {start:.0f}%)" if start > 0 else ""))
+    ax.set_xlabel("method")
+    drawn = list(dict.fromkeys(s["rung"] for s in rows))
+    ax.legend(handles=[Patch(color=_RUNG_COLOURS[r], label=r) for r in drawn], fontsize=8, title="rung",
+              title_fontsize=8)
+    draws = sorted({s["draws"] for s in rows})
+    ax.set_title(f"accuracy at budget '{last}', mean of {'/'.join(map(str, draws))} draw(s), 95% CI")
     ax.grid(axis="y", alpha=0.3)
     fig.savefig(path, dpi=120)
 
@@ -134,8 +179,12 @@ def plot_embedding(result, path: Path) -> None:
     fig, axes = _figure(10, 4.5, ncols=2)
     for ax, (name, view) in zip(axes, result.embedding.items()):
         s, t = np.asarray(view["source"]), np.asarray(view["target"])
-        ax.scatter(s[:, 0], s[:, 1], s=6, alpha=0.5, label="source")
-        ax.scatter(t[:, 0], t[:, 1], s=6, alpha=0.5, label="target")
+        ax.scatter(s[:, 0], s[:, 1], s=6, alpha=0.5, label=f"source ({len(s)} rows)")
+        ax.scatter(t[:, 0], t[:, 1], s=6, alpha=0.5, label=f"target ({len(t)} rows)")
+        share = view.get("explained", [None, None])
+        for set_label, k in ((ax.set_xlabel, 0), (ax.set_ylabel, 1)):
+            set_label(f"principal component {k + 1}" + (f" ({100 * share[k]:.0f}% of variance)"
+                                                        if share[k] is not None else ""))
         ax.set_title(f"{name}: proxy A-distance {view['a_distance']:.2f}")
         ax.legend()
     fig.savefig(path, dpi=120)
@@ -190,6 +239,7 @@ def plot_layers(result, path: Path) -> None:
                 y.append(100 * row["accuracy"] if row else np.nan)
             ax.plot(range(len(layers)), y, marker="o", markersize=4, color=f"C{i % 10}", label=model)
         ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right", fontsize=7)
+        ax.set_xlabel("layer", fontsize=8)
         ax.set_title(f"budget {budget}", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy %")
