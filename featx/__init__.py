@@ -9,6 +9,7 @@ HDF5, keyed by everything that produced them, and handed to scikit-learn as a
 
 from featx._version import __version__
 from featx.features import FeatureSet
+from featx.utils.lazy import lazy_getattr
 
 __all__ = [
     "Embedder",
@@ -22,7 +23,7 @@ __all__ = [
     "rank",
 ]
 
-_LAZY = {
+__getattr__ = lazy_getattr(__name__, {
     "Embedder": "featx.extract",
     "extract_features": "featx.extract",
     "load_features": "featx.extract",
@@ -30,12 +31,4 @@ _LAZY = {
     "list_backbones": "featx.backbones",
     "make_method": "featx.methods",
     "rank": "featx.transferability",
-}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'featx' has no attribute {name!r}")
+})

@@ -11,7 +11,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(repr=False)
 class FeatureSet:
     """Embeddings of a data source, with what is known of each sample.
 
@@ -58,6 +58,31 @@ class FeatureSet:
 
     def __len__(self) -> int:
         return len(self.X)
+
+    def __repr__(self) -> str:
+        """One line: the shape, classes, domains, labelled rows and where the rows came from
+        (the arrays and the provenance are the attributes; a repr of them filled a screen).
+
+        Examples
+        --------
+        >>> FeatureSet(X=np.zeros((2, 3), np.float32), y=np.array([0, -1]), ids=np.array(["a", "b"]),
+        ...            domains=np.array(["d", "d"]), classes=("cat", "dog"))
+        FeatureSet(2 rows x 3 features, classes ['cat', 'dog'], domains ['d'], 1 labelled)
+        """
+        def few(values, k=5):
+            values = [str(v) for v in values]
+            return repr(values[:k])[:-1] + (f", ... {len(values) - k} more]" if len(values) > k else "]")
+
+        parts = [f"{len(self)} rows x {self.X.shape[1] if self.X.ndim == 2 else 0} features",
+                 f"classes {few(self.classes)}", f"domains {few(dict.fromkeys(np.asarray(self.domains).tolist()))}",
+                 f"{int((np.asarray(self.y) >= 0).sum())} labelled"]
+        backbone = self.metadata.get("backbone")
+        name = backbone.get("name") if isinstance(backbone, dict) else backbone
+        if name:
+            parts.append(f"backbone {name}")
+        if self.metadata.get("path"):
+            parts.append(f"from {self.metadata['path']}")
+        return f"FeatureSet({', '.join(parts)})"
 
     @property
     def labels(self) -> np.ndarray:

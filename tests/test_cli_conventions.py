@@ -5,6 +5,7 @@ lines elsewhere."""
 import io
 import logging
 
+import numpy as np
 import pytest
 
 from featx.cli.main import EXPECTED, USAGE, _Formatter, configure_logging, main, one_line
@@ -178,3 +179,17 @@ def test_compare_rank_and_demo_take_the_extraction_options(capsys, monkeypatch, 
               "--cache-dir", str(tmp_path / "c"), "--no-progress"])
     kwargs = reached.value.args[0]
     assert (kwargs["batch_size"], kwargs["num_workers"], kwargs["precision"]) == (7, 0, "bfloat16")
+
+
+def test_a_feature_set_reads_in_one_line(tiny_cache):
+    from featx.extract import read_cache
+    from featx.features import FeatureSet
+
+    fs = read_cache(next(tiny_cache[1].rglob("*.h5")))
+    text = repr(fs)
+    assert "\n" not in text and len(text) < 300
+    assert text.startswith("FeatureSet(12 rows x 96 features, classes ['cat', 'dog'], domains ['images'], 12 labelled, "
+                           "backbone timm:test_resnet, from ")
+    many = FeatureSet(np.zeros((8, 2), np.float32), np.arange(8), np.arange(8).astype(str),
+                      np.array([f"d{i}" for i in range(8)]), tuple(f"c{i}" for i in range(8)))
+    assert "classes ['c0', 'c1', 'c2', 'c3', 'c4', ... 3 more]" in repr(many)

@@ -80,7 +80,7 @@ ALLOWED = {
     "cli": {"backbones", "classify", "data", "domains", "evaluate", "extract", "features", "finetune", "methods",
             "metrics", "persist", "select", "transferability", "utils"},
     "__main__": {"cli"},
-    "__init__": {"_version", "features"},
+    "__init__": {"_version", "features", "utils"},
     "_version": set(),
 }
 

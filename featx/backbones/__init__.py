@@ -6,6 +6,7 @@ first use.
 """
 
 from featx.backbones._embedded import weights_file
+from featx.utils.lazy import lazy_getattr
 from featx.backbones._registry import (
     FAMILIES,
     BackboneEntry,
@@ -21,27 +22,19 @@ from featx.backbones._registry import (
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
 #: Names importing torch, and the module each lives in (loaded on first use).
-_LAZY = {
-    "POOLED": "_base",
-    "Backbone": "_base",
-    "global_average_pool": "_base",
-    "OnnxBackbone": "_onnx",
-    "export_onnx": "_onnx",
-    "onnx_backbone": "_onnx",
-    "Preprocessing": "_preprocessing",
-    "efficientnet_lite0": "_timm",
-    "efficientnet_lite1": "_timm",
-    "efficientnet_lite2": "_timm",
-    "map_state_dict_by_position": "_timm",
-}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"featx.backbones.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'featx.backbones' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, {
+    "POOLED": "._base",
+    "Backbone": "._base",
+    "global_average_pool": "._base",
+    "OnnxBackbone": "._onnx",
+    "export_onnx": "._onnx",
+    "onnx_backbone": "._onnx",
+    "Preprocessing": "._preprocessing",
+    "efficientnet_lite0": "._timm",
+    "efficientnet_lite1": "._timm",
+    "efficientnet_lite2": "._timm",
+    "map_state_dict_by_position": "._timm",
+})
 
 
 def _lite(variant: int):

@@ -119,7 +119,8 @@ def plot_learning_curve(result, path: Path) -> None:
     fig, ax = _figure(8.5, 4.8)
     budgets = result.info["budgets"]
     palette = colormaps["tab10"].colors + colormaps["Dark2"].colors  # 18 strong, distinct colours
-    strong = ("black", "tab:red", "tab:purple", "saddlebrown")  # fine-tuning: few points, large stars
+    # fine-tuning: few points, large stars, in colours the other methods' palette does not use
+    strong = ("black", "deeppink", "darkgoldenrod", "navy")
     series = [(m, [s for s in result.summary if s["method"] == m and s["draws"]]) for m in result.info["methods"]]
     series = [(m, rows) for m, rows in series if rows]
     n_other = n_strong = 0

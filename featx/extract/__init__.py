@@ -8,24 +8,16 @@ Reading, listing, checking and removing cache files needs neither torch nor scik
 from featx.extract._cache import default_cache_dir, list_cache, remove_cache, verify_cache
 from featx.extract._lookup import find_rows, key_settings
 from featx.extract._reader import CacheReader, cache_info, read_cache
+from featx.utils.lazy import lazy_getattr
 
 #: Names importing torch or scikit-learn, and the module each lives in (loaded on first use).
-_LAZY = {
-    "cache_key": "_api",
-    "extract_features": "_api",
-    "load_features": "_api",
-    "PROVENANCE_FIELDS": "_embedder",
-    "Embedder": "_embedder",
-}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"featx.extract.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'featx.extract' has no attribute {name!r}")
-
+__getattr__ = lazy_getattr(__name__, {
+    "cache_key": "._api",
+    "extract_features": "._api",
+    "load_features": "._api",
+    "PROVENANCE_FIELDS": "._embedder",
+    "Embedder": "._embedder",
+})
 
 __all__ = [
     "PROVENANCE_FIELDS",
