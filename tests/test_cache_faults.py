@@ -172,7 +172,16 @@ def test_sound_blocks_of_a_damaged_donor_still_give_their_rows(tmp_path):
     np.testing.assert_array_equal(found.X[found.found], X[found.found])
 
 
-def test_ctrl_c_while_a_batch_is_written_lands_after_it_is_committed(tmp_path):
+@pytest.fixture
+def ctrl_c():
+    """Python's own SIGINT handler, as in a program started from a terminal (a background job of
+    a non-interactive shell, as CI may run the tests, starts with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_while_a_batch_is_written_lands_after_it_is_committed(tmp_path, ctrl_c):
     n, dim = 8, 4
     path = tmp_path / "c.h5"
     create_cache_file(path, key={}, key_hash="k", dim=dim, ids=[str(i) for i in range(n)], labels=[0] * n,

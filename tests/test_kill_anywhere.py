@@ -21,7 +21,8 @@ N_IMAGES = 24
 BATCH = 2
 
 _CHILD = """
-import sys, time, torch
+import signal, sys, time, torch
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (CI may start jobs with it ignored)
 import featx.backbones as backbones
 from featx.backbones import Backbone
 from featx.cli.main import main
