@@ -6,13 +6,13 @@ Reading, listing, checking and removing cache files needs neither torch nor scik
 """
 
 from featx.extract._cache import default_cache_dir, list_cache, remove_cache, verify_cache
+from featx.extract._key import cache_key
 from featx.extract._lookup import find_rows, key_settings
 from featx.extract._reader import CacheReader, cache_info, read_cache
 from featx.utils.lazy import lazy_getattr
 
 #: Names importing torch or scikit-learn, and the module each lives in (loaded on first use).
 __getattr__ = lazy_getattr(__name__, {
-    "cache_key": "._api",
     "extract_features": "._api",
     "load_features": "._api",
     "PROVENANCE_FIELDS": "._embedder",

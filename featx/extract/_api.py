@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
-import re
-from dataclasses import dataclass
-from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,10 +13,10 @@ from featx import __version__
 import featx.backbones
 from featx.backbones import DEFAULT_BACKBONE
 from featx.data import ImageSource, open_source
-from featx.extract._cache import FORMAT_VERSION, CacheWriter, create_cache_file, default_cache_dir, reuse_rows, \
-    verify_cache
+from featx.extract._cache import CacheWriter, create_cache_file, default_cache_dir, reuse_rows, verify_cache
+from featx.extract._key import CacheTarget, backbone_folder, cache_target, remembered_cache_target
 from featx.extract._lock import set_aside, write_lock
-from featx.extract._memo import remember, remembered_target
+from featx.extract._memo import remember
 from featx.extract._reader import DONE, CacheReader, read_cache, recorded_batch_size
 from featx.features import FeatureSet
 
@@ -30,56 +25,11 @@ if TYPE_CHECKING:  # torch is imported when something has to be computed: a cach
 
 logger = logging.getLogger(__name__)
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "x"
-
-
-def cache_key(backbone: Backbone, source: ImageSource, precision: str, fold_batchnorm: bool = True,
-              stamps=None, compile: bool = False) -> dict:
-    """Everything that changes the numbers: backbone name, weights fingerprint, layers,
-    preprocessing (with the decoder version), precision, BatchNorm folding, compilation
-    (only when on, so that eager keys stay as they were) and the data-source fingerprint
-    (from ``stamps``, the source's content stamps, when given). Reduced precisions also
-    record the modules kept in float32 (:attr:`Backbone.float32_first_stage`), when any."""
-    key = {
-        "format": FORMAT_VERSION,
-        "backbone": backbone.name,
-        "weights": backbone.weights_fingerprint,
-        "layers": list(backbone.layers),
-        "preprocessing": backbone.preprocessing.to_dict(),
-        "precision": precision,
-        "fold_batchnorm": bool(fold_batchnorm),
-        "source": source.fingerprint(stamps),
-    }
-    if precision != "float32" and backbone.float32_first_stage:
-        key["float32_first_stage"] = list(backbone.float32_first_stage)
-    if backbone.runtime:  # e.g. an ONNX graph's output, onnxruntime's version and execution provider
-        key["runtime"] = backbone.runtime
-    if compile:  # compiled kernels round differently from eager ones
-        import torch
-
-        key["compile"] = f"inductor-freezing/torch-{torch.__version__}"
-    return key
-
-
 def inference_backbone(backbone: Backbone, fold_batchnorm: bool, precision: str) -> Backbone:
     """The backbone extraction runs: BatchNorm folded when asked, and under a reduced
     precision its first stage kept in float32 (:meth:`Backbone.with_float32_first_stage`)."""
     model = backbone.folded() if fold_batchnorm else backbone
     return model if precision == "float32" else model.with_float32_first_stage()
-
-
-def cache_path_for(cache_dir, backbone: Backbone, source: ImageSource, key: dict) -> tuple[Path, str]:
-    """``<cache_dir>/<backbone>/<source>-<hash16>.h5`` and the full key hash."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return backbone_folder(cache_dir, backbone.name) / f"{_slug(source.name)}-{digest[:16]}.h5", digest
-
-
-def backbone_folder(cache_dir, name: str) -> Path:
-    """``<cache_dir>/<backbone>``: the folder of one backbone's cache files (a file's or graph's
-    own name for ``file:``/``onnx:`` backbones)."""
-    name = name.rsplit("/", 1)[-1] if name.startswith(("file:", "onnx:")) else name
-    return Path(cache_dir) / _slug(name)
 
 
 def _provenance(backbone: Backbone, source: ImageSource, device, precision, batch_size) -> dict:
@@ -206,8 +156,11 @@ def extract_features(
     stamps = source.content_stamps()
     name = backbone if isinstance(backbone, str) else None
     if name is not None:  # a named backbone seen before: its key part is remembered, nothing is built
-        hit = _read_remembered(name, layers, source, stamps, precision, fold_batchnorm, compile, cache_dir)
+        known = remembered_cache_target(name, layers, source, stamps, precision, fold_batchnorm, compile, cache_dir)
+        hit = None if known is None else read_complete(known, len(source))
         if hit is not None:
+            logger.info("all %d rows of %s are in %s (key remembered for %s: nothing built)", len(source),
+                        source.name, known.path, name)
             return hit
     from featx.runtime import check_precision, resolve_device
 
@@ -249,23 +202,6 @@ def extract_features(
     return read_back(target, len(source), n_computed=computed, n_reused=reused)
 
 
-def _read_remembered(name, layers, source, stamps, precision, fold_batchnorm, compile, cache_dir):
-    """The rows of a complete cache file found through the key part remembered for ``name``
-    (:mod:`featx.extract._memo`), without importing torch or building the backbone; ``None``
-    when nothing is remembered or the file is not complete."""
-    found = remembered_target(backbone_folder(cache_dir, name), name, layers, precision, fold_batchnorm, compile)
-    if found is None:
-        return None
-    key = {**found, "source": source.fingerprint(stamps)}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    target = CacheTarget(key, digest, backbone_folder(cache_dir, name) / f"{_slug(source.name)}-{digest[:16]}.h5")
-    hit = read_complete(target, len(source))
-    if hit is not None:
-        logger.info("all %d rows of %s are in %s (key remembered for %s: nothing built)", len(source), source.name,
-                    target.path, name)
-    return hit
-
-
 def read_complete(target: CacheTarget, n_source: int) -> FeatureSet | None:
     """The rows of ``target`` when its file exists, was made for its key and is complete and
     sound, read without a lock; else ``None`` (missing, being filled or damaged: the locked path
@@ -283,24 +219,6 @@ def read_complete(target: CacheTarget, n_source: int) -> FeatureSet | None:
         return read_back(target, n_source, n_computed=0, n_reused=0)
     except (OSError, KeyError, ValueError):
         return None
-
-
-@dataclass(frozen=True)
-class CacheTarget:
-    """Where one extraction's rows live: the ``key`` (what produced them), its SHA-256
-    ``digest`` and the file ``path`` named from both."""
-
-    key: dict
-    digest: str
-    path: Path
-
-
-def cache_target(backbone: Backbone, source: ImageSource, precision: str, fold_batchnorm: bool, stamps,
-                 compile: bool, cache_dir) -> CacheTarget:
-    """Step 1 of :func:`extract_features`: the key and the file it names (:func:`cache_key`, :func:`cache_path_for`)."""
-    key = cache_key(backbone, source, precision, fold_batchnorm, stamps, compile)
-    path, digest = cache_path_for(cache_dir, backbone, source, key)
-    return CacheTarget(key, digest, path)
 
 
 def ensure_cache_file(target: CacheTarget, backbone: Backbone, source: ImageSource, stamps, device, precision,

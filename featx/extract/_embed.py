@@ -45,7 +45,8 @@ def embed_images(images, backbone, *, precision, fold_batchnorm, batch_size, dev
     ImageDecodeError
         Naming every image that cannot be read (its reason stays in the cache).
     """
-    from featx.extract._api import cache_target, extract_features
+    from featx.extract._api import extract_features
+    from featx.extract._key import cache_target
     from featx.extract._cache import default_cache_dir
 
     source, rows = unique_images(images)
