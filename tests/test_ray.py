@@ -94,7 +94,7 @@ def test_ray_engine_writes_the_local_cache_file_bit_for_bit(cluster, images, tin
     remote = ray_extract(images, tiny_backbone, tmp_path / "ray")
     assert Path(remote.metadata["path"]).relative_to(tmp_path / "ray") == \
         Path(local.metadata["path"]).relative_to(tmp_path / "local")
-    assert remote.metadata["key"] == local.metadata["key"] and remote.metadata["n_computed"] == 41
+    assert remote.metadata["key"] == local.metadata["key"] and remote.metadata["n_computed"] == 40  # 41, 1 unreadable
     np.testing.assert_array_equal(remote.X, local.X)
     assert list(remote.ids) == list(local.ids) and list(remote.y) == list(local.y)
     assert remote.metadata["skipped"] == local.metadata["skipped"] and len(remote.metadata["skipped"]) == 1

@@ -145,7 +145,7 @@ def extract_features(
     -------
     FeatureSet
         ``metadata`` holds the cache ``path``, the ``key``, ``n_computed`` (rows
-        computed by this call; 0 on a cache hit), ``n_reused`` (rows copied from a cache
+        computed by this call, unreadable images not counted; 0 on a cache hit), ``n_reused`` (rows copied from a cache
         file of an earlier version of the same source, see :func:`reuse_rows`) and
         ``skipped`` (``(id, reason)`` pairs).
     """
