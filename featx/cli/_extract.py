@@ -82,9 +82,10 @@ def run_extract(args) -> int:
 
     outside = {"allow_outside_root": True} if args.allow_outside_root and str(args.data).endswith(".csv") else {}
     source = open_source(args.data, **outside)
-    source.check_files()  # before a backbone is built (or downloaded)
-    # a name alone lets a fully cached extraction skip building the network (and importing torch)
-    backbone = create_backbone(args.backbone, layers=args.layers, **kwargs) if kwargs else args.backbone
+    backbone = args.backbone  # a name lets a fully cached extraction build nothing (extract_features checks first)
+    if kwargs:  # file:/onnx: options: built here, so the files are checked before it is
+        source.check_files()
+        backbone = create_backbone(args.backbone, layers=args.layers, **kwargs)
     fs = extract_features(
         source,
         backbone,

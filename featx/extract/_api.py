@@ -16,7 +16,7 @@ from featx.data import ImageSource, open_source
 from featx.extract._cache import CacheWriter, create_cache_file, default_cache_dir, reuse_rows, verify_cache
 from featx.extract._key import CacheTarget, backbone_folder, cache_target, remembered_cache_target
 from featx.extract._lock import set_aside, write_lock
-from featx.extract._memo import remember
+from featx.extract._memo import recipe, remember
 from featx.extract._reader import DONE, CacheReader, read_cache, recorded_batch_size
 from featx.features import FeatureSet
 
@@ -154,13 +154,13 @@ def extract_features(
     cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
     source = _open_source(source)
     stamps = source.content_stamps()
-    name = backbone if isinstance(backbone, str) else None
-    if name is not None:  # a named backbone seen before: its key part is remembered, nothing is built
-        known = remembered_cache_target(name, layers, source, stamps, precision, fold_batchnorm, compile, cache_dir)
+    wanted = recipe(backbone, layers, precision, fold_batchnorm, compile) if isinstance(backbone, str) else None
+    if wanted is not None:  # a named backbone seen before: its key part is remembered, nothing is built
+        known = remembered_cache_target(wanted, source, stamps, cache_dir)
         hit = None if known is None else read_complete(known, len(source))
         if hit is not None:
             logger.info("all %d rows of %s are in %s (key remembered for %s: nothing built)", len(source),
-                        source.name, known.path, name)
+                        source.name, known.path, backbone)
             return hit
     from featx.runtime import check_precision, resolve_device
 
@@ -171,8 +171,8 @@ def extract_features(
         raise ValueError(f"compile=True needs a torch backbone; {backbone.name!r} runs outside torch.")
     target = cache_target(backbone, source, precision, fold_batchnorm, stamps, compile, cache_dir)
     logger.debug("cache key %s: %s", target.digest, json.dumps(target.key, sort_keys=True, default=str))
-    if name is not None:
-        remember(backbone_folder(cache_dir, name), name, layers, precision, fold_batchnorm, compile, target.key)
+    if wanted is not None:
+        remember(backbone_folder(cache_dir, wanted["name"]), wanted, target.key)
     hit = read_complete(target, len(source))
     if hit is not None:  # no lock taken: a complete cache serves a read-only folder too
         logger.info("all %d rows of %s are in %s: nothing to compute", len(source), source.name, target.path)
@@ -209,16 +209,11 @@ def read_complete(target: CacheTarget, n_source: int) -> FeatureSet | None:
     reader = CacheReader.open_for(target.path, target.digest)
     if reader is None:
         return None
-    try:
-        with reader:
-            if not reader.complete:
-                return None
-    except (OSError, KeyError, ValueError):
-        return None
-    try:
-        return read_back(target, n_source, n_computed=0, n_reused=0)
-    except (OSError, KeyError, ValueError):
-        return None
+    with reader:
+        try:
+            return read_back(target, n_source, n_computed=0, n_reused=0, reader=reader) if reader.complete else None
+        except (OSError, KeyError, ValueError):
+            return None
 
 
 def ensure_cache_file(target: CacheTarget, backbone: Backbone, source: ImageSource, stamps, device, precision,
@@ -262,10 +257,12 @@ def run_engine(engine: str, model: Backbone, source: ImageSource, writer: CacheW
         run_local(model, source, writer, pending, dev, precision, batch_size, workers, progress, on_error, compile)
 
 
-def read_back(target: CacheTarget, n_source: int, *, n_computed: int, n_reused: int) -> FeatureSet:
-    """Step 4: the finished rows as a FeatureSet, with what this call did in ``metadata``;
-    unreadable images are logged (their ids and reasons stay in the file)."""
-    fs = read_cache(target.path)
+def read_back(target: CacheTarget, n_source: int, *, n_computed: int, n_reused: int,
+              reader: CacheReader | None = None) -> FeatureSet:
+    """Step 4: the finished rows as a FeatureSet (through ``reader`` when the file is open
+    already), with what this call did in ``metadata``; unreadable images are logged (their ids
+    and reasons stay in the file)."""
+    fs = reader.feature_set() if reader is not None else read_cache(target.path)
     fs.metadata.update(path=str(target.path), key=target.key, n_computed=int(n_computed), n_reused=int(n_reused))
     skipped = fs.metadata["skipped"]
     if not len(fs) and skipped:

@@ -82,13 +82,14 @@ def cache_target(backbone: Backbone, source: ImageSource, precision: str, fold_b
     return CacheTarget(key, digest, path)
 
 
-def remembered_cache_target(name: str, layers, source: ImageSource, stamps, precision: str, fold_batchnorm: bool,
-                            compile: bool, cache_dir) -> CacheTarget | None:
-    """The target of a named backbone whose key part was remembered (:mod:`featx.extract._memo`),
-    found without importing torch or building the backbone; ``None`` when nothing is remembered."""
-    found = remembered_target(backbone_folder(cache_dir, name), name, layers, precision, fold_batchnorm, compile)
+def remembered_cache_target(wanted: dict, source: ImageSource, stamps, cache_dir) -> CacheTarget | None:
+    """The target of a named backbone whose key part was remembered under the recipe ``wanted``
+    (:mod:`featx.extract._memo`), found without importing torch or building the backbone;
+    ``None`` when nothing is remembered."""
+    folder = backbone_folder(cache_dir, wanted["name"])
+    found = remembered_target(folder, wanted)
     if found is None:
         return None
     key = {**found, "source": source.fingerprint(stamps)}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return CacheTarget(key, digest, backbone_folder(cache_dir, name) / f"{_slug(source.name)}-{digest[:16]}.h5")
+    return CacheTarget(key, digest, folder / f"{_slug(source.name)}-{digest[:16]}.h5")

@@ -66,12 +66,9 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-def remembered_target(folder: Path, name, layers, precision, fold_batchnorm, compile) -> dict | None:
-    """The key part remembered in ``folder`` for this recipe (the cache key without its
+def remembered_target(folder: Path, wanted: dict) -> dict | None:
+    """The key part remembered in ``folder`` for the recipe ``wanted`` (the cache key without its
     ``source``), or ``None``."""
-    wanted = recipe(name, layers, precision, fold_batchnorm, compile)
-    if wanted is None:
-        return None
     try:
         memo = json.loads((Path(folder) / MEMO).read_text())
     except (OSError, ValueError):
@@ -80,12 +77,9 @@ def remembered_target(folder: Path, name, layers, precision, fold_batchnorm, com
     return found if isinstance(found, dict) else None
 
 
-def remember(folder: Path, name, layers, precision, fold_batchnorm, compile, key: dict) -> None:
-    """Store the key part of ``key`` (all but its ``source``) for this recipe; a folder that
-    cannot be written is passed over (the next call builds the backbone again)."""
-    wanted = recipe(name, layers, precision, fold_batchnorm, compile)
-    if wanted is None:
-        return
+def remember(folder: Path, wanted: dict, key: dict) -> None:
+    """Store the key part of ``key`` (all but its ``source``) for the recipe ``wanted``; a folder
+    that cannot be written is passed over (the next call builds the backbone again)."""
     part = {k: v for k, v in key.items() if k != "source"}
     path = Path(folder) / MEMO
     try:
@@ -100,4 +94,4 @@ def remember(folder: Path, name, layers, precision, fold_batchnorm, compile, key
         tmp.write_text(json.dumps(memo, sort_keys=True))
         os.replace(tmp, path)
     except (OSError, ValueError) as exc:
-        logger.debug("could not remember the key of %s in %s: %s", name, path, exc)
+        logger.debug("could not remember the key of %s in %s: %s", wanted["name"], path, exc)
