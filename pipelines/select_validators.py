@@ -66,16 +66,19 @@ def digit_tasks(folder: Path):
     return out
 
 
-def embedding_tasks(folder: Path, cache_dir=None, n_mnist=2000, layers=None):
-    """The default backbone's embeddings (cached) of 2,000 MNIST and the 2,007 USPS test images,
-    and of scikit-learn's digits and their shifted copy (``layers``: the backbone's layers to
-    extract, side by side; default its pooled embedding)."""
+def embedding_tasks(folder: Path, cache_dir=None, n_mnist=2000, layers=None, backbone="efficientnet_lite0",
+                    input_size=None):
+    """A backbone's embeddings (cached; default the default backbone's) of 2,000 MNIST and the
+    2,007 USPS test images, and of scikit-learn's digits and their shifted copy (``layers``: the
+    backbone's layers to extract, side by side, default its pooled embedding; ``input_size``:
+    the images' side in pixels, default the weights' own)."""
     mi, ml = mnist_arrays(folder / "mnist")
     ui, ul = usps_arrays(folder / "usps" / "usps.t.bz2")
     sources = {"mnist": image_set(mi, ml, range(n_mnist), f"mnist-{n_mnist}", "mnist"),
                "usps": image_set(ui, ul, range(len(ul)), "usps"),
                "digits": load_digits_images(), "digits-shifted": load_shifted_digits_images()}
-    sets = {k: extract_features(v, layers=layers, cache_dir=cache_dir, progress=False) for k, v in sources.items()}
+    sets = {k: extract_features(v, backbone, layers=layers, cache_dir=cache_dir, input_size=input_size,
+                                progress=False) for k, v in sources.items()}
     return {"MNIST->USPS": (sets["mnist"], sets["usps"]), "USPS->MNIST": (sets["usps"], sets["mnist"]),
             "digits->digits-shifted": (sets["digits"], sets["digits-shifted"])}
 

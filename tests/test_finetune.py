@@ -147,19 +147,21 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_backbone, folder, tmp_pat
     kw = dict(epochs=3, validation_fraction=0.25, random_state=3, freeze="gradual")
     full = quick(tiny_backbone, checkpoint_dir=tmp_path / "a", **kw).fit(folder)
 
-    original = FineTuneClassifier._train_epoch
+    import featx.finetune._classifier as module  # private: the epoch function, replaced to interrupt a run
+
+    original = module.train_epoch
     calls = []
 
-    def crash_in_third_epoch(self, *args, **kwargs):
+    def crash_in_third_epoch(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt("killed")
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(FineTuneClassifier, "_train_epoch", crash_in_third_epoch)
+    monkeypatch.setattr(module, "train_epoch", crash_in_third_epoch)
     with pytest.raises(KeyboardInterrupt):
         quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **kw).fit(folder)
-    monkeypatch.setattr(FineTuneClassifier, "_train_epoch", original)
+    monkeypatch.setattr(module, "train_epoch", original)
     resumed = quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **kw).fit(folder)
     for (k, a), b in zip(full.net_.state_dict().items(), resumed.net_.state_dict().values()):
         assert torch.equal(a, b), k
@@ -277,12 +279,12 @@ _CHILD = """
 import sys, time, torch
 from featx.backbones import create_backbone
 from featx.finetune import FineTuneClassifier
-from featx.finetune import FineTuneClassifier as C
-real = C._train_epoch
-def slow(self, *a, **k):  # a slower epoch, so the kill lands inside one
+import featx.finetune._classifier as C  # private: the epoch function, slowed down
+real = C.train_epoch
+def slow(*a, **k):  # a slower epoch, so the kill lands inside one
     time.sleep(0.5)
-    return real(self, *a, **k)
-C._train_epoch = slow
+    return real(*a, **k)
+C.train_epoch = slow
 torch.manual_seed(0)
 bb = create_backbone("timm:test_resnet", pretrained=False)
 clf = FineTuneClassifier(bb, "gradual", epochs=4, batch_size=4, progress=False, validation_fraction=0.25,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from featx.cli._images import add_compute_options
+    from featx.cli._images import add_compute_options, add_input_size
 
     p = sub.add_parser("compare", help="frozen features vs alignment vs fine-tuning: learning curves and a report")
     p.add_argument("data", nargs="+", help="labelled training images: folder, CSV manifest or builtin:<name>; "
@@ -41,6 +41,7 @@ def add_parser(sub) -> None:
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
     add_compute_options(p)
+    add_input_size(p, "the extraction and fine-tuning")
     add_jobs(p)
     p.add_argument("--out", type=Path, default=None, help="report folder (default: results/<data name>)")
     p.add_argument("--no-progress", action="store_true")
@@ -110,7 +111,8 @@ def run_compare(args) -> int:
                      ft_repeats=args.ft_repeats, select=args.select, select_finetune=args.select_finetune,
                      layers=layers, layer_sweep=args.sweep is not None, cache_dir=args.cache_dir, device=args.device,
                      batch_size=args.batch_size, num_workers=args.workers, precision=args.precision,
-                     n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
+                     input_size=args.input_size, n_jobs=args.jobs, reuse=not args.fresh,
+                     progress=not args.no_progress)
     out = args.out or Path("results") / "+".join(Path(str(d).replace("builtin:", "")).name for d in args.data)
     return report_and_print(result, out, strict=args.strict)
 

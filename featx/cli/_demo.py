@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from featx.cli._compare import add_common, add_finetune, add_jobs, random_state, report_and_print
-from featx.cli._images import add_compute_options
+from featx.cli._images import add_compute_options, add_input_size
 
 #: what the demo runs: the frozen heads (the RBF SVM is left to `featx compare`: 20 s a fit at 'all'
 #: for chance-level target accuracy), the alignment methods, MCC (the strongest deep-DA head on
@@ -41,6 +41,7 @@ def add_parser(sub) -> None:
     add_finetune(p, budgets=FT_BUDGETS, repeats=FT_REPEATS)
     add_common(p)
     add_compute_options(p)
+    add_input_size(p, "the extraction and fine-tuning")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--device", default="auto")
     add_jobs(p)
@@ -63,7 +64,8 @@ def run_demo(args) -> int:
                      ft_budgets=None if args.no_finetune else args.ft_budgets,
                      ft_repeats=None if args.no_finetune else args.ft_repeats, cache_dir=args.cache_dir,
                      device=args.device, batch_size=args.batch_size, num_workers=args.workers,
-                     precision=args.precision, n_jobs=args.jobs, reuse=not args.fresh, progress=not args.no_progress)
+                     precision=args.precision, input_size=args.input_size, n_jobs=args.jobs, reuse=not args.fresh,
+                     progress=not args.no_progress)
     status = report_and_print(result, args.out, strict=args.strict)
     hits = [role for role, e in result.extraction.items() if e["cache_hit"]]
     print(f"total {time.perf_counter() - start:.0f} s; features read from the cache for: {', '.join(hits) or 'none'}")

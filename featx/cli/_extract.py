@@ -6,6 +6,8 @@ import argparse
 
 
 def add_parsers(sub) -> None:
+    from featx.cli._images import add_input_size
+
     p = sub.add_parser("extract", help="embed a data source with a frozen backbone into the HDF5 cache")
     p.add_argument("data", help="image folder, CSV manifest (path,label[,domain]) or builtin:digits")
     p.add_argument("--backbone", default="efficientnet_lite0", help="see `featx backbones` (default: %(default)s)")
@@ -41,6 +43,7 @@ def add_parsers(sub) -> None:
                         "compile: worth it above ~10,000 images; part of the cache key)")
     p.add_argument("--allow-outside-root", action="store_true",
                    help="accept manifest paths outside the manifest's folder (absolute paths, ..)")
+    add_input_size(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run_extract)
 
@@ -98,6 +101,7 @@ def run_extract(args) -> int:
         on_error=args.on_error,
         progress=not args.no_progress,
         engine=args.engine,
+        input_size=args.input_size,
         engine_options=engine_options,
         compile=args.compile,
     )

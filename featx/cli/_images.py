@@ -18,6 +18,26 @@ def add_compute_options(p) -> None:
                    help="decode worker processes of the extraction, 0 = threads (default: auto)")
 
 
+def input_size_arg(text: str) -> int:
+    """``--input-size``: an int of at least 32."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 32:
+        raise argparse.ArgumentTypeError(f"expected an int of at least 32 (pixels per side); got {text!r}")
+    return value
+
+
+def add_input_size(p, what: str = "the extraction") -> None:
+    """``--input-size N``."""
+    p.add_argument("--input-size", type=input_size_arg, default=None, metavar="N",
+                   help=f"feed the network N x N images in {what} instead of the size its weights were trained at "
+                        "(cheaper for small images such as digits; part of the cache key)")
+
+
 def add_extraction_options(p) -> None:
     """``--backbone``, ``--layer``, ``--precision``, ``--batch-size``, ``--device``, ``--workers``,
     ``--cache-dir``, ``--allow-outside-root`` and ``--no-progress``."""

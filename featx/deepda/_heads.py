@@ -18,14 +18,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from featx.deepda._losses import (
-    annealed_lr,
-    certainty_weights,
-    domain_adversarial_loss,
-    grl_coefficient,
-    minimum_class_confusion,
-    multilinear_map,
-)
+from featx.deepda._losses import annealed_lr
+from featx.deepda._objectives import transfer_objective
 from featx.domains import check_labelled_source
 from featx.runtime import resolve_device
 
@@ -46,15 +40,10 @@ class _HeadNet(nn.Module):
         return f, self.classifier(f)
 
 
-def _discriminator(n_in, hidden):
-    """The papers' domain classifier: two hidden layers of ``hidden`` units."""
-    return nn.Sequential(nn.Linear(n_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-                         nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, 1))
-
-
 class _DeepDAHead(ClassifierMixin, BaseEstimator):
     """Shared shell: validation, seeding, the training loop and prediction. Subclasses give
-    ``_transfer_modules(n_bottleneck, n_classes)`` and ``_transfer_loss(...)``."""
+    ``_objective(n_bottleneck, n_classes)``: their transfer objective
+    (:func:`featx.deepda.transfer_objective`, the one fine-tuning uses too)."""
 
     __metadata_request__fit = {"sample_domain": True}
 
@@ -102,7 +91,7 @@ class _DeepDAHead(ClassifierMixin, BaseEstimator):
     def _train(self, Xs, ys, Xt, device):
         n_classes = len(self.classes_)
         net = _HeadNet(Xs.shape[1], n_classes, int(self.bottleneck_dim), 0.5).to(device)
-        transfer = self._transfer_modules(int(self.bottleneck_dim), n_classes, device) if len(Xt) >= 2 else None
+        transfer = self._objective(int(self.bottleneck_dim), n_classes).to(device) if len(Xt) >= 2 else None
         params = list(net.parameters()) + (list(transfer.parameters()) if transfer is not None else [])
         opt = torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay, nesterov=True)
         gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))
@@ -122,8 +111,7 @@ class _DeepDAHead(ClassifierMixin, BaseEstimator):
                 j = torch.randint(len(Xt), (min(bs, len(Xt)),), generator=gen).to(device)
                 f, logits = net(torch.cat([Xs[i], Xt[j]]))
                 loss = F.cross_entropy(logits[: len(i)], ys[i])
-                extra = self._transfer_loss(transfer, f[: len(i)], f[len(i):], logits[: len(i)], logits[len(i):],
-                                            progress)
+                extra = transfer(f[: len(i)], f[len(i):], logits[: len(i)], logits[len(i):], progress)
                 loss = loss + self.trade_off * extra
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -253,11 +241,8 @@ class DANN(_DeepDAHead):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _transfer_modules(self, n_bottleneck, n_classes, device):
-        return _discriminator(n_bottleneck, int(self.hidden_size)).to(device)
-
-    def _transfer_loss(self, disc, f_s, f_t, logits_s, logits_t, progress):
-        return domain_adversarial_loss(disc, f_s, f_t, grl_coefficient(progress))
+    def _objective(self, n_bottleneck, n_classes):
+        return transfer_objective("dann", n_bottleneck, n_classes, hidden_size=int(self.hidden_size))
 
 
 class CDAN(DANN):
@@ -303,33 +288,9 @@ class CDAN(DANN):
         self.entropy_conditioning = entropy_conditioning
         self.randomized_dim = randomized_dim
 
-    def _transfer_modules(self, n_bottleneck, n_classes, device):
-        return _ConditionalDiscriminator(n_bottleneck, n_classes, int(self.hidden_size),
-                                         int(self.randomized_dim)).to(device)
-
-    def _transfer_loss(self, disc, f_s, f_t, logits_s, logits_t, progress):
-        probs = F.softmax(torch.cat([logits_s, logits_t]), dim=1).detach()
-        h = multilinear_map(torch.cat([f_s, f_t]), probs, disc.random_maps())
-        weights = certainty_weights(probs) if self.entropy_conditioning else None
-        return domain_adversarial_loss(disc.net, h[: len(f_s)], h[len(f_s):], grl_coefficient(progress), weights)
-
-
-class _ConditionalDiscriminator(nn.Module):
-    """CDAN's domain classifier with, past ``randomized_dim`` columns of the exact map, the
-    paper's fixed random maps as buffers (``min(randomized_dim, 1024)`` outputs)."""
-
-    def __init__(self, n_bottleneck, n_classes, hidden, randomized_dim):
-        super().__init__()
-        n_in = n_bottleneck * n_classes
-        self.randomized = n_in > randomized_dim
-        if self.randomized:
-            n_in = min(randomized_dim, 1024)
-            self.register_buffer("Rf", torch.randn(n_bottleneck, n_in))
-            self.register_buffer("Rg", torch.randn(n_classes, n_in))
-        self.net = _discriminator(n_in, hidden)
-
-    def random_maps(self):
-        return (self.Rf, self.Rg) if self.randomized else None
+    def _objective(self, n_bottleneck, n_classes):
+        return transfer_objective("cdan-e" if self.entropy_conditioning else "cdan", n_bottleneck, n_classes,
+                                  hidden_size=int(self.hidden_size), randomized_dim=int(self.randomized_dim))
 
 
 class MCC(_DeepDAHead):
@@ -371,8 +332,5 @@ class MCC(_DeepDAHead):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _transfer_modules(self, n_bottleneck, n_classes, device):
-        return nn.Module()  # no parameters of its own
-
-    def _transfer_loss(self, _, f_s, f_t, logits_s, logits_t, progress):
-        return minimum_class_confusion(logits_t, float(self.temperature))
+    def _objective(self, n_bottleneck, n_classes):
+        return transfer_objective("mcc", n_bottleneck, n_classes, temperature=float(self.temperature))

@@ -23,8 +23,8 @@ logger = logging.getLogger(__name__)
 def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
             methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, ft_budgets=None,
             ft_repeats=None, select=None, select_finetune=False, layers=None, layer_sweep=False, cache_dir=None,
-            device="auto", batch_size="auto", num_workers="auto", precision="float32", n_jobs=None, reuse=True,
-            progress=True, seed=DEPRECATED) -> Comparison:
+            device="auto", batch_size="auto", num_workers="auto", precision="float32", input_size=None, n_jobs=None,
+            reuse=True, progress=True, seed=DEPRECATED) -> Comparison:
     """Measure frozen features (+ alignment) against fine-tuning on the same draws.
 
     Every method sees the same backbone, preprocessing, labelled draws and seeds. For each
@@ -91,6 +91,10 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     cache_dir, device, batch_size, num_workers, precision, progress
         As for :func:`featx.extract_features`, for every role's extraction (``batch_size``,
         ``num_workers`` and ``precision`` are the extraction's; fine-tuning keeps its own).
+    input_size : int, optional
+        Feed the backbone ``input_size`` x ``input_size`` images, for the extraction and for
+        fine-tuning alike (:meth:`featx.backbones.Backbone.at_input_size`): the lower-cost path
+        for small images. Default the size the weights were trained at.
     n_jobs : int, optional
         Feature-method fits run at once (joblib processes, one BLAS thread each; ``-1``: one
         per core; default 1). Fine-tuning runs after them, in this process.
@@ -116,7 +120,7 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     plan = Plan.check(methods, budgets, repeats, scale, random_state, with_target=target is not None, images=True,
                       ft_epochs=ft_epochs, ft_budgets=ft_budgets, ft_repeats=ft_repeats, select=select,
                       select_finetune=select_finetune)
-    bb = backbone_with(backbone, layers)
+    bb = backbone_with(backbone, layers).at_input_size(input_size)
     if layer_sweep:
         plan = plan.swept(bb.layers)
     announce(plan, progress)
@@ -133,14 +137,16 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         target_images, target_fs, extraction["target"] = ex.role(target, "target")
     split = split_rows(train_fs, test_fs if test is not None else target_fs, target_fs, test_fraction, random_state)
     scored_images = _scored_images(images, split, test_images if test is not None else target_images)
-    info = {"backbone": bb.name, "layers": list(bb.layers), **plan.info(), "layer_sweep": bool(layer_sweep),
+    info = {"backbone": bb.name, "layers": list(bb.layers), "input_size": list(bb.preprocessing.input_size),
+            **plan.info(), "layer_sweep": bool(layer_sweep),
             "roles": {"train": label(data), "test": label(test), "target": label(target)}}
     layer_record = check_layers(plan.methods, split.train.layers)
     finetune = select_finetune = None
     if plan.finetunes:
         from featx.evaluate._fit_images import FineTuneFit
 
-        finetune = FineTuneFit(images, scored_images, split.y_test, ex, split.pool, ft_epochs, random_state)
+        finetune = FineTuneFit(images, scored_images, split.y_test, ex, split.pool, ft_epochs, random_state,
+                               target_images)
     if plan.select_finetune:
         from featx.evaluate._finetune_selection import FineTuneSelection
 

@@ -121,7 +121,8 @@ class _MixedRows(ImageSource):
 class FineTuneOnRows:
     """Fine-tuning as :func:`featx.select.select` drives it: ``fit`` / ``predict`` on row ids of
     an :class:`ImageTable`, the labelled source rows (``sample_domain >= 0``, ``y >= 0``) trained
-    on, every other row ignored (fine-tuning is source-only).
+    on; the target rows (``sample_domain < 0``) are the unlabelled target images of a strategy
+    with a domain-adaptation objective and ignored by the others.
 
     Parameters
     ----------
@@ -138,7 +139,9 @@ class FineTuneOnRows:
         X, y = np.asarray(X), np.asarray(y)
         sd = check_sample_domain(X, y, sample_domain)
         keep = (sd >= 0) & (y >= 0)
-        self.classifier_ = self.make(y[keep]).fit(self.table.images(X[keep], y[keep]))
+        clf = self.make(y[keep])
+        target = self.table.images(X[sd < 0]) if clf.da_loss is not None else None
+        self.classifier_ = clf.fit(self.table.images(X[keep], y[keep]), target_data=target)
         self._last = (None,)
         self.classes_ = np.arange(len(self.table.classes))
         return self

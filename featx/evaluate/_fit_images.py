@@ -9,7 +9,7 @@ import numpy as np
 
 from featx.evaluate._fit_features import guarded
 from featx.evaluate._tasklog import FitOutcomes
-from featx.methods import finetune_params
+from featx.methods import finetune_params, needs_target
 from featx.metrics import accuracy
 
 
@@ -27,8 +27,10 @@ def finetune_classifier(method, backbone, labels, *, params=None, epochs, random
                               **finetune_params(method, params))
 
 
-def fit_finetune(method, backbone, source, rows, test_source, *, epochs, random_state, cache_dir, device, progress):
-    """Fine-tune on images ``rows`` of ``source``, predict ``test_source``: ``(pred, cost)``
+def fit_finetune(method, backbone, source, rows, test_source, *, epochs, random_state, cache_dir, device, progress,
+                 target=None):
+    """Fine-tune on images ``rows`` of ``source`` (and the unlabelled ``target`` images, for a
+    strategy with a domain-adaptation objective), predict ``test_source``: ``(pred, cost)``
     with fit and predict seconds and the process's peak resident memory in MiB."""
     from featx.data import SourceSubset
 
@@ -36,7 +38,7 @@ def fit_finetune(method, backbone, source, rows, test_source, *, epochs, random_
     clf = finetune_classifier(method, backbone, subset.labels, epochs=epochs, random_state=random_state,
                               cache_dir=cache_dir, device=device, progress=progress)
     start = time.perf_counter()
-    clf.fit(subset)
+    clf.fit(subset, target_data=target if needs_target(method) else None)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     pred_names = clf.predict(test_source)
@@ -64,20 +66,23 @@ class FineTuneFit(FitOutcomes):
     pool : ndarray of int
         The training pool (tasks' rows index it).
     epochs, random_state : int
+    target_images : ImageSource, optional
+        The unlabelled target images the strategies with a domain-adaptation objective train on.
     """
 
     #: Modules whose code decides these fits, besides the models' own (the task log's key).
     CODE = (__name__,)
 
-    def __init__(self, images, test_images, y_test, extraction, pool, epochs, random_state):
+    def __init__(self, images, test_images, y_test, extraction, pool, epochs, random_state, target_images=None):
         self.images, self.test_images, self.y_test = images, test_images, y_test
         self.extraction, self.pool, self.epochs, self.random_state = extraction, pool, epochs, random_state
+        self.target_images = target_images
 
     def __call__(self, task):
         ex = self.extraction
         pred, cost = guarded(fit_finetune, task.method, ex.backbone, self.images, self.pool[task.rows],
                              self.test_images, epochs=self.epochs, random_state=self.random_state + task.draw,
-                             cache_dir=ex.cache_dir, device=ex.device, progress=False)
+                             cache_dir=ex.cache_dir, device=ex.device, progress=False, target=self.target_images)
         if pred is not None:
             cost["accuracy"] = accuracy(self.y_test, pred)
         return pred, cost

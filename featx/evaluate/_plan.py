@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from featx.methods import SCALES, canonical_name, default_methods, rung_of, sweep_layers
+from featx.methods import SCALES, canonical_name, default_methods, needs_target, rung_of, sweep_layers
 from featx.protocol import ALL, parse_budgets
 
 
@@ -66,9 +66,10 @@ class Plan:
         if len(set(methods)) < len(methods):
             raise ValueError(f"Methods name the same model twice: {methods}.")
         rungs = {m: rung_of(m) for m in methods}
-        aligned = [m for m, k in rungs.items() if k == "aligned"]
+        aligned = [m for m in methods if needs_target(m)]
         if not with_target and aligned:
-            raise ValueError(f"Alignment methods {aligned} need a target domain; pass target=... (--target).")
+            raise ValueError(f"Methods {aligned} train on unlabelled target images (alignment, or fine-tuning with a "
+                             "domain-adaptation objective) and need a target domain; pass target=... (--target).")
         tuned = [m for m, k in rungs.items() if k == "finetuned"]
         if not images and tuned:
             raise ValueError(f"Fine-tuning methods {tuned} need images; use compare() on image data, not "

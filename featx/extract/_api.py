@@ -69,6 +69,7 @@ def extract_features(
     engine: str = "local",
     engine_options: dict | None = None,
     compile: bool = False,
+    input_size: int | None = None,
 ) -> FeatureSet:
     """Embed every image of ``source`` with a frozen backbone, through the HDF5 cache.
 
@@ -134,6 +135,10 @@ def extract_features(
         after a 22-30 s compile: end to end it broke even at 10k images, so turn it on for
         larger runs. Part of the cache key (compiled kernels round differently); needs a
         C++ compiler on the CPU.
+    input_size : int, optional
+        Feed the network ``input_size`` x ``input_size`` images instead of the size its weights
+        were trained at (:meth:`featx.backbones.Backbone.at_input_size`): the lower-cost path
+        for small images such as digits. Part of the cache key (through the preprocessing).
     engine_options : dict, optional
         For ``ray``: ``address`` (``None`` starts a local cluster, ``"auto"`` or
         ``"HOST:PORT"`` joins one), ``workers`` (actors; default one per GPU, or up to 4 CPU
@@ -154,7 +159,8 @@ def extract_features(
     cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
     source = _open_source(source)
     stamps = source.content_stamps()
-    wanted = recipe(backbone, layers, precision, fold_batchnorm, compile) if isinstance(backbone, str) else None
+    wanted = recipe(backbone, layers, precision, fold_batchnorm, compile, input_size) \
+        if isinstance(backbone, str) else None
     if wanted is not None:  # a named backbone seen before: its key part is remembered, nothing is built
         known = remembered_cache_target(wanted, source, stamps, cache_dir)
         hit = None if known is None else read_complete(known, len(source))
@@ -164,7 +170,7 @@ def extract_features(
             return hit
     from featx.runtime import check_precision, resolve_device
 
-    backbone = _backbone(backbone, layers)
+    backbone = _backbone(backbone, layers).at_input_size(input_size)
     dev = resolve_device(device)
     precision = backbone_precision(backbone, check_precision(precision, dev), asked=precision)
     if compile and not backbone.compilable:

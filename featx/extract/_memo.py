@@ -28,7 +28,8 @@ MEMO = "backbone-keys.json"
 _FEATX = Path(__file__).resolve().parents[1]
 
 
-def recipe(name: str, layers, precision: str, fold_batchnorm: bool, compile: bool) -> dict | None:
+def recipe(name: str, layers, precision: str, fold_batchnorm: bool, compile: bool,
+           input_size: int | None = None) -> dict | None:
     """What the key part of backbone ``name`` depends on, read without torch; ``None`` when it
     cannot be known without building the backbone."""
     from featx.backbones import weights_file
@@ -37,10 +38,13 @@ def recipe(name: str, layers, precision: str, fold_batchnorm: bool, compile: boo
     if path is None:
         return None
     st = os.stat(path)
-    return {"name": name, "layers": None if layers is None else [layers] if isinstance(layers, str) else list(layers),
-            "precision": precision, "fold_batchnorm": bool(fold_batchnorm),
-            "weights_file": [str(path), st.st_size, st.st_mtime_ns], "versions": _versions(),
-            "code": _code_stamp()}
+    out = {"name": name, "layers": None if layers is None else [layers] if isinstance(layers, str) else list(layers),
+           "precision": precision, "fold_batchnorm": bool(fold_batchnorm),
+           "weights_file": [str(path), st.st_size, st.st_mtime_ns], "versions": _versions(),
+           "code": _code_stamp()}
+    if input_size is not None:  # only when asked: the recipes remembered before stay valid
+        out["input_size"] = input_size
+    return out
 
 
 def _versions() -> dict:

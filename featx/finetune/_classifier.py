@@ -6,24 +6,21 @@ import hashlib
 import json
 import logging
 import numbers
-import os
-import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from featx.utils.deprecation import DEPRECATED, renamed
-from featx.utils.machine import process_cpu_seconds
 from featx.finetune._checkpoint import load_checkpoint, save_checkpoint
 from featx.protocol import stratified_split
 from featx.data import SourceSubset, open_source
 from featx.finetune._data import AugmentedImages, epoch_batches
-from featx.finetune._freeze import apply_freeze, freeze_batchnorm_statistics, parse_freeze
+from featx.finetune._epoch import Transfer, train_epoch
+from featx.finetune._freeze import apply_freeze, parse_freeze
 from featx.finetune._groups import stage_groups
 from featx.finetune._net import FineTuneNet
-from featx.finetune._optim import TrainableOptimizer, set_learning_rates, warmup_cosine
+from featx.finetune._optim import TrainableOptimizer
 from featx.finetune._predicting import PredictingMixin
 
 logger = logging.getLogger(__name__)
@@ -83,6 +80,20 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
     head_init : {"random", "logreg"}, default="random"
         ``"logreg"``: start the head from a logistic regression on the frozen features of the
         training images, read from (or written to) featx's cache.
+    da_loss : {"dann", "cdan-e", "cdan", "mcc"}, optional
+        Train with a domain-adaptation objective on unlabelled target images as well
+        (``fit(..., target_data=...)``): each step adds ``trade_off`` times the objective
+        :func:`featx.deepda.transfer_objective` computes on the pooled embeddings and logits of
+        the source batch and of as many target images, the same implementation as the deep
+        heads on cached embeddings (:class:`featx.deepda.DANN`, :class:`~featx.deepda.CDAN`,
+        :class:`~featx.deepda.MCC`). A domain classifier trains at the head's learning rate.
+        Default: source only.
+    trade_off : float, default=1.0
+        Weight of ``da_loss`` against the source cross-entropy.
+    input_size : int, optional
+        Train and predict on ``input_size`` x ``input_size`` images instead of the size the
+        weights were trained at (:meth:`featx.backbones.Backbone.at_input_size`): the cheaper
+        path for small images (digits, icons).
     device : str, default="auto"
     precision : {"float32", "bfloat16", "float16"}, default="float32"
         Autocast precision (float16 with gradient scaling).
@@ -108,9 +119,12 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         Per epoch: loss, train accuracy, validation top-1 / top-5, images/s, the share of the
         epoch spent waiting for decoded images (``data_wait_fraction``), the CPU time this
         process used per second of the epoch and per usable core (``cpu_utilisation``; its
-        threads counted, decode worker processes not), trainable tensors.
+        threads counted, decode worker processes not), trainable tensors, and with ``da_loss``
+        the mean transfer loss (``transfer_loss``; images/s counts source images).
     stage_groups_ : list of str
     best_epoch_ : int or None
+    n_target_images_ : int
+        Unlabelled target images trained on (0 without ``da_loss``).
     warm_start_computed_ : int
         With ``head_init="logreg"``: images embedded for the warm start (0 when the cache had them).
     preprocessing_ : Preprocessing
@@ -121,9 +135,9 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
                  optimizer="adamw", lr=1e-3, backbone_lr_factor=0.1, layer_decay=None, weight_decay=0.01,
                  momentum=0.9, warmup_epochs=1, unfreeze_every=1, lp_epochs=2, train_frozen_batchnorm=False,
                  augment=True, crop_scale=(0.25, 1.0), label_smoothing=0.0, validation_fraction=0.1,
-                 early_stopping=None, head_init="random", device="auto", precision="float32",
-                 num_workers="auto", random_state=0, checkpoint_dir=None, cache_dir=None, progress=True,
-                 seed=DEPRECATED):
+                 early_stopping=None, head_init="random", da_loss=None, trade_off=1.0, input_size=None,
+                 device="auto", precision="float32", num_workers="auto", random_state=0, checkpoint_dir=None,
+                 cache_dir=None, progress=True, seed=DEPRECATED):
         self.backbone = backbone
         self.freeze = freeze
         self.epochs = epochs
@@ -144,6 +158,9 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.head_init = head_init
+        self.da_loss = da_loss
+        self.trade_off = trade_off
+        self.input_size = input_size
         self.device = device
         self.precision = precision
         self.num_workers = num_workers
@@ -165,6 +182,12 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"validation_fraction must be in [0, 1); got {self.validation_fraction!r}.")
         if self.early_stopping is not None and (not isinstance(self.early_stopping, int) or self.early_stopping < 1):
             raise ValueError(f"early_stopping must be a positive int or None; got {self.early_stopping!r}.")
+        from featx.deepda import OBJECTIVES
+
+        if self.da_loss is not None and self.da_loss not in OBJECTIVES:
+            raise ValueError(f"da_loss must be one of {list(OBJECTIVES)} or None; got {self.da_loss!r}.")
+        if not isinstance(self.trade_off, numbers.Real) or isinstance(self.trade_off, bool) or self.trade_off < 0:
+            raise ValueError(f"trade_off must be a number >= 0; got {self.trade_off!r}.")
 
     def _backbone_name(self) -> str:
         return getattr(self.backbone, "name", str(self.backbone))
@@ -172,7 +195,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
     def _make_backbone(self):
         from featx.backbones import Backbone, create_backbone
 
-        return self.backbone if isinstance(self.backbone, Backbone) else create_backbone(self.backbone)
+        backbone = self.backbone if isinstance(self.backbone, Backbone) else create_backbone(self.backbone)
+        return backbone.at_input_size(self.input_size)
 
     def _runtime(self):
         from featx.runtime import check_precision, resolve_device
@@ -183,23 +207,32 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         workers = default_num_workers(device) if self.num_workers == "auto" else int(self.num_workers)
         return device, precision, workers
 
-    def _fingerprint(self, backbone, classes, n_train) -> str:
+    def _fingerprint(self, backbone, classes, n_train, n_target=0) -> str:
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in _RUNTIME_PARAMS}
         params.pop("seed")
+        for name, default in (("da_loss", None), ("trade_off", 1.0), ("input_size", None)):
+            if params[name] == default:  # the defaults leave the fingerprints of earlier runs as they were
+                params.pop(name)
         params["random_state"] = self._seed  # whichever name gave it
         params["backbone"] = [backbone.name, backbone.weights_fingerprint]
-        text = json.dumps({"params": params, "classes": list(classes), "n_train": n_train}, sort_keys=True, default=str)
+        run = {"params": params, "classes": list(classes), "n_train": n_train}
+        if n_target:
+            run["n_target"] = n_target
+        text = json.dumps(run, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data, y=None, *, validation_data=None):
-        """Fine-tune on labelled images.
+    def fit(self, data, y=None, *, target_data=None, validation_data=None):
+        """Fine-tune on labelled images (and, with ``da_loss``, unlabelled target images).
 
         Parameters
         ----------
         data : str, Path, ImageSource, ndarray or list of images
         y : array-like, optional
             Labels, only with arrays or lists of images.
+        target_data : same kinds as ``data``, optional
+            Unlabelled images of the target domain (their labels, if any, are never read),
+            needed by ``da_loss`` and refused without it.
         validation_data : same kinds as ``data``, optional
             Held-out images (with labels) for early stopping; default a stratified
             ``validation_fraction`` of ``data``.
@@ -213,7 +246,16 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         if not isinstance(self._seed, numbers.Integral) or isinstance(self._seed, bool):
             raise ValueError(f"The 'random_state' parameter of FineTuneClassifier must be an int (torch needs an "
                              f"integer seed). Got {self._seed!r} instead.")
+        if (self.da_loss is None) != (target_data is None):
+            raise ValueError(
+                f"da_loss={self.da_loss!r} with target_data {'missing' if target_data is None else 'given'}: a "
+                "domain-adaptation objective trains on unlabelled target images and only it reads them; pass "
+                "both (da_loss='mcc', 'dann' or 'cdan-e' and target_data=...) or neither.")
         source = open_source(data, y)
+        target = None if target_data is None else open_source(target_data)
+        if target is not None and len(target) < 2:
+            raise ValueError(f"target_data needs at least 2 images (the domain classifier's batch norm); "
+                             f"got {len(target)}.")
         labels = np.asarray(source.labels)
         if (labels < 0).any():
             raise ValueError(f"FineTuneClassifier needs a label for every training image; "
@@ -244,25 +286,28 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         rng_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=rng_devices):  # seeded here, the caller's RNG state untouched
             torch.manual_seed(self._seed)
-            return self._fit(train, val, backbone, policy, device, precision, workers)
+            return self._fit(train, val, target, backbone, policy, device, precision, workers)
 
-    def _fit(self, train, val, backbone, policy, device, precision, workers):
+    def _fit(self, train, val, target, backbone, policy, device, precision, workers):
         net = FineTuneNet(backbone, len(self.classes_))
         groups = stage_groups(net.body)
         self.stage_groups_ = [g.name for g in groups]
         if self.head_init == "logreg":
             self._warm_start_head(net, backbone, train, device, precision)
+        transfer = self._transfer(target, backbone, device)
         net.to(device)
         if device.type != "mps":
             net.to(memory_format=torch.channels_last)
         opt = TrainableOptimizer(net, groups, kind=self.optimizer, lr=self.lr,
                                  backbone_lr_factor=self.backbone_lr_factor,
                                  layer_decay=self.layer_decay, weight_decay=self.weight_decay, momentum=self.momentum)
+        if transfer is not None:
+            opt.add_module(transfer.objective, "transfer")
         steps = len(epoch_batches(len(train), self.batch_size, self._seed, 0))
         total, warmup = self.epochs * steps, int(round(self.warmup_epochs * steps))
         run = {"epoch": -1, "step": 0, "history": [], "best_state": None, "best_score": -1.0, "best_epoch": None,
                "bad_epochs": 0}
-        fingerprint = self._fingerprint(backbone, self.classes_, len(train))
+        fingerprint = self._fingerprint(backbone, self.classes_, len(train), 0 if target is None else len(target))
         saved = load_checkpoint(self.checkpoint_dir) if self.checkpoint_dir is not None else None
         if saved is not None:
             if saved["fingerprint"] != fingerprint:
@@ -272,6 +317,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
                 apply_freeze(net.body, policy.frozen(e, groups))
                 opt.sync()
             net.load_state_dict(saved["model"])
+            if transfer is not None:
+                transfer.objective.load_state_dict(saved["transfer"])
             opt.optimizer.load_state_dict(saved["optimizer"])
             run = {k: saved[k] for k in run}
             logger.info("resuming after epoch %d of %d", run["epoch"] + 1, self.epochs)
@@ -285,8 +332,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
                 break
             apply_freeze(net.body, policy.frozen(epoch, groups), log_each=policy.kind == "patterns")
             opt.sync()
-            stats = self._train_epoch(net, opt, scaler, train_data, y_train, epoch, run, total, warmup,
-                                      device, precision, workers)
+            stats = train_epoch(self, net, opt, scaler, train_data, y_train, epoch, run, total, warmup, device,
+                                precision, workers, transfer)
             if val is not None:
                 stats.update(self._validate(net, val, backbone, device, precision, workers))
                 # ties keep the later, longer-trained epoch; only a better score resets the patience
@@ -299,7 +346,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
             run["history"].append(stats)
             run["epoch"] = epoch
             if self.checkpoint_dir is not None:
-                save_checkpoint(self.checkpoint_dir, {**run, "model": net.state_dict(),
+                extra = {} if transfer is None else {"transfer": transfer.objective.state_dict()}
+                save_checkpoint(self.checkpoint_dir, {**run, **extra, "model": net.state_dict(),
                                                       "optimizer": opt.optimizer.state_dict(),
                                                       "frozen": sorted(policy.frozen(epoch, groups)),
                                                       "fingerprint": fingerprint})
@@ -308,7 +356,22 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         self.net_ = net.to("cpu").eval()
         self.history_ = run["history"]
         self.best_epoch_ = run["best_epoch"]
+        self.n_target_images_ = 0 if target is None else len(target)
         return self
+
+    def _transfer(self, target, backbone, device):
+        """The target images (augmented as the source, their own random stream) and the
+        objective of ``da_loss``, its parameters drawn from the seeded torch generator; ``None``
+        without ``da_loss``."""
+        if target is None:
+            return None
+        from featx.deepda import transfer_objective
+        from featx.runtime import PreprocessedImages
+
+        images = AugmentedImages(target, backbone.preprocessing, seed=self._seed, scale=tuple(self.crop_scale),
+                                 stream=1) if self.augment else PreprocessedImages(target, backbone.preprocessing)
+        objective = transfer_objective(self.da_loss, backbone.pooled_dim, len(self.classes_)).to(device)
+        return Transfer(images, objective, float(self.trade_off))
 
     def _train_dataset(self, train, backbone):
         from featx.runtime import PreprocessedImages
@@ -340,61 +403,3 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             net.head.weight.copy_(torch.as_tensor(W, dtype=torch.float32))
             net.head.bias.copy_(torch.as_tensor(b, dtype=torch.float32))
-
-    def _train_epoch(self, net, opt, scaler, dataset, y_train, epoch, run, total, warmup, device, precision, workers):
-        from featx.runtime import autocast
-        from featx.utils.progress import progress_bar
-        from featx.runtime import make_batch_loader
-        from featx.runtime import reuse_large_allocations
-
-        torch.manual_seed(self._seed * 100_003 + epoch)  # dropout and any other torch randomness
-        dataset.epoch = epoch
-        batches = epoch_batches(len(dataset), self.batch_size, self._seed, epoch)
-        loader = make_batch_loader(dataset, batches, num_workers=workers, pin_memory=device.type == "cuda")
-        net.train()
-        if not self.train_frozen_batchnorm:
-            freeze_batchnorm_statistics(net.body)
-        seen = correct = 0
-        loss_sum = wait = 0.0
-        start = ready = time.perf_counter()
-        cpu_start = process_cpu_seconds()
-        desc = f"fine-tune {self._backbone_name()} epoch {epoch + 1}/{self.epochs}"
-        bar = progress_bar(total=len(batches), desc=desc, unit="batch", leave=False, disable=not self.progress)
-        with reuse_large_allocations(device.type == "cpu"):
-            try:
-                for idx, images in loader:
-                    wait += time.perf_counter() - ready  # the step waited for decoding
-                    set_learning_rates(opt.optimizer, warmup_cosine(run["step"], total, warmup))
-                    images = images.to(device, non_blocking=True)
-                    if device.type != "mps":
-                        images = images.contiguous(memory_format=torch.channels_last)
-                    target = y_train[idx].to(device, non_blocking=True)
-                    with autocast(device, precision):
-                        logits = net(images)
-                    loss = F.cross_entropy(logits.float(), target, label_smoothing=self.label_smoothing)
-                    opt.optimizer.zero_grad(set_to_none=True)
-                    if scaler is not None:
-                        scaler.scale(loss).backward()
-                        scaler.step(opt.optimizer)
-                        scaler.update()
-                    else:
-                        loss.backward()
-                        opt.optimizer.step()
-                    run["step"] += 1
-                    n = len(idx)
-                    seen += n
-                    loss_sum += float(loss.detach()) * n
-                    correct += int((logits.argmax(1) == target).sum())
-                    rate = seen / max(time.perf_counter() - start, 1e-9)
-                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.1f}")
-                    bar.update(1)
-                    ready = time.perf_counter()  # float(loss) above waited for the device
-            finally:
-                bar.close()
-        trainable = sum(p.requires_grad for p in net.body.parameters())
-        elapsed = time.perf_counter() - start
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        return {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen,
-                "images_per_s": seen / elapsed, "data_wait_fraction": wait / max(elapsed, 1e-9),
-                "cpu_utilisation": (process_cpu_seconds() - cpu_start) / max(elapsed * cores, 1e-9),
-                "trainable_backbone_tensors": trainable, "lr_head": opt.optimizer.param_groups[0]["lr"]}

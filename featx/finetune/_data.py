@@ -48,19 +48,22 @@ def random_resized_crop(img, size: tuple[int, int], rng: np.random.Generator, *,
 class AugmentedImages(Dataset):
     """``dataset[i] -> (i, HWC uint8)``: a random resized crop + flip of sample ``i``.
 
-    The randomness of sample ``i`` in epoch ``e`` comes from ``(seed, e, i)`` alone, so an
-    epoch is the same whichever worker or thread decodes it, and a resumed run repeats it.
+    The randomness of sample ``i`` in epoch ``e`` comes from ``(seed, e, i)`` alone (and
+    ``stream``, when given: the target images' draws are apart from the source's), so an epoch
+    is the same whichever worker or thread decodes it, and a resumed run repeats it.
     """
 
-    def __init__(self, source: ImageSource, preprocessing, *, seed: int, scale=(0.08, 1.0)):
+    def __init__(self, source: ImageSource, preprocessing, *, seed: int, scale=(0.08, 1.0), stream=None):
         self.source, self.preprocessing, self.seed, self.scale = source, preprocessing, seed, scale
+        self.stream = stream
         self.epoch = 0
 
     def __len__(self):
         return len(self.source)
 
     def __getitem__(self, i):
-        rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+        key = [self.seed, self.epoch, int(i)] + ([] if self.stream is None else [self.stream])
+        rng = np.random.default_rng(key)
         with self.source.load(i) as img:
             return i, random_resized_crop(img, self.preprocessing.input_size, rng, scale=self.scale,
                                           interpolation=self.preprocessing.interpolation)
@@ -74,3 +77,24 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[i
     if len(batches) > 1 and len(batches[-1]) == 1:
         batches[-2].extend(batches.pop())
     return batches
+
+
+def paired_batches(sizes, n: int, seed: int, epoch: int) -> list[list[int]]:
+    """Target rows to pair with source batches of ``sizes``: consecutive slices of seeded
+    permutations of the ``n`` target rows (a new permutation whenever one runs out), so each
+    source batch meets as many target images and every target image is seen about equally.
+
+    Examples
+    --------
+    >>> [len(b) for b in paired_batches([4, 4, 3], 5, seed=0, epoch=0)]
+    [4, 4, 3]
+    """
+    rng = np.random.default_rng([seed, epoch, 2])
+    order: list[int] = []
+    out = []
+    for size in sizes:
+        while len(order) < size:
+            order.extend(rng.permutation(n).tolist())
+        out.append(order[:size])
+        del order[:size]
+    return out

@@ -68,6 +68,14 @@ class TrainableOptimizer:
             self.optimizer = torch.optim.SGD(head, lr=lr, momentum=momentum, nesterov=momentum > 0)
         self.members: set[str] = {n for g in head for n in g["names"]}
 
+    def add_module(self, module: nn.Module, label: str) -> None:
+        """Train ``module``'s parameters (a transfer objective's domain classifier) at the
+        head's learning rate, in groups of their own after the head's."""
+        lr = self.optimizer.param_groups[0]["base_lr"]
+        for group in param_groups(list(module.named_parameters(prefix=label)), lr, self.weight_decay, label):
+            self.optimizer.add_param_group(group)
+            self.members.update(group["names"])
+
     def sync(self) -> int:
         """Add every trainable backbone parameter not yet in the optimizer; return how many."""
         params = dict(self.net.body.named_parameters())

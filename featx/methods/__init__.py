@@ -27,8 +27,8 @@ one is built.
 
 from featx.methods._build import finetune_params, make_head, make_method, make_selected, on_layers, seeded
 from featx.methods._fingerprint import code_fingerprint, model_spec
-from featx.methods._names import (RUNGS, canonical_name, describe, grid_text, parse_method, rung_of, selection_grid,
-                                  split_layer, sweep_layers)
+from featx.methods._names import (RUNGS, canonical_name, describe, grid_text, needs_target, parse_method, rung_of,
+                                  selection_grid, split_layer, sweep_layers)
 from featx.methods._registry import (DEFAULT_HEAD, ENSEMBLE, REGISTRY, SCALES, SOURCES, Method, default_methods,
                                      get_method, list_methods)
 
@@ -48,6 +48,7 @@ __all__ = [
     "get_method",
     "grid_text",
     "list_methods",
+    "needs_target",
     "make_head",
     "make_method",
     "make_selected",

@@ -110,6 +110,22 @@ def rung_of(name: str) -> str:
     return "frozen" if alignment == "none" else "aligned"
 
 
+def needs_target(name: str) -> bool:
+    """Whether model ``name`` trains on unlabelled target rows or images: every alignment, and
+    the fine-tuning strategies with a domain-adaptation objective (``da_loss``).
+
+    Examples
+    --------
+    >>> [needs_target(n) for n in ("knn", "coral", "ft-last", "ft-mcc")]
+    [False, True, False, True]
+    """
+    alignment, _ = parse_method(name)
+    entry = REGISTRY[alignment]
+    if entry.kind == "finetune":
+        return entry.build().get("da_loss") is not None
+    return alignment != "none"
+
+
 def describe(name: str, scale: str = "zscore") -> str:
     """A model in words: scaling, alignment and head, with the head's inner-CV grid."""
     alignment, head = parse_method(name)

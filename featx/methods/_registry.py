@@ -103,6 +103,15 @@ def _pace():
 _LOGREG_C = {"logisticregression__C": [0.01, 0.1, 1.0, 10.0, 100.0]}
 _TRADE_OFF = {"trade_off": [0.3, 1.0, 3.0]}  # the transfer loss's weight, around the papers' 1
 _FT_LR = {"lr": [3e-4, 1e-3, 3e-3]}  # around FineTuneClassifier's default 1e-3, a factor ~3 apart
+_FT_DA = {**_FT_LR, **_TRADE_OFF}
+
+
+def _ft_da(loss: str) -> Callable:
+    """LP-FT (the head warm-started by logistic regression, then every layer, the pretrained
+    ones at a tenth of the head's rate) with the domain-adaptation objective ``loss``."""
+    return lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg", "da_loss": loss}
+
+
 _ENTRIES = [
     # heads: trained on labelled source rows only
     Method("logreg", "head", "logistic regression (lbfgs) on standardised features",
@@ -177,6 +186,15 @@ _ENTRIES = [
     Method("ft-full", "finetune", "fine-tune every layer", lambda: {"freeze": "none"}, select_grid=_FT_LR),
     Method("lp-ft", "finetune", "linear probe (logistic-regression warm start), then fine-tune every layer",
            lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg"}, select_grid=_FT_LR),
+    # ... and with a domain-adaptation objective on the unlabelled target images (featx.deepda's losses)
+    Method("ft-dann", "finetune", "LP-FT with DANN's adversarial objective (Ganin et al. 2016) on the unlabelled "
+           "target images: a domain classifier on the pooled embedding through gradient reversal",
+           _ft_da("dann"), select_grid=_FT_DA),
+    Method("ft-cdan-e", "finetune", "LP-FT with CDAN+E's objective (Long et al. 2018) on the unlabelled target "
+           "images: the domain classifier on the embedding x predictions map, entropy-weighted",
+           _ft_da("cdan-e"), select_grid=_FT_DA),
+    Method("ft-mcc", "finetune", "LP-FT with MCC's objective (Jin et al. 2020) on the unlabelled target images: "
+           "minimum class confusion of their predictions, temperature 2.5", _ft_da("mcc"), select_grid=_FT_DA),
 ]
 REGISTRY: dict[str, Method] = {m.name: m for m in _ENTRIES}
 
@@ -206,5 +224,5 @@ def default_methods(with_target: bool, finetune: bool = True) -> list[str]:
     if with_target:
         out += ["coral", "sa", "gfk", "tca", "jda", "easytl", "meda", "mcc"]
     if finetune:
-        out += list(list_methods("finetune"))
+        out += ["ft-last", "ft-full", "lp-ft"] + (["ft-mcc"] if with_target else [])
     return out
