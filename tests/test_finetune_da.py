@@ -197,3 +197,40 @@ def test_a_remembered_named_extraction_keeps_its_input_size(tmp_path):
     other = extract_features(digits, "efficientnet_lite0", cache_dir=tmp_path, input_size=64, progress=False)
     assert again.metadata["n_computed"] == 0 and again.metadata["path"] == small.metadata["path"]
     assert other.metadata["n_computed"] == 6 and other.metadata["path"] != small.metadata["path"]
+
+
+def test_compare_over_backbones_runs_each_and_their_ensemble_on_the_same_draws(folders, tmp_path):
+    from featx.backbones import create_backbone
+    from featx.data import InMemoryImages
+    from featx.evaluate import compare, write_report
+
+    torch.manual_seed(0)
+    a = create_backbone("timm:test_resnet", pretrained=False)
+    b = create_backbone("timm:test_efficientnet", pretrained=False)
+    rng = np.random.default_rng(3)
+    target = InMemoryImages(rng.integers(0, 256, (10, 40, 40, 3), dtype=np.uint8), ["cat", "dog"] * 5,
+                            classes=["cat", "dog"])
+    kw = dict(target=target, budgets=("2", "all"), repeats=2, methods=["logreg", "coral", "ft-last"], ft_epochs=1,
+              ft_budgets=("all",), cache_dir=tmp_path / "cache", progress=False, n_jobs=1)
+    result = compare(folders[0], backbones=[a, b], **kw)
+    assert not result.failures, result.failures
+    names = ["timm:test_resnet", "timm:test_efficientnet"]
+    assert result.info["methods"] == [f"logreg@{n}" for n in names] + ["logreg@ensemble"] + \
+        [f"coral@{n}" for n in names] + ["coral@ensemble", "ft-last"]
+    draws = {}
+    for r in result.records:
+        draws.setdefault(r["method"], []).append((r["budget"], r["draw"]))
+    assert len({tuple(v) for m, v in draws.items() if m != "ft-last"}) == 1  # the same draws for every row
+    alone = {n: compare(folders[0], backbone=bb, **{**kw, "methods": ["logreg"]}) for n, bb in zip(names, (a, b))}
+    for n in names:  # a backbone's row is the model on its features alone
+        assert [r["accuracy"] for r in result.records if r["method"] == f"logreg@{n}"] == \
+            [r["accuracy"] for r in alone[n].records]
+    assert set(result.extraction["train"]["backbones"]) == set(names)
+    text = write_report(result, tmp_path / "report")["markdown"].read_text()
+    assert "| embed s |" in text and "  - timm:test_efficientnet: " in text
+    with pytest.raises(ValueError, match="backbones needs at least 2 backbones"):
+        compare(folders[0], backbones="timm:test_resnet", **kw)
+    with pytest.raises(ValueError, match="backbones must differ"):
+        compare(folders[0], backbones=[a, a], **kw)
+    with pytest.raises(ValueError, match="backbones and layer_sweep"):
+        compare(folders[0], backbones=[a, b], layer_sweep=True, **kw)

@@ -15,6 +15,10 @@ def add_parser(sub) -> None:
     p.add_argument("--test", help="held-out test images (default: a stratified --test-fraction of DATA)")
     p.add_argument("--target", help="a target domain; its labels only score")
     p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--backbones", metavar="NAME,NAME,...",
+                   help="several backbones instead of --backbone: every frozen and aligned method runs on each "
+                        "(METHOD@NAME) and on their ensemble (METHOD@ensemble, probabilities averaged) under the same "
+                        "draws; fine-tuning uses the first")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="layer to extract, repeatable: 'pooled' (default) or a module name; with several, "
                         "METHOD@LAYER fits on one of them and METHOD@ensemble one model per layer, averaged")
@@ -105,7 +109,8 @@ def run_compare(args) -> int:
                              f"{args.sweep} and --layer {' --layer '.join(args.layers)}.")
         layers = comma_list(args.sweep)
     data = args.data[0] if len(args.data) == 1 else args.data
-    result = compare(data, test=args.test, target=args.target, backbone=args.backbone, budgets=args.budgets,
+    result = compare(data, test=args.test, target=args.target, backbone=args.backbone, backbones=args.backbones,
+                     budgets=args.budgets,
                      repeats=args.repeats, methods=methods, scale=args.scale, test_fraction=args.test_fraction,
                      random_state=random_state(args), ft_epochs=args.ft_epochs, ft_budgets=args.ft_budgets,
                      ft_repeats=args.ft_repeats, select=args.select, select_finetune=args.select_finetune,

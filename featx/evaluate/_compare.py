@@ -20,7 +20,8 @@ from featx.utils.machine import code_paths
 logger = logging.getLogger(__name__)
 
 
-def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budgets=(1, 5, 10, ALL), repeats=5,
+def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", backbones=None, budgets=(1, 5, 10, ALL),
+            repeats=5,
             methods=None, scale="zscore", test_fraction=0.3, random_state=0, ft_epochs=5, ft_budgets=None,
             ft_repeats=None, select=None, select_finetune=False, layers=None, layer_sweep=False, cache_dir=None,
             device="auto", batch_size="auto", num_workers="auto", precision="float32", input_size=None, n_jobs=None,
@@ -46,6 +47,13 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     test, target : same kinds, optional
         Held-out test images; a target domain (its labels only score).
     backbone : str or Backbone, default="efficientnet_lite0"
+    backbones : sequence of (str or Backbone), or a comma-separated str, optional
+        Several backbones instead of ``backbone``: every source is embedded (and cached) by
+        each, and every frozen and aligned method runs once per backbone (``MODEL@NAME``, on
+        that backbone's columns) and once as their ensemble (``MODEL@ensemble``: one model per
+        backbone, and per layer with several ``layers``, the class probabilities averaged), all
+        under the same draws; fine-tuning runs on the first. The extraction section of the
+        report gives each backbone's embedding seconds, the cost table each row's.
     budgets : sequence or str, default=(1, 5, 10, "all")
     repeats : int, default=5
     methods : list of str, optional
@@ -120,14 +128,22 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
     plan = Plan.check(methods, budgets, repeats, scale, random_state, with_target=target is not None, images=True,
                       ft_epochs=ft_epochs, ft_budgets=ft_budgets, ft_repeats=ft_repeats, select=select,
                       select_finetune=select_finetune)
-    bb = backbone_with(backbone, layers).at_input_size(input_size)
+    bbs = [backbone_with(b, layers).at_input_size(input_size) for b in _backbone_list(backbone, backbones)]
+    bb = bbs[0]
+    if backbones is not None:
+        if layer_sweep:
+            raise ValueError("backbones and layer_sweep each fit every method per block of columns; pass one of them "
+                             "(with backbones, layers=[...] makes each backbone's layers blocks of their own).")
+        from featx.evaluate._backbones import block_names
+
+        plan = plan.swept(block_names(bbs), ensemble=True)
     if layer_sweep:
         plan = plan.swept(bb.layers)
     announce(plan, progress)
     # unreadable images are skipped for feature methods; fine-tuning needs every image, and
     # its rows must stay aligned with the images, so then an unreadable image is an error
     ex = Extraction(bb, cache_dir, device, progress, on_error="fail" if plan.finetunes else "skip",
-                    batch_size=batch_size, num_workers=num_workers, precision=precision)
+                    batch_size=batch_size, num_workers=num_workers, precision=precision, others=tuple(bbs[1:]))
     extraction, test_images, target_images = {}, None, None
     images, train_fs, extraction["train"] = ex.train(data)
     test_fs = target_fs = None
@@ -137,7 +153,9 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
         target_images, target_fs, extraction["target"] = ex.role(target, "target")
     split = split_rows(train_fs, test_fs if test is not None else target_fs, target_fs, test_fraction, random_state)
     scored_images = _scored_images(images, split, test_images if test is not None else target_images)
-    info = {"backbone": bb.name, "layers": list(bb.layers), "input_size": list(bb.preprocessing.input_size),
+    info = {"backbone": ", ".join(b.name for b in bbs), "layers": list(bb.layers),
+            "input_size": list(bb.preprocessing.input_size),
+            **({"backbones": [b.name for b in bbs], "finetune_backbone": bb.name} if backbones is not None else {}),
             **plan.info(), "layer_sweep": bool(layer_sweep),
             "roles": {"train": label(data), "test": label(test), "target": label(target)}}
     layer_record = check_layers(plan.methods, split.train.layers)
@@ -157,6 +175,17 @@ def compare(data, *, test=None, target=None, backbone="efficientnet_lite0", budg
                      select_finetune) if plan.select else None
     log_dir = Path(cache_dir or default_cache_dir()) / "compare" if reuse else None
     return _run(plan, info, extraction, split, fits, selecting, log_dir, n_jobs, progress)
+
+
+def _backbone_list(backbone, backbones) -> list:
+    """``[backbone]``, or the backbones named (a list, or one comma-separated string), checked."""
+    if backbones is None:
+        return [backbone]
+    names = [b.strip() for b in backbones.split(",") if b.strip()] if isinstance(backbones, str) else list(backbones)
+    if len(names) < 2:
+        raise ValueError(f"backbones needs at least 2 backbones to compare and combine; got {names}. Pass one as "
+                         "backbone=... instead.")
+    return names
 
 
 def announce(plan, progress: bool) -> None:

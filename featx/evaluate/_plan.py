@@ -78,10 +78,11 @@ class Plan:
         return cls(methods, rungs, budgets, repeats, scale, random_state, ft_epochs, ft_budgets, ft_repeats,
                    _check_select(select, with_target, select_finetune), bool(select_finetune))
 
-    def swept(self, layers) -> "Plan":
+    def swept(self, layers, ensemble: bool = False) -> "Plan":
         """The plan with every frozen and aligned method fitted on each of ``layers`` on its own
-        (:func:`featx.methods.sweep_layers`)."""
-        methods = sweep_layers(self.methods, layers)
+        (:func:`featx.methods.sweep_layers`), and with ``ensemble`` once more on all of them,
+        one model per layer with the probabilities averaged."""
+        methods = sweep_layers(self.methods, layers, ensemble)
         return replace(self, methods=methods, rungs={m: rung_of(m) for m in methods})
 
     def check_budgets(self, y, pool, classes, *, held_out: bool) -> None:

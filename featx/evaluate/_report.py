@@ -91,15 +91,33 @@ def failure_table(result) -> str:
 
 def cost_table(result) -> str:
     """Markdown: per method at the largest budget it ran at (fine-tuning may stop short of the
-    comparison's largest), fit / predict seconds and peak memory."""
-    lines = ["| method | budget | fit s | predict s | peak MiB |", "|---|---:|---:|---:|---:|"]
+    comparison's largest), fit / predict seconds and peak memory; with several backbones, also
+    the seconds this run spent embedding every role with the backbones the row uses
+    (:func:`embedding_seconds`)."""
+    several = "backbones" in result.info
+    lines = ["| method | budget | fit s | predict s | peak MiB |" + (" embed s |" if several else ""),
+             "|---|---:|---:|---:|---:|" + ("---:|" if several else "")]
     for method in result.info["methods"]:
         ran = [s for s in result.summary if s["method"] == method and s["draws"]]
         if ran:
             s = ran[-1]  # the summary lists budgets in ascending order
+            embed = f" {embedding_seconds(result, method):.1f} |" if several else ""
             lines.append(f"| {method} | {s['budget']} | {s['fit_s']:.2f} | {s['predict_s']:.2f} | {s['peak_mib']:.0f} "
-                         "|")
+                         "|" + embed)
     return "\n".join(lines)
+
+
+def embedding_seconds(result, method: str) -> float:
+    """Seconds this comparison spent embedding every role with the backbones ``method`` uses:
+    ``MODEL@NAME`` one backbone, ``MODEL@ensemble`` and an unlayered model all of them,
+    fine-tuning none (it trains on the images). A cache hit costs only the read."""
+    from featx.methods import rung_of, split_layer
+
+    if rung_of(method) == "finetuned":
+        return 0.0
+    layer = split_layer(method)[1]
+    used = result.info["backbones"] if layer is None or layer == "ensemble" else [layer.split("/")[0]]
+    return sum(e["backbones"][name]["seconds"] for e in result.extraction.values() for name in used)
 
 
 def _figure(width=7.0, height=4.5, ncols=1):
@@ -286,6 +304,9 @@ def write_report(result, out_dir) -> dict:
     for role, e in result.extraction.items():
         status = "cache hit" if e["cache_hit"] else f"{e['computed']} embedded"
         ext.append(f"- {role}: {e['rows']} images, {e['seconds']:.1f} s, {status} (`{e['cache_file']}`)")
+        for name, b in e.get("backbones", {}).items():
+            ext.append(f"  - {name}: {b['seconds']:.1f} s, " + ("cache hit" if b["computed"] == 0 else
+                                                                 f"{b['computed']} embedded"))
     ext = "\n".join(ext)
     lines = [f"# featx compare: {result.info['backbone']}", "",
              f"Training data `{result.info['roles']['train']}`; test rows: {result.info['n_test']} "
@@ -302,7 +323,9 @@ def write_report(result, out_dir) -> dict:
                   "fits are complete. A re-run tries them again.", "", failure_table(result), ""]
     lines += ["## Cost", "", "Per method at the largest budget it ran at.", "", cost_table(result), "",
               "Peak memory: tracemalloc peak during fit + predict for feature methods; process max RSS for "
-              "fine-tuning."]
+              "fine-tuning." + (" embed s: the seconds this run spent embedding every role with the backbones the "
+                                "row uses (all of them for @ensemble; a cache hit costs only the read)."
+                                if "backbones" in result.info else "")]
     paths_info = result.info.get("code_paths")
     if paths_info:
         blas = ", ".join(f"{b['library']} {b['version']} ({b['architecture']})" for b in paths_info["blas"])

@@ -39,7 +39,9 @@ def several(spec) -> bool:
 @dataclass(frozen=True)
 class Extraction:
     """How a comparison's images become features: the arguments of
-    :func:`featx.extract_features` every role shares."""
+    :func:`featx.extract_features` every role shares. With ``others`` (more backbones), every
+    source is embedded by ``backbone`` and each of them, the columns side by side
+    (:func:`featx.evaluate._backbones.side_by_side`); fine-tuning uses ``backbone``."""
 
     backbone: object
     cache_dir: object = None
@@ -49,6 +51,7 @@ class Extraction:
     batch_size: object = "auto"
     num_workers: object = "auto"
     precision: str = "float32"
+    others: tuple = ()
 
     def role(self, spec, role: str):
         """``(source, features, info)`` of one data argument (extracted and cached)."""
@@ -57,15 +60,28 @@ class Extraction:
         return self.extract(open_source(spec), role)
 
     def extract(self, source, role: str):
-        """``(source, features, info)`` of an opened source (extracted and cached)."""
+        """``(source, features, info)`` of an opened source (extracted and cached; by every
+        backbone, side by side, with ``others``: ``info["backbones"]`` then gives each one's
+        seconds, rows computed and cache file)."""
+        from featx.evaluate._backbones import side_by_side
         from featx.extract import extract_features
 
-        start = time.perf_counter()
-        fs = extract_features(source, self.backbone, cache_dir=self.cache_dir, device=self.device,
-                              on_error=self.on_error, progress=self.progress, batch_size=self.batch_size,
-                              num_workers=self.num_workers, precision=self.precision)
-        info = {"rows": len(fs), "seconds": time.perf_counter() - start, "computed": int(fs.metadata["n_computed"]),
-                "cache_hit": fs.metadata["n_computed"] == 0, "cache_file": str(fs.metadata["path"])}
+        each, sets = {}, []
+        for backbone in (self.backbone, *self.others):
+            start = time.perf_counter()
+            fs = extract_features(source, backbone, cache_dir=self.cache_dir, device=self.device,
+                                  on_error=self.on_error, progress=self.progress, batch_size=self.batch_size,
+                                  num_workers=self.num_workers, precision=self.precision)
+            sets.append(fs)
+            each[backbone.name] = {"seconds": time.perf_counter() - start, "computed": int(fs.metadata["n_computed"]),
+                                   "cache_file": str(fs.metadata["path"])}
+        fs = side_by_side((self.backbone, *self.others), sets) if self.others else sets[0]
+        info = {"rows": len(fs), "seconds": sum(e["seconds"] for e in each.values()),
+                "computed": sum(e["computed"] for e in each.values()),
+                "cache_hit": all(e["computed"] == 0 for e in each.values()),
+                "cache_file": "; ".join(e["cache_file"] for e in each.values())}
+        if self.others:
+            info["backbones"] = each
         logger.info("%s: %d rows, %d computed, %.1f s", role, len(fs), info["computed"], info["seconds"])
         return source, fs, info
 

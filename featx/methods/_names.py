@@ -33,14 +33,17 @@ def split_layer(name: str) -> tuple[str, str | None]:
     return model, layer
 
 
-def sweep_layers(methods, layers) -> list[str]:
-    """Each frozen or aligned model once per layer (``MODEL@LAYER``), in the layers' order;
-    fine-tuning names and names that already pick a layer are kept as they are.
+def sweep_layers(methods, layers, ensemble: bool = False) -> list[str]:
+    """Each frozen or aligned model once per layer (``MODEL@LAYER``), in the layers' order, and
+    with ``ensemble`` once more as ``MODEL@ensemble`` (one model per layer, probabilities
+    averaged); fine-tuning names and names that already pick a layer are kept as they are.
 
     Examples
     --------
     >>> sweep_layers(["logreg", "coral@ensemble", "ft-last"], ["blocks.5", "pooled"])
     ['logreg@blocks.5', 'logreg@pooled', 'coral@ensemble', 'ft-last']
+    >>> sweep_layers(["knn"], ["a", "b"], ensemble=True)
+    ['knn@a', 'knn@b', 'knn@ensemble']
     """
     layers = list(layers or [])
     if not layers or ENSEMBLE in layers:
@@ -50,7 +53,7 @@ def sweep_layers(methods, layers) -> list[str]:
         if split_layer(m)[1] is not None or rung_of(m) == "finetuned":
             out.append(m)
         else:
-            out += [f"{m}@{layer}" for layer in layers]
+            out += [f"{m}@{layer}" for layer in layers] + ([f"{m}@{ENSEMBLE}"] if ensemble else [])
     return out
 
 
