@@ -115,3 +115,27 @@ def test_a_closed_pipe_ends_quietly(argv, tmp_path):
     proc.stdout.close()  # before featx writes its first line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and err == "", err
+
+
+def test_input_size_and_backbones_flags_reach_compare_and_extract(capsys, image_folder, tmp_path, monkeypatch):
+    import featx.evaluate
+    import featx.extract
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(featx.evaluate, "compare", spy)
+    monkeypatch.setattr(featx.extract, "extract_features", spy)
+    with pytest.raises(SystemExit):
+        main(["compare", str(image_folder), "--backbones", "efficientnet_lite0,efficientnet_lite1", "--input-size",
+              "96"])
+    assert seen["backbones"] == "efficientnet_lite0,efficientnet_lite1" and seen["input_size"] == 96
+    with pytest.raises(SystemExit):
+        main(["extract", str(image_folder), "--input-size", "64", "--cache-dir", str(tmp_path), "--no-progress"])
+    assert seen["input_size"] == 64
+    with pytest.raises(SystemExit):
+        main(["demo", "--input-size", "31"])
+    assert "--input-size: expected an int of at least 32 (pixels per side); got '31'" in capsys.readouterr().err

@@ -234,3 +234,26 @@ def test_compare_over_backbones_runs_each_and_their_ensemble_on_the_same_draws(f
         compare(folders[0], backbones=[a, a], **kw)
     with pytest.raises(ValueError, match="backbones and layer_sweep"):
         compare(folders[0], backbones=[a, b], layer_sweep=True, **kw)
+
+
+def test_selection_fits_a_da_strategy_on_the_target_rows_it_is_given(tiny_backbone, folders, monkeypatch):
+    from featx.data import open_source
+    from featx.evaluate._finetune_selection import FineTuneOnRows, ImageTable  # private: the validators' fit
+
+    seen = []
+    real = FineTuneClassifier.fit
+
+    def spy(self, data, y=None, *, target_data=None, validation_data=None):
+        seen.append((len(data), None if target_data is None else len(target_data)))
+        return real(self, data, y, target_data=target_data, validation_data=validation_data)
+
+    monkeypatch.setattr(FineTuneClassifier, "fit", spy)
+    source, target = open_source(folders[0]), open_source(folders[1])
+    table = ImageTable([source, target])
+    X = np.r_[np.arange(12), 12 + np.arange(8)]
+    y = np.r_[np.asarray(source.labels), -np.ones(8, int)]
+    sd = np.r_[np.ones(12, int), -np.ones(8, int)]
+    for loss, expected in (("mcc", (12, 8)), (None, (12, None))):
+        FineTuneOnRows(table, lambda labels, loss=loss: quick(tiny_backbone, da_loss=loss, epochs=1)).fit(
+            X, y, sample_domain=sd)
+        assert seen[-1] == expected
