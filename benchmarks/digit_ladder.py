@@ -12,7 +12,10 @@ ensemble another over ``--backbones`` under the same draw. Prints a table and wr
                                       [--out benchmarks/results/digit_ladder.json]
 
 ``--select`` adds each feature method's validator-picked setting beside the oracle's
-(``featx.compare(select=...)``) on the cached embeddings.
+(``featx.compare(select=...)``) on the cached embeddings, ``--select-finetune`` each fine-tuning
+strategy's (learning rate, and ``trade_off`` with a DA loss: 4 fine-tuning runs per setting, so
+pair it with a small ``--budget``, e.g. ``--tasks digits->digits-shifted --budget 10 --methods
+mcc,ft-mcc --ensemble-methods "" --select --select-finetune``).
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ def main(argv=None):
     p.add_argument("--backbones", default=BACKBONES)
     p.add_argument("--tasks", default=None, help="comma-separated task names (default: all three)")
     p.add_argument("--select", action="store_true", help="validators' picks for the feature methods, and the oracle")
+    p.add_argument("--select-finetune", action="store_true", help="with --select, the fine-tuning strategies' too")
+    p.add_argument("--budget", default="all", help="labelled source images per class (default: every one)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "digit_ladder.json")
     args = p.parse_args(argv)
     if not (args.data / "digits").is_dir():
@@ -88,15 +93,15 @@ def main(argv=None):
     every = tasks(args.data / "digits")
     names = list(every) if args.tasks is None else args.tasks.split(",")
     methods = args.methods.split(",")
-    common = dict(budgets=("all",), repeats=1, cache_dir=args.cache_dir, input_size=args.input_size, n_jobs=1,
+    common = dict(budgets=(args.budget,), repeats=1, cache_dir=args.cache_dir, input_size=args.input_size, n_jobs=1,
                   progress=False)
-    out = {"input_size": args.input_size, "ft_epochs": args.ft_epochs, "backbones": args.backbones.split(","),
-           "tasks": {}}
+    out = {"input_size": args.input_size, "ft_epochs": args.ft_epochs, "budget": args.budget,
+           "backbones": args.backbones.split(","), "tasks": {}}
     for name in names:
         source, target = every[name]
         start = time.perf_counter()
         ladder = compare(source, target=target, methods=methods, ft_epochs=args.ft_epochs,
-                         select=VALIDATORS if args.select else None, **common)
+                         select=VALIDATORS if args.select else None, select_finetune=args.select_finetune, **common)
         task = {"ladder": rows_of(ladder), "picks": picks_of(ladder), "extraction": ladder.extraction}
         if args.ensemble_methods:
             ens = compare(source, target=target, backbones=args.backbones, methods=args.ensemble_methods.split(","),
@@ -109,6 +114,8 @@ def main(argv=None):
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2, default=str))
     print(table(out))
+    if any(t["picks"] for t in out["tasks"].values()):
+        print(picks_table(out))
     print(f"wrote {args.out}")
 
 
@@ -132,6 +139,23 @@ def table(out) -> str:
         fit = sum(cells[t].get("fit_s") or 0 for t in names if t in cells)
         peak = max((cells[t].get("peak_mib") or 0 for t in names if t in cells), default=0)
         lines.append(f"| {m} | " + " | ".join(text) + f" | {mean} | {fit:.0f} | {peak:.0f} |")
+    return "\n".join(lines)
+
+
+def picks_table(out) -> str:
+    """Markdown: per task and method, the default's accuracy and each validator's pick (setting,
+    accuracy), the oracle's last."""
+    lines = ["| task | method | default | " + " | ".join(VALIDATORS) + " | oracle |",
+             "|---|---|---:|" + "---:|" * (len(VALIDATORS) + 1)]
+    for t, task in out["tasks"].items():
+        for m, picks in task["picks"].items():
+            default = task["ladder"].get(m, {}).get("accuracy")
+            cells = [f"{100 * default:.1f}" if default is not None else "-"]
+            for v in [*VALIDATORS, "oracle"]:
+                p = picks.get(v)
+                ok = p is not None and p["params"] is not None and p["accuracy"] == p["accuracy"]
+                cells.append(f"{100 * p['accuracy']:.1f} {p['params']}" if ok else "-")
+            lines.append(f"| {t} | {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -129,3 +129,25 @@ def flip_feature_byte(path: Path, at: int = 3) -> None:
     data = bytearray(Path(path).read_bytes())
     data[offset + at] ^= 0xFF
     Path(path).write_bytes(bytes(data))
+
+
+def interrupted_fit(monkeypatch, fit, epoch: int = 3) -> None:
+    """Run ``fit()`` with fine-tuning's epoch function raising ``KeyboardInterrupt`` when
+    epoch ``epoch`` (1-based, counted from this call) starts, as Ctrl-C there would; the epoch
+    function is restored afterwards."""
+    import featx.finetune._classifier as module  # private: the epoch function, replaced to interrupt a run
+
+    original, calls = module.train_epoch, []
+
+    def crash(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == epoch:
+            raise KeyboardInterrupt("killed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "train_epoch", crash)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit()
+    finally:
+        monkeypatch.setattr(module, "train_epoch", original)

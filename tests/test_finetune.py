@@ -15,7 +15,7 @@ from featx.finetune._freeze import apply_freeze
 from featx.finetune._net import FineTuneNet
 from featx.finetune._optim import TrainableOptimizer
 
-from .conftest import make_images
+from .conftest import interrupted_fit, make_images
 
 
 @pytest.fixture
@@ -87,6 +87,18 @@ def test_frozen_parameters_stay_bit_identical_and_batchnorm_keeps_statistics(tin
                            before.get("bn1.running_mean", before.get("conv1.1.running_mean")))
 
 
+def test_frozen_batchnorm_keeps_every_running_statistic_while_its_scale_and_shift_train(tiny_backbone, folder):
+    bns = [n for n, m in tiny_backbone.model.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    before = {k: v.clone() for k, v in tiny_backbone.model.state_dict().items()}
+    for mode, stats_move in (("frozen", False), ("train", True)):
+        after = quick(tiny_backbone, "none", batchnorm=mode, lr=0.05).fit(folder).net_.body.state_dict()
+        moved = [n for n in bns if not torch.equal(after[f"{n}.running_mean"], before[f"{n}.running_mean"])]
+        assert bool(moved) is stats_move, mode
+        assert any(not torch.equal(after[f"{n}.weight"], before[f"{n}.weight"]) for n in bns), mode
+    with pytest.raises(ValueError, match="batchnorm must be 'train' or 'frozen'; got 'eval'"):
+        quick(tiny_backbone, batchnorm="eval").fit(folder)
+
+
 def test_frozen_prefix_records_no_autograd_graph(tiny_backbone):
     net = FineTuneNet(tiny_backbone, 2)
     groups = stage_groups(net.body)
@@ -146,22 +158,7 @@ def test_gradual_unfreezing_trains_more_each_epoch(tiny_backbone, folder):
 def test_resumed_run_matches_an_uninterrupted_one(tiny_backbone, folder, tmp_path, monkeypatch):
     kw = dict(epochs=3, validation_fraction=0.25, random_state=3, freeze="gradual")
     full = quick(tiny_backbone, checkpoint_dir=tmp_path / "a", **kw).fit(folder)
-
-    import featx.finetune._classifier as module  # private: the epoch function, replaced to interrupt a run
-
-    original = module.train_epoch
-    calls = []
-
-    def crash_in_third_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("killed")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, "train_epoch", crash_in_third_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **kw).fit(folder)
-    monkeypatch.setattr(module, "train_epoch", original)
+    interrupted_fit(monkeypatch, lambda: quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **kw).fit(folder))
     resumed = quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **kw).fit(folder)
     for (k, a), b in zip(full.net_.state_dict().items(), resumed.net_.state_dict().values()):
         assert torch.equal(a, b), k

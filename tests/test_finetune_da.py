@@ -12,7 +12,7 @@ from featx.finetune import FineTuneClassifier
 # private: the target batches of one epoch
 from featx.finetune._data import paired_batches
 
-from .conftest import make_images
+from .conftest import interrupted_fit, make_images
 
 
 @pytest.fixture
@@ -99,22 +99,10 @@ def test_the_seed_reaches_every_random_step_and_leaves_the_callers_rng_alone(tin
 
 
 def test_a_resumed_da_run_matches_an_uninterrupted_one(tiny_backbone, folders, tmp_path, monkeypatch):
-    import featx.finetune._classifier as module  # private: the epoch function, replaced to interrupt a run
-
     kw = dict(epochs=3, da_loss="dann", random_state=3, freeze="lp-ft", lp_epochs=1)
     full = quick(tiny_backbone, checkpoint_dir=tmp_path / "a", **kw).fit(folders[0], target_data=folders[1])
-    original, calls = module.train_epoch, []
-
-    def crash_in_third_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("killed")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, "train_epoch", crash_in_third_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **kw).fit(folders[0], target_data=folders[1])
-    monkeypatch.setattr(module, "train_epoch", original)
+    interrupted_fit(monkeypatch, lambda: quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **kw).fit(
+        folders[0], target_data=folders[1]))
     saved = torch.load(tmp_path / "b" / "finetune.pt", weights_only=True)
     assert saved["epoch"] == 1 and any(k.startswith("discriminator") for k in saved["transfer"])
     resumed = quick(tiny_backbone, checkpoint_dir=tmp_path / "b", **kw).fit(folders[0], target_data=folders[1])

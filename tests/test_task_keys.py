@@ -102,6 +102,6 @@ def test_specs_are_data_and_fine_tuning_is_keyed_by_its_arguments():
     spec = model_spec("coral+1nn@pooled", scale="unit")
     assert spec["layer"] == "pooled" and spec["scale"] == "unit" and "description" not in str(spec)
     assert model_spec("lp-ft") == {"finetune": "lp-ft", "params": {"freeze": "lp-ft", "head_init": "logreg",
-                                                                   "lp_epochs": 0}}
+                                                                   "lp_epochs": 0, "batchnorm": "frozen"}}
     assert code_fingerprint("ot") == code_fingerprint("ot+logreg") != code_fingerprint("logreg")
     assert code_fingerprint("logreg", also=("featx.evaluate._fit_features",)) != code_fingerprint("logreg")

@@ -31,11 +31,12 @@ def input_size_arg(text: str) -> int:
     return value
 
 
-def add_input_size(p, what: str = "the extraction") -> None:
-    """``--input-size N``."""
-    p.add_argument("--input-size", type=input_size_arg, default=None, metavar="N",
-                   help=f"feed the network N x N images in {what} instead of the size its weights were trained at "
-                        "(cheaper for small images such as digits; part of the cache key)")
+def add_input_size(p, what: str = "the extraction", default: int | None = None) -> None:
+    """``--input-size N`` (``default``: ``None``, the size the weights were trained at)."""
+    told = f"default: {default}" if default else "default: the size the weights were trained at"
+    p.add_argument("--input-size", type=input_size_arg, default=default, metavar="N",
+                   help=f"feed the network N x N images in {what} (cheaper for small images such as digits; part "
+                        f"of the cache key; {told})")
 
 
 def add_extraction_options(p) -> None:

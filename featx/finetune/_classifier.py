@@ -67,6 +67,12 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
     train_frozen_batchnorm : bool, default=False
         By default BatchNorm layers whose parameters are frozen stay in eval mode, keeping
         their running statistics.
+    batchnorm : {"train", "frozen"}, default="train"
+        ``"frozen"``: every BatchNorm keeps the pretrained running statistics (eval mode; its
+        scale and shift still train), as the frozen extractor does. On images far from the
+        pretraining data (digits), statistics re-estimated from the training batches made the
+        features unlike the ones a warm-started head was fitted on and unlike the target's
+        (measured in the fine-tuning guide); the registry's strategies use ``"frozen"``.
     augment : bool, default=True
         Random resized crop (area ``crop_scale``) + horizontal flip at the backbone's input size.
     crop_scale : tuple of float, default=(0.25, 1.0)
@@ -134,7 +140,7 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, backbone="efficientnet_lite0", freeze="none", *, epochs=10, batch_size=32,
                  optimizer="adamw", lr=1e-3, backbone_lr_factor=0.1, layer_decay=None, weight_decay=0.01,
                  momentum=0.9, warmup_epochs=1, unfreeze_every=1, lp_epochs=2, train_frozen_batchnorm=False,
-                 augment=True, crop_scale=(0.25, 1.0), label_smoothing=0.0, validation_fraction=0.1,
+                 batchnorm="train", augment=True, crop_scale=(0.25, 1.0), label_smoothing=0.0, validation_fraction=0.1,
                  early_stopping=None, head_init="random", da_loss=None, trade_off=1.0, input_size=None,
                  device="auto", precision="float32", num_workers="auto", random_state=0, checkpoint_dir=None,
                  cache_dir=None, progress=True, seed=DEPRECATED):
@@ -152,6 +158,7 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         self.unfreeze_every = unfreeze_every
         self.lp_epochs = lp_epochs
         self.train_frozen_batchnorm = train_frozen_batchnorm
+        self.batchnorm = batchnorm
         self.augment = augment
         self.crop_scale = crop_scale
         self.label_smoothing = label_smoothing
@@ -184,6 +191,8 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"early_stopping must be a positive int or None; got {self.early_stopping!r}.")
         from featx.deepda import OBJECTIVES
 
+        if self.batchnorm not in ("train", "frozen"):
+            raise ValueError(f"batchnorm must be 'train' or 'frozen'; got {self.batchnorm!r}.")
         if self.da_loss is not None and self.da_loss not in OBJECTIVES:
             raise ValueError(f"da_loss must be one of {list(OBJECTIVES)} or None; got {self.da_loss!r}.")
         if not isinstance(self.trade_off, numbers.Real) or isinstance(self.trade_off, bool) or self.trade_off < 0:
@@ -210,7 +219,7 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
     def _fingerprint(self, backbone, classes, n_train, n_target=0) -> str:
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in _RUNTIME_PARAMS}
         params.pop("seed")
-        for name, default in (("da_loss", None), ("trade_off", 1.0), ("input_size", None)):
+        for name, default in (("da_loss", None), ("trade_off", 1.0), ("input_size", None), ("batchnorm", "train")):
             if params[name] == default:  # the defaults leave the fingerprints of earlier runs as they were
                 params.pop(name)
         params["random_state"] = self._seed  # whichever name gave it

@@ -64,8 +64,8 @@ def train_epoch(clf, net, opt, scaler, dataset, y_train, epoch, run, total, warm
         loader = zip(loader, make_batch_loader(transfer.images, target_batches, num_workers=workers, pin_memory=pin))
         transfer.objective.train()
     net.train()
-    if not clf.train_frozen_batchnorm:
-        freeze_batchnorm_statistics(net.body)
+    if clf.batchnorm == "frozen" or not clf.train_frozen_batchnorm:
+        freeze_batchnorm_statistics(net.body, every=clf.batchnorm == "frozen")
     seen = correct = 0
     loss_sum = transfer_sum = wait = 0.0
     start = ready = time.perf_counter()

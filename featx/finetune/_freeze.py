@@ -112,14 +112,15 @@ def apply_freeze(body: nn.Module, frozen: set[str], *, log_each: bool = False) -
     return newly_frozen, newly_trainable
 
 
-def freeze_batchnorm_statistics(body: nn.Module) -> int:
-    """Put every BatchNorm whose parameters are all frozen in eval mode (its running statistics
-    stay as they are); return how many. Call after ``body.train()``."""
+def freeze_batchnorm_statistics(body: nn.Module, every: bool = False) -> int:
+    """Put every BatchNorm whose parameters are all frozen (with ``every``, every BatchNorm) in
+    eval mode: it normalises with its running statistics and leaves them as they are, while its
+    scale and shift may still train. Return how many. Call after ``body.train()``."""
     count = 0
     for m in body.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             params = list(m.parameters(recurse=False))
-            if params and not any(p.requires_grad for p in params):
+            if every or (params and not any(p.requires_grad for p in params)):
                 m.eval()
                 count += 1
     return count

@@ -104,12 +104,14 @@ _LOGREG_C = {"logisticregression__C": [0.01, 0.1, 1.0, 10.0, 100.0]}
 _TRADE_OFF = {"trade_off": [0.3, 1.0, 3.0]}  # the transfer loss's weight, around the papers' 1
 _FT_LR = {"lr": [3e-4, 1e-3, 3e-3]}  # around FineTuneClassifier's default 1e-3, a factor ~3 apart
 _FT_DA = {**_FT_LR, **_TRADE_OFF}
+#: BatchNorm keeps the pretrained statistics while fine-tuning (FineTuneClassifier's batchnorm)
+_FROZEN_BN = {"batchnorm": "frozen"}
 
 
 def _ft_da(loss: str) -> Callable:
     """LP-FT (the head warm-started by logistic regression, then every layer, the pretrained
     ones at a tenth of the head's rate) with the domain-adaptation objective ``loss``."""
-    return lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg", "da_loss": loss}
+    return lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg", "da_loss": loss, **_FROZEN_BN}
 
 
 _ENTRIES = [
@@ -181,11 +183,12 @@ _ENTRIES = [
            select_grid=_TRADE_OFF),
     # fine-tuning the backbone on the images (FineTuneClassifier keyword arguments)
     # (lr: the head's AdamW rate; the backbone's is backbone_lr_factor=0.1 of it)
-    Method("ft-last", "finetune", "fine-tune the last 2 stages and the head", lambda: {"freeze": "last:2"},
+    Method("ft-last", "finetune", "fine-tune the last 2 stages and the head",
+           lambda: {"freeze": "last:2", **_FROZEN_BN}, select_grid=_FT_LR),
+    Method("ft-full", "finetune", "fine-tune every layer", lambda: {"freeze": "none", **_FROZEN_BN},
            select_grid=_FT_LR),
-    Method("ft-full", "finetune", "fine-tune every layer", lambda: {"freeze": "none"}, select_grid=_FT_LR),
     Method("lp-ft", "finetune", "linear probe (logistic-regression warm start), then fine-tune every layer",
-           lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg"}, select_grid=_FT_LR),
+           lambda: {"freeze": "lp-ft", "lp_epochs": 0, "head_init": "logreg", **_FROZEN_BN}, select_grid=_FT_LR),
     # ... and with a domain-adaptation objective on the unlabelled target images (featx.deepda's losses)
     Method("ft-dann", "finetune", "LP-FT with DANN's adversarial objective (Ganin et al. 2016) on the unlabelled "
            "target images: a domain classifier on the pooled embedding through gradient reversal",
