@@ -73,7 +73,7 @@ ALLOWED = {
     "runtime": {"data", "utils"},
     "backbones": {"data", "runtime", "utils"},
     "extract": {"backbones", "data", "features", "runtime", "utils"},
-    "finetune": {"backbones", "data", "extract", "metrics", "protocol", "runtime", "utils"},
+    "finetune": {"backbones", "data", "deepda", "extract", "metrics", "protocol", "runtime", "utils"},
     "evaluate": {"adapt", "backbones", "classify", "data", "domains", "extract", "features", "finetune",
                  "methods", "metrics", "protocol", "select", "utils"},
     "transferability": {"backbones", "data", "extract", "features", "protocol"},

@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--methods", help="comma-separated registry names (`featx methods`): a head (no alignment), an "
                                      "alignment (its default head) or ALIGNMENT+HEAD, and fine-tuning names; default: "
                                      "every frozen head, the alignment methods with --target, and ft-last, ft-full, "
-                                     "lp-ft")
+                                     "lp-ft (and ft-mcc with --target)")
     p.add_argument("--test-fraction", type=float, default=0.3)
     p.add_argument("--select", default=None, nargs="?", const="default", metavar="VALIDATOR[,VALIDATOR...]|all",
                    help="also let validators without target labels (source-cv, iwcv, dev, entropy, snd, reverse, "
