@@ -172,7 +172,13 @@ def test_compare_rank_and_demo_take_the_extraction_options(capsys, monkeypatch, 
 
     monkeypatch.setattr(backbones, "create_backbone", lambda *a, **k: pytest.fail("no backbone is built here"))
     monkeypatch.setattr(featx.extract, "extract_features", extract_features)
-    monkeypatch.setattr(backbones, "backbone_with", lambda name, layers=None: name)
+    class Named(str):  # a backbone name standing in for the backbone, at any input size
+        def at_input_size(self, size):
+            return self
+
+        name = property(str)
+
+    monkeypatch.setattr(backbones, "backbone_with", lambda name, layers=None: Named(name))
     data = [] if command[0] == "demo" else [image_folder]
     with pytest.raises(Reached) as reached:
         main([*command, *map(str, data), "--batch-size", "7", "--workers", "0", "--precision", "bfloat16",

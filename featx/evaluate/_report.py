@@ -308,7 +308,9 @@ def write_report(result, out_dir) -> dict:
             ext.append(f"  - {name}: {b['seconds']:.1f} s, " + ("cache hit" if b["computed"] == 0 else
                                                                  f"{b['computed']} embedded"))
     ext = "\n".join(ext)
-    lines = [f"# featx compare: {result.info['backbone']}", "",
+    size = result.info.get("input_size")
+    at = f" ({size[0]} x {size[1]} px images)" if size else ""
+    lines = [f"# featx compare: {result.info['backbone']}{at}", "",
              f"Training data `{result.info['roles']['train']}`; test rows: {result.info['n_test']} "
              f"({'target domain' if result.info['roles']['target'] else 'held out'}); budgets "
              f"{result.info['budgets']} labelled images per class, {result.info['repeats']} stratified draws each "
