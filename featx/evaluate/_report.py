@@ -111,12 +111,12 @@ def embedding_seconds(result, method: str) -> float:
     """Seconds this comparison spent embedding every role with the backbones ``method`` uses:
     ``MODEL@NAME`` one backbone, ``MODEL@ensemble`` and an unlayered model all of them,
     fine-tuning none (it trains on the images). A cache hit costs only the read."""
-    from featx.methods import rung_of, split_layer
+    from featx.methods import ENSEMBLE, rung_of, split_layer
 
     if rung_of(method) == "finetuned":
         return 0.0
     layer = split_layer(method)[1]
-    used = result.info["backbones"] if layer is None or layer == "ensemble" else [layer.split("/")[0]]
+    used = result.info["backbones"] if layer is None or layer == ENSEMBLE else [layer.split("/")[0]]
     return sum(e["backbones"][name]["seconds"] for e in result.extraction.values() for name in used)
 
 

@@ -22,6 +22,7 @@ from featx.finetune._groups import stage_groups
 from featx.finetune._net import FineTuneNet
 from featx.finetune._optim import TrainableOptimizer
 from featx.finetune._predicting import PredictingMixin
+from featx.finetune._warm_start import warm_start_head
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +303,9 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         groups = stage_groups(net.body)
         self.stage_groups_ = [g.name for g in groups]
         if self.head_init == "logreg":
-            self._warm_start_head(net, backbone, train, device, precision)
+            self.warm_start_computed_ = warm_start_head(net, backbone, train, len(self.classes_), device=device,
+                                                        precision=precision, cache_dir=self.cache_dir,
+                                                        progress=self.progress)
         transfer = self._transfer(target, backbone, device)
         net.to(device)
         if device.type != "mps":
@@ -388,27 +391,3 @@ class FineTuneClassifier(PredictingMixin, ClassifierMixin, BaseEstimator):
         if self.augment:
             return AugmentedImages(train, backbone.preprocessing, seed=self._seed, scale=tuple(self.crop_scale))
         return PreprocessedImages(train, backbone.preprocessing)
-
-    def _warm_start_head(self, net, backbone, train, device, precision):
-        """The head starts as a logistic regression on the cached frozen features."""
-        from sklearn.linear_model import LogisticRegression
-
-        from featx.extract import extract_features
-
-        # the whole training source, not the split: the same cache key as `featx extract` on that data
-        whole = train.parent if isinstance(train, SourceSubset) else train
-        fs = extract_features(whole, backbone, cache_dir=self.cache_dir, device=device, precision=precision,
-                              on_error="fail", progress=self.progress)  # rows must stay aligned with `whole`
-        rows = train.indices if isinstance(train, SourceSubset) else slice(None)
-        self.warm_start_computed_ = int(fs.metadata["n_computed"])
-        clf = LogisticRegression(max_iter=2000).fit(fs.X[rows], fs.y[rows])
-        W = np.zeros((len(self.classes_), fs.X.shape[1]))
-        b = np.zeros(len(self.classes_))
-        if clf.coef_.shape[0] == 1:  # binary: one logit difference, split between the two classes
-            W[clf.classes_] = np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
-            b[clf.classes_] = [-clf.intercept_[0] / 2, clf.intercept_[0] / 2]
-        else:
-            W[clf.classes_], b[clf.classes_] = clf.coef_, clf.intercept_
-        with torch.no_grad():
-            net.head.weight.copy_(torch.as_tensor(W, dtype=torch.float32))
-            net.head.bias.copy_(torch.as_tensor(b, dtype=torch.float32))
